@@ -1,0 +1,130 @@
+# ttlog - see README.md. `make` builds libttlog for VARIANT (mpmc|spsc|numa) and the
+# tools; `make test` runs every test; `make install PREFIX=...` installs.
+
+VARIANT ?= mpmc
+PREFIX ?= /usr/local
+SAN ?=
+QUICK ?=
+VERSION := 0.1.0
+SOVERSION := 0
+
+VARIANTS := mpmc
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+# sanitizer builds live beside the plain ones: build/mpmc-asan, build/mpmc-tsan
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(SAN),tsan)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else
+SANFLAGS :=
+endif
+B := build/$(VARIANT)$(if $(SAN),-$(SAN))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -pthread
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DTTLOG_BUILDING_LIBRARY
+LIBS := -lcbor -llz4 -pthread
+TEST_LIBS := -lcmocka $(LIBS)
+
+CORE_SRC := $(wildcard core/*.c)
+HDRS := $(wildcard include/ttlog/*.h core/*.h variants/*.h)
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) variants/$(VARIANT).c variants/registry.c)
+# the multi-variant library: every variant, through the ops tables
+DYN_OBJ := $(patsubst %.c,$(B)/dyn/%.o,$(CORE_SRC) $(VARIANTS:%=variants/%.c) variants/registry.c)
+
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+TOOLS := $(B)/ttlog-view
+
+.PHONY: all lib tools tests test test-one check-sanitize install clean deps format lint
+all: lib tools
+
+DEPS_STAMP := build/.deps-ok
+$(DEPS_STAMP): scripts/deps.sh
+	@scripts/deps.sh core
+	@mkdir -p build && touch $@
+deps: $(DEPS_STAMP)
+
+lib: $(B)/libttlog.a $(B)/libttlog.so $(B)/ttlog.pc
+tools: $(TOOLS)
+
+$(B)/obj/%.o: %.c $(HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -DTTLOG_VARIANT=$(VARIANT) -c $< -o $@
+
+$(B)/dyn/%.o: %.c $(HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -DTTLOG_VARIANT_DYNAMIC -c $< -o $@
+
+$(B)/libttlog.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libttlog-all.a: $(DYN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libttlog.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libttlog.so.$(SOVERSION) $(SANFLAGS) -o $@.$(VERSION) $^ $(LIBS)
+	ln -sf libttlog.so.$(VERSION) $@.$(SOVERSION)
+	ln -sf libttlog.so.$(VERSION) $@
+
+$(B)/ttlog.pc: Makefile
+	@mkdir -p $(B)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: ttlog' 'Description: flight-recorder logging (variant $(VARIANT))' \
+	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -pthread' > $@
+
+$(B)/ttlog-view: tools/ttlog-view.c $(B)/libttlog.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
+
+# Tests: test_ring* take every variant through the ops tables (multi-variant library);
+# the others use libttlog as a program would.
+$(B)/tests/test_ring%: tests/test_ring%.c tests/*.h $(B)/libttlog-all.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ivariants $< -o $@ $(B)/libttlog-all.a $(TEST_LIBS)
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libttlog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DTTLOG_TEST_VARIANT='"$(VARIANT)"' $< -o $@ $(B)/libttlog.a $(TEST_LIBS)
+
+tests: $(TESTS) $(TOOLS)
+
+# run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers)
+test-one: tests
+	@set -e; for t in $(TESTS); do \
+	  echo "== $$t"; TTLOG_BIN=$(B) $$t; done
+
+# `make test`: every test for every variant, then the sanitizer runs
+test: $(DEPS_STAMP)
+	@set -e; for v in $(VARIANTS); do $(MAKE) --no-print-directory VARIANT=$$v test-one; done
+	@$(MAKE) --no-print-directory check-sanitize
+
+check-sanitize: $(DEPS_STAMP)
+	@set -e; for v in $(VARIANTS); do \
+	  $(MAKE) --no-print-directory VARIANT=$$v SAN=asan test-one TTLOG_TEST_QUICK=1; \
+	  $(MAKE) --no-print-directory VARIANT=$$v SAN=tsan test-one TTLOG_TEST_QUICK=1; done
+
+install: lib tools
+	install -d $(DESTDIR)$(PREFIX)/include/ttlog $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/ttlog/*.h $(DESTDIR)$(PREFIX)/include/ttlog/
+	install -m 644 $(B)/libttlog.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libttlog.so.$(SOVERSION)
+	ln -sf libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libttlog.so
+	install -m 644 $(B)/ttlog.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(B)/ttlog-view $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $(CORE_SRC) variants/*.c variants/*.h include/ttlog/*.h tests/*.c tools/*.c
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	  -D_GNU_SOURCE -DTTLOG_VARIANT=mpmc -Iinclude core variants tools
+
+clean:
+	rm -rf build

@@ -1,0 +1,173 @@
+/*
+ * config.c - defaults and the TTLOG_* environment. A bad value is kept in the config
+ * with a message naming the variable, so ttlog_init() can refuse it: never a silent
+ * default.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const char *const level_names[] = {"trace", "debug", "info", "warn",
+					  "error", "fatal", "off"};
+
+int ttlog__parse_level(const char *s, int *out)
+{
+	for (int i = 0; i <= TTLOG_LEVEL_OFF; i++) {
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	if (s[0] >= '0' && s[0] <= '6' && s[1] == '\0') {
+		*out = s[0] - '0';
+		return 0;
+	}
+	if (strcasecmp(s, "warning") == 0) {
+		*out = TTLOG_LEVEL_WARN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct {
+	int sig;
+	const char *name;
+} signals[] = {
+	{SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"},   {SIGILL, "SIGILL"},   {SIGFPE, "SIGFPE"},
+	{SIGABRT, "SIGABRT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGHUP, "SIGHUP"},
+	{SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGTRAP, "SIGTRAP"},
+	{SIGSYS, "SIGSYS"},   {SIGPWR, "SIGPWR"},   {SIGURG, "SIGURG"},   {SIGWINCH, "SIGWINCH"},
+};
+
+const char *ttlog__signal_name(int sig)
+{
+	for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+		if (signals[i].sig == sig)
+			return signals[i].name;
+	return NULL;
+}
+
+/* Signals an operator may use to ask for a snapshot: not the crash signals, not ones
+ * that cannot be caught. */
+int ttlog__signal_usable(int sig)
+{
+	return sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGHUP || sig == SIGPWR ||
+	       sig == SIGURG || sig == SIGWINCH || (sig >= SIGRTMIN && sig <= SIGRTMAX);
+}
+
+int ttlog__parse_signal(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	if (s[0] >= '0' && s[0] <= '9') {
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno != 0 || *end != '\0' || (v != 0 && !ttlog__signal_usable((int)v)))
+			return -EINVAL;
+		*out = (int)v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+		const char *n = signals[i].name;
+		if ((strcasecmp(s, n) == 0 || strcasecmp(s, n + 3) == 0) &&
+		    ttlog__signal_usable(signals[i].sig)) {
+			*out = signals[i].sig;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* An unsigned decimal in [min, max]; no sign, no suffix, no garbage. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int env_fail(ttlog_config *cfg, const char *var, const char *val, const char *want)
+{
+	cfg->env_error = -EINVAL;
+	snprintf(cfg->env_errmsg, sizeof cfg->env_errmsg, "%s='%.40s': %s", var, val, want);
+	return -EINVAL;
+}
+
+int ttlog_config_default(ttlog_config *cfg)
+{
+	const char *v;
+	unsigned long long n;
+
+	if (cfg == NULL)
+		return -EINVAL;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->capacity = 65536;
+	cfg->snapshot_dir = "/tmp";
+	cfg->service = program_invocation_short_name;
+	cfg->level = TTLOG_LEVEL_TRACE;
+	cfg->policy = TTLOG_POLICY_OVERWRITE;
+	cfg->interner_bytes = 1u << 20;
+
+	if ((v = getenv("TTLOG_SNAPSHOT_DIR")) != NULL) {
+		if (v[0] == '\0' || strlen(v) > TTLOG_DIR_MAX)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_DIR", v, "empty or too long");
+		cfg->snapshot_dir = v;
+	}
+	if ((v = getenv("TTLOG_SERVICE_NAME")) != NULL) {
+		if (v[0] == '\0' || strlen(v) >= TTLOG_SERVICE_MAX)
+			return env_fail(cfg, "TTLOG_SERVICE_NAME", v, "want 1..63 bytes");
+		cfg->service = v;
+	}
+	if ((v = getenv("TTLOG_CAPACITY")) != NULL) {
+		if (parse_uint(v, 16, 1ull << 30, &n) < 0)
+			return env_fail(cfg, "TTLOG_CAPACITY", v, "want an integer in 16..2^30");
+		cfg->capacity = (size_t)n;
+	}
+	if ((v = getenv("TTLOG_LEVEL")) != NULL) {
+		if (ttlog__parse_level(v, &cfg->level) < 0)
+			return env_fail(cfg, "TTLOG_LEVEL", v,
+					"want trace|debug|info|warn|error|fatal|off or 0..6");
+	}
+	if ((v = getenv("TTLOG_SNAPSHOT_INTERVAL")) != NULL) {
+		if (parse_uint(v, 0, 86400 * 365, &n) < 0)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_INTERVAL", v,
+					"want seconds, 0 (off) to 31536000");
+		cfg->snapshot_interval_s = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_SNAPSHOT_KEEP")) != NULL) {
+		if (parse_uint(v, 0, 1000000, &n) < 0)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_KEEP", v,
+					"want a file count, 0 (keep all) to 1000000");
+		cfg->snapshot_keep = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_SNAPSHOT_SIGNAL")) != NULL) {
+		if (ttlog__parse_signal(v, &cfg->snapshot_signal) < 0)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_SIGNAL", v,
+					"want 0, USR1, USR2, HUP, PWR, URG, WINCH or a "
+					"real-time signal number");
+	}
+	if ((v = getenv("TTLOG_POLICY")) != NULL) {
+		if (strcmp(v, "overwrite") == 0)
+			cfg->policy = TTLOG_POLICY_OVERWRITE;
+		else if (strcmp(v, "drop") == 0)
+			cfg->policy = TTLOG_POLICY_DROP;
+		else
+			return env_fail(cfg, "TTLOG_POLICY", v, "want overwrite or drop");
+	}
+	return 0;
+}

@@ -1,0 +1,421 @@
+/*
+ * encode.c - a snapshot as CBOR (libcbor's buffer encoders, which never allocate) in an
+ * LZ4 frame (liblz4 with a context created and warmed at init), streamed to a file
+ * descriptor through two fixed buffers. Allocation-free and async-signal-safe, so the
+ * crash handler uses it as it is. Layout: docs/snapshot-format.md.
+ */
+#include <cbor.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const LZ4F_preferences_t lz4_prefs = {
+	.frameInfo = {.blockSizeID = LZ4F_max64KB,
+		      .blockMode = LZ4F_blockLinked,
+		      .contentChecksumFlag = LZ4F_contentChecksumEnabled},
+	.compressionLevel = 0,
+	.autoFlush = 1,
+};
+
+struct enc {
+	struct ttlog__snapres *s;
+	size_t used;
+	int fd;
+	int err;
+};
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void flush(struct enc *e)
+{
+	size_t n;
+
+	if (e->err != 0 || e->used == 0)
+		return;
+	n = LZ4F_compressUpdate(e->s->cctx, e->s->out, e->s->out_cap, e->s->chunk, e->used,
+				NULL);
+	e->used = 0;
+	if (LZ4F_isError(n)) {
+		e->err = -EIO;
+		return;
+	}
+	e->err = write_all(e->fd, e->s->out, n);
+}
+
+/* Room for one item head (at most 9 bytes) or a short value. */
+static unsigned char *room(struct enc *e, size_t n)
+{
+	if (TTLOG_CHUNK_SIZE - e->used < n)
+		flush(e);
+	return e->s->chunk + e->used;
+}
+
+#define PUT(e, call_)                                                            \
+	do {                                                                     \
+		unsigned char *p_ = room(e, 16);                                 \
+		size_t len_ = TTLOG_CHUNK_SIZE - (e)->used;                      \
+		(void)p_;                                                        \
+		(e)->used += call_;                                              \
+	} while (0)
+
+static void put_uint(struct enc *e, uint64_t v)
+{
+	PUT(e, cbor_encode_uint(v, p_, len_));
+}
+static void put_int(struct enc *e, int64_t v)
+{
+	if (v >= 0)
+		PUT(e, cbor_encode_uint((uint64_t)v, p_, len_));
+	else
+		PUT(e, cbor_encode_negint((uint64_t)(-(v + 1)), p_, len_));
+}
+static void put_double(struct enc *e, double v)
+{
+	PUT(e, cbor_encode_double(v, p_, len_));
+}
+static void put_bool(struct enc *e, bool v)
+{
+	PUT(e, cbor_encode_bool(v, p_, len_));
+}
+static void put_array(struct enc *e, size_t n)
+{
+	PUT(e, cbor_encode_array_start(n, p_, len_));
+}
+static void put_map(struct enc *e, size_t n)
+{
+	PUT(e, cbor_encode_map_start(n, p_, len_));
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not valid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A text string; bytes that are not UTF-8 (and NULs) become '?', so that any CBOR
+ * decoder accepts the file and C readers can use the text as a string. */
+static void put_text(struct enc *e, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	PUT(e, cbor_encode_string_start(n, p_, len_));
+	while (i < n) {
+		unsigned char *d = room(e, 8);
+		size_t k = utf8_seq(p + i, n - i);
+		if (k == 0 || p[i] == 0) {
+			*d = '?';
+			k = 1;
+		} else {
+			memcpy(d, p + i, k);
+		}
+		e->used += k;
+		i += k;
+	}
+}
+
+static void put_cstr(struct enc *e, const char *s)
+{
+	put_text(e, s ? s : "", s ? strlen(s) : 0);
+}
+
+static const char *const type_names[] = {"?", "u64", "i64", "f64", "bool", "str"};
+
+/* Walk a record's values: calls emit for each field; returns the field count decoded. */
+struct field_val {
+	int type;
+	uint64_t num;
+	const char *str;
+	size_t len;
+	bool truncated;
+};
+
+static size_t decode_fields(const struct ttlog_callsite *cs, const struct ttlog_record *r,
+			    struct field_val *f)
+{
+	const unsigned char *p = r->data, *end = r->data + TTLOG_PAYLOAD_SIZE;
+	size_t i;
+
+	if (cs == NULL)
+		return 0; /* cannot happen: an id is published after its table entry */
+	for (i = 0; i < cs->nfields && i < TTLOG_MAX_FIELDS; i++) {
+		f[i].type = cs->types[i];
+		f[i].truncated = false;
+		switch (cs->types[i]) {
+		case TTLOG_TYPE_BOOL:
+			f[i].num = p < end ? *p++ : 0;
+			break;
+		case TTLOG_TYPE_STR: {
+			size_t n = p < end ? *p & 0x7f : 0;
+			f[i].truncated = p < end && (*p & TTLOG_STR_TRUNCATED);
+			if (p < end)
+				p++;
+			if (n > (size_t)(end - p))
+				n = (size_t)(end - p);
+			f[i].str = (const char *)p;
+			f[i].len = n;
+			p += n;
+			break;
+		}
+		default:
+			f[i].num = 0;
+			if (end - p >= 8)
+				memcpy(&f[i].num, p, 8);
+			p += end - p >= 8 ? 8 : end - p;
+			break;
+		}
+	}
+	return i;
+}
+
+static void put_callsites(struct enc *e)
+{
+	uint32_t n = ttlog__callsite_count(), count = 0, id, i;
+
+	for (id = 1; id <= n; id++)
+		count += ttlog__callsite(id) != NULL;
+	put_array(e, count);
+	for (id = 1; id <= n && count > 0; id++) {
+		const struct ttlog_callsite *cs = ttlog__callsite(id);
+		if (cs == NULL)
+			continue;
+		count--;
+		put_map(e, 8);
+		put_cstr(e, "id");
+		put_uint(e, id);
+		put_cstr(e, "level");
+		put_uint(e, cs->level);
+		put_cstr(e, "target");
+		put_cstr(e, cs->target);
+		put_cstr(e, "message");
+		put_cstr(e, cs->message);
+		put_cstr(e, "file");
+		put_cstr(e, cs->file);
+		put_cstr(e, "line");
+		put_uint(e, cs->line);
+		put_cstr(e, "fields");
+		put_array(e, cs->nfields);
+		for (i = 0; i < cs->nfields; i++)
+			put_cstr(e, cs->names[i]);
+		put_cstr(e, "types");
+		put_array(e, cs->nfields);
+		for (i = 0; i < cs->nfields; i++)
+			put_cstr(e, cs->types[i] <= TTLOG_TYPE_STR ? type_names[cs->types[i]] : "?");
+	}
+}
+
+static void put_events(struct enc *e, const struct ttlog__snapinfo *info,
+		       const struct ttlog__clock_map *map)
+{
+	const struct ttlog_record *recs = e->s->records;
+	struct field_val f[TTLOG_MAX_FIELDS];
+	size_t i, k, nf;
+
+	put_array(e, info->n);
+	for (i = 0; i < info->n && e->err == 0; i++) {
+		const struct ttlog_callsite *cs =
+			ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK);
+		nf = decode_fields(cs, &recs[i], f);
+		put_array(e, 3 + nf);
+		put_uint(e, ttlog__clock_to_ns(map, recs[i].ts));
+		put_uint(e, recs[i].callsite & TTLOG_REC_ID_MASK);
+		put_uint(e, recs[i].tid);
+		for (k = 0; k < nf; k++) {
+			switch (f[k].type) {
+			case TTLOG_TYPE_U64: put_uint(e, f[k].num); break;
+			case TTLOG_TYPE_I64: put_int(e, (int64_t)f[k].num); break;
+			case TTLOG_TYPE_F64: {
+				double d;
+				memcpy(&d, &f[k].num, sizeof d);
+				put_double(e, d);
+				break;
+			}
+			case TTLOG_TYPE_BOOL: put_bool(e, f[k].num != 0); break;
+			default: put_text(e, f[k].str, f[k].len); break;
+			}
+		}
+	}
+}
+
+/* [event_index, field_index] of every truncated string; two passes (count, then
+ * write) because CBOR arrays carry their length first. */
+static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
+{
+	const struct ttlog_record *recs = e->s->records;
+	struct field_val f[TTLOG_MAX_FIELDS];
+	size_t pass, i, k, nf, count = 0;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			put_array(e, count);
+		for (i = 0; i < info->n; i++) {
+			if (!(recs[i].callsite & TTLOG_REC_TRUNCATED))
+				continue;
+			nf = decode_fields(ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK),
+					   &recs[i], f);
+			for (k = 0; k < nf; k++) {
+				if (!f[k].truncated)
+					continue;
+				if (pass == 0) {
+					count++;
+				} else {
+					put_array(e, 2);
+					put_uint(e, i);
+					put_uint(e, k);
+				}
+			}
+		}
+	}
+}
+
+int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd)
+{
+	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
+	struct ttlog__clock_map map;
+	const struct ttlog_ring_cut *c = &info->cut;
+	size_t n;
+
+	ttlog__clock_map_now(&ttlog__g.clock, &map);
+	n = LZ4F_compressBegin(s->cctx, s->out, s->out_cap, &lz4_prefs);
+	if (LZ4F_isError(n))
+		return -EIO;
+	if ((e.err = write_all(fd, s->out, n)) < 0)
+		return e.err;
+
+	put_map(&e, 16);
+	put_cstr(&e, "format");
+	put_cstr(&e, "ttlog");
+	put_cstr(&e, "version");
+	put_uint(&e, 1);
+	put_cstr(&e, "service");
+	put_cstr(&e, ttlog__g.service);
+	put_cstr(&e, "hostname");
+	put_cstr(&e, ttlog__g.hostname);
+	put_cstr(&e, "pid");
+	put_uint(&e, (uint64_t)getpid());
+	put_cstr(&e, "reason");
+	put_cstr(&e, info->reason);
+	put_cstr(&e, "created_ns");
+	put_uint(&e, info->created_ns);
+	put_cstr(&e, "variant");
+	put_cstr(&e, ring_name());
+	put_cstr(&e, "capacity");
+	put_uint(&e, ttlog__g.capacity);
+	put_cstr(&e, "record_size");
+	put_uint(&e, TTLOG_RECORD_SIZE);
+	put_cstr(&e, "policy");
+	put_cstr(&e, ttlog__g.policy == TTLOG_POLICY_DROP ? "drop" : "overwrite");
+	put_cstr(&e, "clock");
+	put_map(&e, 2);
+	put_cstr(&e, "source");
+	put_cstr(&e, ttlog__g.clock.tsc ? "tsc" : "realtime");
+	put_cstr(&e, "ticks_per_sec");
+	put_double(&e, map.ticks_per_ns * 1e9);
+	put_cstr(&e, "counters");
+	put_map(&e, 8);
+	put_cstr(&e, "logged");
+	put_uint(&e, c->stored + c->dropped);
+	put_cstr(&e, "kept");
+	put_uint(&e, c->kept);
+	put_cstr(&e, "overwritten");
+	put_uint(&e, c->overwritten + c->popped);
+	put_cstr(&e, "dropped");
+	put_uint(&e, c->dropped);
+	put_cstr(&e, "truncated");
+	put_uint(&e, atomic_load_explicit(&ttlog__g.truncated, memory_order_relaxed));
+	put_cstr(&e, "in_flight");
+	put_uint(&e, c->in_flight);
+	put_cstr(&e, "snapshots_written");
+	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed));
+	put_cstr(&e, "snapshot_failures");
+	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
+	put_cstr(&e, "callsites");
+	put_callsites(&e);
+	put_cstr(&e, "events");
+	put_events(&e, info, &map);
+	put_cstr(&e, "truncated");
+	put_truncated(&e, info);
+	flush(&e);
+	if (e.err < 0)
+		return e.err;
+	n = LZ4F_compressEnd(s->cctx, s->out, s->out_cap, NULL);
+	if (LZ4F_isError(n))
+		return -EIO;
+	return write_all(fd, s->out, n);
+}
+
+int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity)
+{
+	size_t n;
+
+	memset(s, 0, sizeof *s);
+	s->records_cap = capacity;
+	s->records = ttlog__ring_alloc(capacity * sizeof(struct ttlog_record));
+	s->chunk = ttlog__ring_alloc(TTLOG_CHUNK_SIZE);
+	s->out_cap = LZ4F_compressBound(TTLOG_CHUNK_SIZE, &lz4_prefs) + LZ4F_HEADER_SIZE_MAX;
+	s->out = ttlog__ring_alloc(s->out_cap);
+	if (s->records == NULL || s->chunk == NULL || s->out == NULL ||
+	    LZ4F_isError(LZ4F_createCompressionContext(&s->cctx, LZ4F_VERSION)))
+		goto fail;
+	/* Warm the context: its internal buffers are allocated by the first begin, so the
+	 * crash path finds them ready. */
+	n = LZ4F_compressBegin(s->cctx, s->out, s->out_cap, &lz4_prefs);
+	if (LZ4F_isError(n))
+		goto fail;
+	n = LZ4F_compressUpdate(s->cctx, s->out, s->out_cap, s->chunk, 16, NULL);
+	if (LZ4F_isError(n) || LZ4F_isError(LZ4F_compressEnd(s->cctx, s->out, s->out_cap, NULL)))
+		goto fail;
+	return 0;
+fail:
+	ttlog__snapres_fini(s);
+	return -ENOMEM;
+}
+
+void ttlog__snapres_fini(struct ttlog__snapres *s)
+{
+	ttlog__ring_free(s->records, s->records_cap * sizeof(struct ttlog_record));
+	ttlog__ring_free(s->chunk, TTLOG_CHUNK_SIZE);
+	ttlog__ring_free(s->out, s->out_cap);
+	if (s->cctx != NULL)
+		LZ4F_freeCompressionContext(s->cctx);
+	memset(s, 0, sizeof *s);
+}

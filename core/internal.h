@@ -1,0 +1,170 @@
+/*
+ * internal.h - state and functions shared by the files of core/ (ttlog__ prefix).
+ */
+#ifndef TTLOG_CORE_INTERNAL_H
+#define TTLOG_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lz4frame.h>
+
+#include <ttlog/ttlog.h>
+
+#include "../variants/map.h"
+
+#define TTLOG_MAX_CALLSITES 65536
+#define TTLOG_REASON_MAX 40
+#define TTLOG_DIR_MAX 3000
+#define TTLOG_PATH_MAX 4096
+#define TTLOG_SERVICE_MAX 64
+#define TTLOG_PENDING_MAX 16
+#define TTLOG_CHUNK_SIZE (64 * 1024)
+
+/* ---- callsites (callsite.c) ---- */
+
+/* Register cs (once; racing callers may both get a table entry, one id wins). Returns
+ * the id, or 0 when the table is full. Lock-free and async-signal-safe. */
+uint32_t ttlog__register(struct ttlog_callsite *cs);
+/* The callsite of an id, or NULL. */
+const struct ttlog_callsite *ttlog__callsite(uint32_t id);
+/* Number of table entries claimed so far (some may still be NULL). */
+uint32_t ttlog__callsite_count(void);
+
+/* ---- clock (clock.c) ---- */
+
+struct ttlog__clock {
+	int tsc;               /* 1: timestamps are TSC ticks; 0: CLOCK_REALTIME ns */
+	double ticks_per_ns;   /* calibrated at init, refined by each snapshot */
+	uint64_t tsc0, mono0;  /* calibration origin (TSC, CLOCK_MONOTONIC_RAW ns) */
+};
+/* Choose the clock and calibrate (sleeps ~20 ms for the TSC). forced: NULL, "tsc" or
+ * "realtime". Returns 0 or -EINVAL for an unknown forced value. */
+int ttlog__clock_init(struct ttlog__clock *c, const char *forced);
+/* A conversion valid now: ns = base_ns + (ticks - base_ticks) / ticks_per_ns.
+ * Async-signal-safe. */
+struct ttlog__clock_map {
+	uint64_t base_ticks, base_ns;
+	double ticks_per_ns;
+};
+void ttlog__clock_map_now(struct ttlog__clock *c, struct ttlog__clock_map *m);
+uint64_t ttlog__clock_to_ns(const struct ttlog__clock_map *m, uint64_t ticks);
+uint64_t ttlog__realtime_ns(void);
+
+static inline uint64_t ttlog__rdtsc(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	uint32_t lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+#else
+	return 0;
+#endif
+}
+
+/* ---- configuration (config.c) ---- */
+
+int ttlog__parse_level(const char *s, int *out);
+int ttlog__parse_signal(const char *s, int *out);
+int ttlog__signal_usable(int sig);
+const char *ttlog__signal_name(int sig); /* "SIGSEGV", async-signal-safe; NULL if unknown */
+
+/* ---- snapshot files (snapfile.c) and encoding (encode.c) ---- */
+
+/* Everything a snapshot needs, reserved at init so the crash path allocates nothing. */
+struct ttlog__snapres {
+	/* tid of the thread using these buffers, 0 when free: claimed by CAS */
+	_Atomic uint32_t owner;
+	struct ttlog_record *records; /* ring capacity of them */
+	size_t records_cap;
+	unsigned char *chunk;         /* CBOR staging, TTLOG_CHUNK_SIZE */
+	unsigned char *out;           /* compressed staging */
+	size_t out_cap;
+	LZ4F_cctx *cctx;
+	char tmp_name[64];            /* the temporary file being written, "" if none */
+};
+
+struct ttlog__snapinfo {
+	const char *reason;
+	uint64_t created_ns;
+	struct ttlog_ring_cut cut;
+	size_t n;
+};
+
+int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
+void ttlog__snapres_fini(struct ttlog__snapres *s);
+/* Encode records[0..info->n) with the header into fd (CBOR in an LZ4 frame).
+ * 0 or a negative errno. Allocates nothing; async-signal-safe. */
+int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd);
+
+/* Write a snapshot. crash: called from the crash handler (no allocation, no retention
+ * pass, bounded wait for a snapshot in progress). path (may be NULL) receives the
+ * file's path. 0 or a negative errno; failures are counted and, unless quiet, printed. */
+int ttlog__snapshot(const char *reason, char *path, size_t len, bool crash);
+/* Remove temporary files of dead processes from the snapshot directory. */
+void ttlog__clean_stale(int dirfd);
+/* Keep the newest `keep` ttlog-*.bin files of the directory. */
+void ttlog__retention(int dirfd, unsigned keep);
+/* "reason" reduced to [A-Za-z0-9_-], at most TTLOG_REASON_MAX bytes, "" -> "manual". */
+void ttlog__sanitize_reason(const char *in, char *out, size_t len);
+
+/* ---- writer thread (writer.c) ---- */
+
+int ttlog__writer_start(void);
+void ttlog__writer_stop(void);
+/* async-signal-safe wake-up of the writer for a signal-triggered snapshot */
+void ttlog__writer_signal_snapshot(void);
+
+/* ---- crash handler (crash.c) ---- */
+
+/* Give the calling thread an alternate signal stack if the crash handler is installed
+ * and it has none. Called on a thread's first event. */
+void ttlog__crash_thread_setup(void);
+void ttlog__crash_uninstall(void);
+
+/* ---- interner (interner.c) ---- */
+
+int ttlog__interner_init(size_t bytes);
+/* The callsite for a builder's shape, interned on first use. 0 and *id, or -ENOSPC. */
+int ttlog__interner_callsite(const ttlog_builder *b, uint32_t *id);
+
+/* ---- async-signal-safe formatting (fmt.c) ---- */
+
+/* Append s / the decimal v to buf[*pos..len), always NUL-terminated, truncating. */
+void ttlog__fmt_str(char *buf, size_t len, size_t *pos, const char *s);
+void ttlog__fmt_u64(char *buf, size_t len, size_t *pos, uint64_t v);
+/* YYYYmmddHHMMSS (UTC) of ns since the epoch. */
+void ttlog__fmt_stamp(char *buf, size_t len, size_t *pos, uint64_t ns);
+/* One line "ttlog: <a><b>\n" on stderr with write(2), unless quiet. */
+void ttlog__report(const char *a, const char *b);
+
+/* ---- the running library (ttlog.c) ---- */
+
+struct ttlog__state {
+	/* written by init/shutdown only; read by everyone while running */
+	_Atomic(struct ttlog_ring *) ring;
+	struct ttlog__clock clock;
+	size_t capacity;
+	int policy;
+	bool quiet, final_snapshot;
+	unsigned interval_s, keep;
+	int snapshot_signal;
+	int dirfd;
+	char dir[TTLOG_DIR_MAX + 1];
+	char service[TTLOG_SERVICE_MAX];
+	char hostname[256];
+	struct ttlog__snapres snap;
+	/* counters: written by any thread (relaxed RMW), read by stats and snapshots */
+	_Alignas(64) _Atomic uint64_t truncated;
+	_Atomic uint64_t dropped_extra; /* interner full, callsite table full */
+	_Atomic uint64_t snapshots_written;
+	_Atomic uint64_t snapshot_failures;
+	_Atomic uint64_t snapshots_coalesced;
+	_Atomic uint64_t tmp_seq;
+};
+extern struct ttlog__state ttlog__g;
+
+#endif /* TTLOG_CORE_INTERNAL_H */

@@ -1,0 +1,276 @@
+/*
+ * ttlog.c - start and stop, the log call's commit, statistics and levels.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct ttlog__state ttlog__g = {.dirfd = -1};
+
+/* The runtime level the macros compare against. OFF until ttlog_init() so that log calls
+ * before it (or after shutdown) cost one load and a branch. */
+TTLOG_API int ttlog__runtime_level = TTLOG_LEVEL_OFF;
+
+#if defined(TTLOG_VARIANT_DYNAMIC)
+const struct ttlog_ring_ops *ttlog__ops;
+#endif
+
+static char errmsg[256];
+
+static __thread uint32_t tl_tid __attribute__((tls_model("initial-exec")));
+
+static uint32_t thread_setup(void)
+{
+	tl_tid = (uint32_t)syscall(SYS_gettid);
+	ttlog__crash_thread_setup();
+	return tl_tid;
+}
+
+void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
+{
+	/* acquire: pairs with the release store in ttlog_init(); the ring is complete */
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	uint32_t id, tid;
+
+	if (__builtin_expect(ring == NULL, 0))
+		return;
+	/* acquire: pairs with R2 in ttlog__register() */
+	id = __atomic_load_n(&cs->id, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(id == 0, 0) && (id = ttlog__register(cs)) == 0) {
+		/* relaxed: counters */
+		atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1, memory_order_relaxed);
+		return;
+	}
+	if (__builtin_expect(r->callsite & TTLOG_REC_TRUNCATED, 0))
+		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
+	tid = tl_tid;
+	if (__builtin_expect(tid == 0, 0))
+		tid = thread_setup();
+	r->callsite |= id;
+	r->tid = tid;
+	r->ts = ttlog__g.clock.tsc ? ttlog__rdtsc() : ttlog__realtime_ns();
+	ring_push(ring, r);
+}
+
+static int fail(int err, const char *fmt, const char *arg)
+{
+	snprintf(errmsg, sizeof errmsg, fmt, arg);
+	ttlog__report(errmsg, "");
+	return err;
+}
+
+TTLOG_API const char *ttlog_errmsg(void)
+{
+	return errmsg;
+}
+
+TTLOG_API int ttlog_init(const ttlog_config *user)
+{
+	ttlog_config def;
+	const ttlog_config *cfg = user;
+	struct ttlog_ring_config rc;
+	struct ttlog_ring *ring;
+	struct stat st;
+	int err;
+
+	errmsg[0] = '\0';
+	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) != NULL)
+		return fail(-EALREADY, "%s", "ttlog_init: already running");
+	if (cfg == NULL) {
+		ttlog_config_default(&def);
+		cfg = &def;
+	}
+	ttlog__g.quiet = cfg->quiet;
+	if (cfg->env_error != 0)
+		return fail(-EINVAL, "environment: %s", cfg->env_errmsg);
+	if (cfg->capacity < 16 || cfg->capacity > (1u << 30))
+		return fail(-EINVAL, "%s", "capacity: want 16..2^30 events");
+	if (cfg->level < TTLOG_LEVEL_TRACE || cfg->level > TTLOG_LEVEL_OFF)
+		return fail(-EINVAL, "%s", "level: want 0 (trace) .. 6 (off)");
+	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
+		return fail(-EINVAL, "%s", "policy: want TTLOG_POLICY_OVERWRITE or _DROP");
+	if (cfg->snapshot_signal != 0 && !ttlog__signal_usable(cfg->snapshot_signal))
+		return fail(-EINVAL, "%s", "snapshot_signal: want 0, SIGUSR1, SIGUSR2, SIGHUP, "
+				     "SIGPWR, SIGURG, SIGWINCH or a real-time signal");
+	{
+		const char *svc = cfg->service ? cfg->service : program_invocation_short_name;
+		const char *dir = cfg->snapshot_dir ? cfg->snapshot_dir : "/tmp";
+		if (svc[0] == '\0' || strlen(svc) >= TTLOG_SERVICE_MAX)
+			return fail(-EINVAL, "service: want 1..63 bytes, got '%.80s'", svc);
+		if (dir[0] == '\0' || strlen(dir) > TTLOG_DIR_MAX)
+			return fail(-EINVAL, "%s", "snapshot_dir: empty or too long");
+		strcpy(ttlog__g.service, svc);
+		strcpy(ttlog__g.dir, dir);
+	}
+#if defined(TTLOG_VARIANT_DYNAMIC)
+	ttlog__ops = ttlog__ring_find(cfg->variant ? cfg->variant
+				      : getenv("TTLOG_VARIANT") ? getenv("TTLOG_VARIANT")
+								 : "mpmc");
+	if (ttlog__ops == NULL)
+		return fail(-EINVAL, "variant '%s' is not linked in",
+			    cfg->variant ? cfg->variant : getenv("TTLOG_VARIANT"));
+#else
+	if (cfg->variant != NULL && strcmp(cfg->variant, ring_name()) != 0)
+		return fail(-EINVAL, "variant: this libttlog is built for " ring_name()
+				     ", not '%s'", cfg->variant);
+#endif
+	if ((err = ttlog__clock_init(&ttlog__g.clock, getenv("TTLOG_CLOCK"))) < 0)
+		return fail(err, "TTLOG_CLOCK='%.40s': want tsc or realtime", getenv("TTLOG_CLOCK"));
+
+	ttlog__g.dirfd = open(ttlog__g.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ttlog__g.dirfd < 0) {
+		err = -errno;
+		snprintf(errmsg, sizeof errmsg, "snapshot directory '%.200s': %s", ttlog__g.dir,
+			 strerror(errno));
+		ttlog__report(errmsg, "");
+		return err;
+	}
+	if (fstat(ttlog__g.dirfd, &st) < 0 || faccessat(ttlog__g.dirfd, ".", W_OK | X_OK, 0) < 0) {
+		err = -errno;
+		snprintf(errmsg, sizeof errmsg, "snapshot directory '%.200s': %s", ttlog__g.dir,
+			 strerror(errno));
+		ttlog__report(errmsg, "");
+		goto fail_dir;
+	}
+	if (gethostname(ttlog__g.hostname, sizeof ttlog__g.hostname - 1) < 0)
+		strcpy(ttlog__g.hostname, "unknown");
+	ttlog__g.policy = cfg->policy;
+	ttlog__g.final_snapshot = cfg->final_snapshot;
+	ttlog__g.interval_s = cfg->snapshot_interval_s;
+	ttlog__g.keep = cfg->snapshot_keep;
+	ttlog__g.snapshot_signal = cfg->snapshot_signal;
+	atomic_store_explicit(&ttlog__g.truncated, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.dropped_extra, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshots_written, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshot_failures, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshots_coalesced, 0, memory_order_relaxed);
+
+	if ((err = ttlog__interner_init(cfg->interner_bytes ? cfg->interner_bytes : 1u << 20)) < 0) {
+		fail(err, "%s", "interner: out of memory");
+		goto fail_dir;
+	}
+	rc.capacity = cfg->capacity;
+	rc.policy = cfg->policy;
+	if ((err = ring_create(&ring, &rc)) < 0) {
+		fail(err, "ring: cannot reserve %s events", "the configured");
+		goto fail_dir;
+	}
+	ttlog__g.capacity = ring_capacity(ring);
+	if ((err = ttlog__snapres_init(&ttlog__g.snap, ttlog__g.capacity)) < 0) {
+		fail(err, "%s", "snapshot buffers: out of memory");
+		goto fail_ring;
+	}
+	ttlog__clean_stale(ttlog__g.dirfd);
+	/* release: pairs with the acquire in TTLOG__COMMIT and the writer */
+	atomic_store_explicit(&ttlog__g.ring, ring, memory_order_release);
+	if ((err = ttlog__writer_start()) < 0) {
+		atomic_store_explicit(&ttlog__g.ring, NULL, memory_order_release);
+		fail(err, "%s", "writer thread: cannot start");
+		goto fail_snap;
+	}
+	__atomic_store_n(&ttlog__runtime_level, cfg->level, __ATOMIC_RELAXED);
+	return 0;
+
+fail_snap:
+	ttlog__snapres_fini(&ttlog__g.snap);
+fail_ring:
+	ring_destroy(ring);
+fail_dir:
+	close(ttlog__g.dirfd);
+	ttlog__g.dirfd = -1;
+	return err;
+}
+
+TTLOG_API void ttlog_shutdown(void)
+{
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+
+	if (ring == NULL)
+		return;
+	__atomic_store_n(&ttlog__runtime_level, TTLOG_LEVEL_OFF, __ATOMIC_RELAXED);
+	ttlog__writer_stop();
+	if (ttlog__g.final_snapshot)
+		ttlog__snapshot("shutdown", NULL, 0, false);
+	ttlog__crash_uninstall();
+	atomic_store_explicit(&ttlog__g.ring, NULL, memory_order_release);
+	ttlog__snapres_fini(&ttlog__g.snap);
+	ring_destroy(ring);
+	close(ttlog__g.dirfd);
+	ttlog__g.dirfd = -1;
+}
+
+TTLOG_API void ttlog_set_level(int level)
+{
+	if (level < TTLOG_LEVEL_TRACE)
+		level = TTLOG_LEVEL_TRACE;
+	if (level > TTLOG_LEVEL_OFF)
+		level = TTLOG_LEVEL_OFF;
+	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) != NULL)
+		__atomic_store_n(&ttlog__runtime_level, level, __ATOMIC_RELAXED);
+}
+
+TTLOG_API int ttlog_get_level(void)
+{
+	return __atomic_load_n(&ttlog__runtime_level, __ATOMIC_RELAXED);
+}
+
+TTLOG_API const char *ttlog_variant(void)
+{
+	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) == NULL)
+		return "";
+	return ring_name();
+}
+
+TTLOG_API void ttlog_get_stats(ttlog_stats *st)
+{
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	struct ttlog_ring_stats rs = {0};
+	uint64_t extra;
+
+	memset(st, 0, sizeof *st);
+	if (ring != NULL)
+		ring_stats(ring, &rs);
+	extra = atomic_load_explicit(&ttlog__g.dropped_extra, memory_order_relaxed);
+	st->overwritten = rs.overwritten + rs.popped;
+	st->dropped = rs.dropped + extra;
+	st->logged = rs.pushed + st->dropped;
+	st->kept = rs.pushed - st->overwritten;
+	st->truncated = atomic_load_explicit(&ttlog__g.truncated, memory_order_relaxed);
+	st->snapshots_written = atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed);
+	st->snapshot_failures = atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed);
+	st->snapshots_coalesced =
+		atomic_load_explicit(&ttlog__g.snapshots_coalesced, memory_order_relaxed);
+}
+
+TTLOG_API const char *ttlog_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case -EINVAL: return "invalid argument or configuration";
+	case -ENOMEM: return "out of memory";
+	case -ENOSPC: return "no space left (disk, or interner full)";
+	case -EALREADY: return "ttlog is already running";
+	case -ESRCH: return "ttlog is not running";
+	case -EBUSY: return "too many snapshot requests pending";
+	case -ENOBUFS: return "ring full, event dropped";
+	case -E2BIG: return "event does not fit a record";
+	case -EACCES: return "permission denied";
+	case -EPERM: return "operation not permitted";
+	case -ENOENT: return "no such file or directory";
+	case -ENOTDIR: return "not a directory";
+	case -EROFS: return "read-only file system";
+	case -EFBIG: return "file too large";
+	case -EDQUOT: return "disk quota exceeded";
+	case -EIO: return "input/output error";
+	case -ENAMETOOLONG: return "name or buffer too long";
+	case -ETIMEDOUT: return "timed out waiting for a snapshot in progress";
+	default: return "unknown error";
+	}
+}

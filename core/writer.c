@@ -1,0 +1,165 @@
+/*
+ * writer.c - the writer thread: snapshots on request, on an interval and on the
+ * operator's signal, so that no log call or request ever waits for the disk. Requests
+ * are 16 fixed slots claimed by CAS and an eventfd wake-up: both async-signal-safe.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct pending {
+	/* 0 free, 1 being filled by a requester, 2 ready for the writer */
+	_Atomic int state;
+	char reason[TTLOG_REASON_MAX + 1];
+};
+
+static struct {
+	pthread_t thread;
+	int efd;            /* wake-ups: requests, signal, stop */
+	_Atomic int stop;   /* written by writer_stop, read by the writer */
+	_Atomic int signal; /* written by the snapshot signal handler, read by the writer */
+	struct pending pending[TTLOG_PENDING_MAX];
+	struct sigaction old_sig;
+	bool running;
+} w = {.efd = -1};
+
+static void wake(void)
+{
+	uint64_t one = 1;
+	ssize_t rc = write(w.efd, &one, sizeof one); /* EAGAIN: a wake-up is pending anyway */
+	(void)rc;
+}
+
+TTLOG_API int ttlog_request_snapshot(const char *reason)
+{
+	if (!w.running || atomic_load_explicit(&ttlog__g.ring, memory_order_acquire) == NULL)
+		return -ESRCH;
+	for (int i = 0; i < TTLOG_PENDING_MAX; i++) {
+		int free_ = 0;
+		/* relaxed claim: the slot's contents are published by R1 */
+		if (!atomic_compare_exchange_strong_explicit(&w.pending[i].state, &free_, 1,
+							     memory_order_relaxed,
+							     memory_order_relaxed))
+			continue;
+		ttlog__sanitize_reason(reason, w.pending[i].reason, sizeof w.pending[i].reason);
+		/* R1: release, pairs with A1 in writer_main(): the reason is written */
+		atomic_store_explicit(&w.pending[i].state, 2, memory_order_release);
+		wake();
+		return 0;
+	}
+	atomic_fetch_add_explicit(&ttlog__g.snapshots_coalesced, 1, memory_order_relaxed);
+	wake();
+	return -EBUSY;
+}
+
+void ttlog__writer_signal_snapshot(void)
+{
+	int saved = errno;
+	atomic_store_explicit(&w.signal, 1, memory_order_relaxed);
+	wake();
+	errno = saved;
+}
+
+static void on_snapshot_signal(int sig)
+{
+	(void)sig;
+	ttlog__writer_signal_snapshot();
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *writer_main(void *arg)
+{
+	uint64_t next = ttlog__g.interval_s ? mono_ms() + ttlog__g.interval_s * 1000ull : 0;
+	struct pollfd pfd = {.fd = w.efd, .events = POLLIN};
+	sigset_t all;
+
+	(void)arg;
+	/* Signals belong to the application's threads (the crash handler still runs here if
+	 * this thread faults: synchronous signals cannot be blocked away). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int timeout = -1;
+		if (next != 0) {
+			uint64_t now = mono_ms();
+			timeout = now >= next ? 0 : (int)(next - now);
+		}
+		if (poll(&pfd, 1, timeout) > 0) {
+			uint64_t v;
+			ssize_t rc = read(w.efd, &v, sizeof v);
+			(void)rc;
+		}
+		for (int i = 0; i < TTLOG_PENDING_MAX; i++) {
+			char reason[TTLOG_REASON_MAX + 1];
+			/* A1: acquire, pairs with R1 in ttlog_request_snapshot() */
+			if (atomic_load_explicit(&w.pending[i].state, memory_order_acquire) != 2)
+				continue;
+			memcpy(reason, w.pending[i].reason, sizeof reason);
+			atomic_store_explicit(&w.pending[i].state, 0, memory_order_release);
+			ttlog__snapshot(reason, NULL, 0, false);
+		}
+		if (atomic_exchange_explicit(&w.signal, 0, memory_order_relaxed))
+			ttlog__snapshot("signal", NULL, 0, false);
+		if (next != 0 && mono_ms() >= next) {
+			ttlog__snapshot("interval", NULL, 0, false);
+			next = mono_ms() + ttlog__g.interval_s * 1000ull;
+		}
+		/* requests made before the stop have been served above */
+		if (atomic_load_explicit(&w.stop, memory_order_acquire))
+			break;
+	}
+	return NULL;
+}
+
+int ttlog__writer_start(void)
+{
+	struct sigaction sa;
+	int err;
+
+	memset(&w.pending, 0, sizeof w.pending);
+	atomic_store(&w.stop, 0);
+	atomic_store(&w.signal, 0);
+	w.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w.efd < 0)
+		return -errno;
+	if ((err = pthread_create(&w.thread, NULL, writer_main, NULL)) != 0) {
+		close(w.efd);
+		w.efd = -1;
+		return -err;
+	}
+	w.running = true;
+	if (ttlog__g.snapshot_signal != 0) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_snapshot_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(ttlog__g.snapshot_signal, &sa, &w.old_sig);
+	}
+	return 0;
+}
+
+void ttlog__writer_stop(void)
+{
+	if (!w.running)
+		return;
+	if (ttlog__g.snapshot_signal != 0)
+		sigaction(ttlog__g.snapshot_signal, &w.old_sig, NULL);
+	atomic_store_explicit(&w.stop, 1, memory_order_release);
+	wake();
+	pthread_join(w.thread, NULL);
+	w.running = false;
+	close(w.efd);
+	w.efd = -1;
+}

@@ -1,0 +1,111 @@
+/*
+ * reader.h - read ttlog snapshot files (docs/snapshot-format.md).
+ *
+ * Any file is safe to open: a malformed, truncated or hostile file makes
+ * ttlog_snapshot_open() return a negative errno (-EINVAL for a bad format, -EFBIG for a
+ * file or decompressed size over the limit, -EIO/-ENOENT/... from the system) with a
+ * message, never a crash; memory use is bounded by TTLOG_READER_MAX_BYTES of
+ * decompressed data. A handle is used by one thread at a time; different handles are
+ * independent. Nothing here is async-signal-safe.
+ */
+#ifndef TTLOG_READER_H
+#define TTLOG_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ttlog/ttlog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest decompressed snapshot a reader accepts (1 GiB). */
+#define TTLOG_READER_MAX_BYTES (1ull << 30)
+
+typedef struct ttlog_snapshot_file ttlog_snapshot_file;
+
+typedef struct ttlog_field {
+	const char *name;
+	int type;         /* enum ttlog_type */
+	bool truncated;   /* a str cut to fit the record */
+	union {
+		uint64_t u64;
+		int64_t i64;
+		double f64;
+		bool b;
+		struct {
+			const char *ptr; /* not NUL-terminated */
+			size_t len;
+		} str;
+	} v;
+} ttlog_field;
+
+typedef struct ttlog_event {
+	uint64_t timestamp_ns; /* since the Unix epoch */
+	uint32_t thread_id;
+	uint32_t callsite_id;
+	int level;             /* enum ttlog_level */
+	const char *target;
+	const char *message;   /* raw, with its {} placeholders */
+	const char *file;
+	uint32_t line;
+	size_t nfields;
+	ttlog_field fields[TTLOG_MAX_FIELDS];
+} ttlog_event;
+
+/* Counters of the snapshot (docs/snapshot-format.md, "counters"). */
+typedef struct ttlog_snapshot_counters {
+	uint64_t logged, kept, overwritten, dropped, truncated, in_flight;
+} ttlog_snapshot_counters;
+
+/*
+ * Open and validate a snapshot file (the whole file is decoded and checked here, so
+ * iteration cannot fail later). On success *out is a handle to close; on failure *out is
+ * NULL, the return is a negative errno and ttlog_reader_errmsg() says what is wrong.
+ * The strings returned by the accessors below live until ttlog_snapshot_close().
+ */
+int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out);
+/* The same, from a file already in memory (the bytes are copied). */
+int ttlog_snapshot_open_mem(const void *data, size_t len, ttlog_snapshot_file **out);
+void ttlog_snapshot_close(ttlog_snapshot_file *snap);
+
+/* The last open failure of this thread, as "what: why" ("" if none). */
+const char *ttlog_reader_errmsg(void);
+
+/* Metadata. */
+const char *ttlog_snapshot_service(const ttlog_snapshot_file *snap);
+const char *ttlog_snapshot_hostname(const ttlog_snapshot_file *snap);
+const char *ttlog_snapshot_reason(const ttlog_snapshot_file *snap);
+const char *ttlog_snapshot_variant(const ttlog_snapshot_file *snap);
+uint64_t ttlog_snapshot_pid(const ttlog_snapshot_file *snap);
+uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *snap);
+uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *snap);
+void ttlog_snapshot_get_counters(const ttlog_snapshot_file *snap, ttlog_snapshot_counters *c);
+size_t ttlog_snapshot_event_count(const ttlog_snapshot_file *snap);
+
+/*
+ * Iterate: ttlog_snapshot_rewind() goes back to the first (oldest) event;
+ * ttlog_snapshot_next() fills *ev and returns 1, or 0 after the last event. The strings in
+ * *ev live until ttlog_snapshot_close().
+ */
+void ttlog_snapshot_rewind(ttlog_snapshot_file *snap);
+int ttlog_snapshot_next(ttlog_snapshot_file *snap, ttlog_event *ev);
+
+/*
+ * Render the message with each {} filled by the next field value (integers in decimal,
+ * floats %g, bools true/false, strings as is); fields beyond the placeholders are not
+ * appended. Writes at most len bytes including the NUL (len > 0) and returns the length
+ * the full text would have, like snprintf.
+ */
+size_t ttlog_event_render(const ttlog_event *ev, char *buf, size_t len);
+
+/* The name of a level ("TRACE".."FATAL") and of a field type ("u64".."str"). */
+const char *ttlog_level_name(int level);
+const char *ttlog_type_name(int type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTLOG_READER_H */

@@ -1,0 +1,247 @@
+/*
+ * ttlog.h - flight-recorder logging: keep the most recent structured events of a program
+ * in lock-free in-memory rings and write a compressed snapshot (CBOR in an LZ4 frame) when
+ * the program crashes, on an interval, on a signal, or on request.
+ *
+ * The header is the manual. Every function says what it does, whether it may be called
+ * from several threads and from a signal handler, and what it returns. Functions return 0
+ * or a negative errno value (-EINVAL, -ENOMEM, -ENOSPC, ...); ttlog_strerror() names it.
+ * The library never writes to stdout and never exits or aborts the program.
+ */
+#ifndef TTLOG_TTLOG_H
+#define TTLOG_TTLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TTLOG_BUILDING_LIBRARY)
+#define TTLOG_API __attribute__((visibility("default")))
+#else
+#define TTLOG_API
+#endif
+
+/* ---- levels ---------------------------------------------------------------------- */
+
+enum ttlog_level {
+	TTLOG_LEVEL_TRACE = 0,
+	TTLOG_LEVEL_DEBUG = 1,
+	TTLOG_LEVEL_INFO = 2,
+	TTLOG_LEVEL_WARN = 3,
+	TTLOG_LEVEL_ERROR = 4,
+	TTLOG_LEVEL_FATAL = 5,
+	TTLOG_LEVEL_OFF = 6 /* runtime level that keeps nothing */
+};
+
+/* Compile-time minimum: calls below it compile to nothing. Define before including. */
+#ifndef TTLOG_MIN_LEVEL
+#define TTLOG_MIN_LEVEL TTLOG_LEVEL_TRACE
+#endif
+
+/* ---- configuration --------------------------------------------------------------- */
+
+enum ttlog_policy {
+	TTLOG_POLICY_OVERWRITE = 0, /* full ring: evict the oldest event (flight recorder) */
+	TTLOG_POLICY_DROP = 1       /* full ring: drop the new event */
+};
+
+/*
+ * Zero means "default" for every numeric field; pointers may be NULL for the default.
+ * ttlog_config_default() fills the defaults and then applies the TTLOG_* environment:
+ *   TTLOG_SNAPSHOT_DIR       snapshot_dir              (default /tmp)
+ *   TTLOG_SERVICE_NAME       service                   (default: program name)
+ *   TTLOG_CAPACITY           capacity, events          (default 65536)
+ *   TTLOG_LEVEL              level: trace|debug|info|warn|error|fatal|off or 0..6
+ *   TTLOG_SNAPSHOT_INTERVAL  snapshot_interval_s, seconds, 0 = off
+ *   TTLOG_SNAPSHOT_KEEP      snapshot_keep, newest ttlog-*.bin files kept in the
+ *                            directory, 0 = keep all
+ *   TTLOG_SNAPSHOT_SIGNAL    snapshot_signal: a signal name (USR2, SIGUSR1) or number, 0 = off
+ *   TTLOG_POLICY             overwrite|drop
+ * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
+ * message (ttlog_errmsg()): it is never replaced by a default silently.
+ */
+typedef struct ttlog_config {
+	size_t capacity;              /* events kept in memory, >= 16; rounded up to a power of 2 */
+	const char *service;          /* copied by ttlog_init; at most 63 bytes */
+	const char *snapshot_dir;     /* copied by ttlog_init; must exist; at most 3000 bytes */
+	int level;                    /* runtime minimum level (enum ttlog_level) */
+	int policy;                   /* enum ttlog_policy */
+	unsigned snapshot_interval_s; /* periodic snapshots, 0 = off */
+	unsigned snapshot_keep;       /* retention, 0 = keep every file */
+	int snapshot_signal;          /* signal that asks for a snapshot, 0 = off */
+	bool final_snapshot;          /* ttlog_shutdown() writes a "shutdown" snapshot */
+	bool quiet;                   /* do not print errors on stderr (they are still counted) */
+	const char *variant;          /* ring variant; only the multi-variant build selects */
+	size_t interner_bytes;        /* runtime-built event names (ttlog_builder), default 1 MiB */
+	/* set by ttlog_config_default() when the environment holds a bad value */
+	int env_error;
+	char env_errmsg[160];
+} ttlog_config;
+
+/*
+ * Fill cfg with the defaults, then the TTLOG_* environment. Returns 0, or -EINVAL when the
+ * environment holds a bad value (also kept in cfg->env_error / env_errmsg, so that a caller
+ * who ignores this return still gets the error from ttlog_init). Thread-safe; not
+ * async-signal-safe.
+ */
+TTLOG_API int ttlog_config_default(ttlog_config *cfg);
+
+/*
+ * Start the library: reserve and pre-fault the ring and every buffer a snapshot needs,
+ * calibrate the clock, clean stale temporary files of dead processes from the snapshot
+ * directory, start the writer thread. cfg NULL means ttlog_config_default(). Returns 0;
+ * -EINVAL for a bad configuration (message in ttlog_errmsg() and on stderr); -EALREADY
+ * when already started; -ENOENT / -ENOTDIR / -EACCES when the snapshot directory cannot
+ * be used; -ENOMEM. Not thread-safe with itself or ttlog_shutdown().
+ */
+TTLOG_API int ttlog_init(const ttlog_config *cfg);
+
+/*
+ * Stop the writer thread, write the final snapshot if configured, free the rings. No log
+ * call may run concurrently with it; log calls after it are ignored. Idempotent.
+ */
+TTLOG_API void ttlog_shutdown(void);
+
+/* The message of the last ttlog_init() failure ("" if none). Not thread-safe with init. */
+TTLOG_API const char *ttlog_errmsg(void);
+
+/* A static string naming a ttlog error code (negative errno). Thread- and signal-safe. */
+TTLOG_API const char *ttlog_strerror(int err);
+
+/* Change the runtime level. Thread-safe and async-signal-safe. */
+TTLOG_API void ttlog_set_level(int level);
+TTLOG_API int ttlog_get_level(void);
+
+/* The variant libttlog logs into ("mpmc", "spsc", "numa"); "" before ttlog_init(). */
+TTLOG_API const char *ttlog_variant(void);
+
+/* ---- snapshots ------------------------------------------------------------------- */
+
+/*
+ * Ask the writer thread for a snapshot and return at once: never blocks, never allocates.
+ * reason: letters, digits, '-' and '_' are kept, other bytes become '_'; at most 40 bytes.
+ * Returns 0, -ESRCH when ttlog is not running, -EBUSY when 16 requests are already pending
+ * (the request is merged into a pending one and counted in snapshots_coalesced).
+ * Thread-safe and async-signal-safe.
+ */
+TTLOG_API int ttlog_request_snapshot(const char *reason);
+
+/*
+ * Write a snapshot now and return when the file is durable (fsync'd file and directory).
+ * path (may be NULL) receives the file name. Returns 0; -ESRCH when not running; the
+ * negative errno of the failing step (-ENOSPC, -EACCES, -EFBIG, -ENOENT, ...), in which
+ * case no file is left behind; -ENAMETOOLONG when path is too small (the file is written).
+ * Thread-safe (snapshots are serialised); not async-signal-safe.
+ */
+TTLOG_API int ttlog_snapshot(const char *reason, char *path, size_t len);
+
+/*
+ * Install a handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT that writes a
+ * snapshot (reason "SIGSEGV", ...) with memory reserved at init and async-signal-safe calls
+ * only, on an alternate signal stack (so a stack overflow is caught), then calls the
+ * handler that was installed before or restores the default action and re-raises: the exit
+ * status and core dump are what they would have been. Call after ttlog_init(); threads
+ * get their alternate stack on their first log call. Returns 0, -ESRCH when not running.
+ */
+TTLOG_API int ttlog_install_crash_handler(void);
+
+/* ---- statistics ------------------------------------------------------------------ */
+
+typedef struct ttlog_stats {
+	uint64_t logged;      /* events accepted by log calls (after level filtering) */
+	uint64_t overwritten; /* evicted by newer events (overwrite policy) */
+	uint64_t dropped;     /* not stored: ring full (drop policy), eviction blocked by an
+				 event being written, interner full, or too many callsites */
+	uint64_t truncated;   /* events with a string field cut to fit the record */
+	uint64_t snapshots_written;
+	uint64_t snapshot_failures;
+	uint64_t snapshots_coalesced; /* requests merged because 16 were pending */
+	uint64_t kept;        /* events in the ring now */
+} ttlog_stats;
+
+/* Current counters; logged = kept + overwritten + dropped up to events in flight.
+ * Thread-safe and async-signal-safe. */
+TTLOG_API void ttlog_get_stats(ttlog_stats *st);
+
+/* ---- runtime-built events (names known only at run time) -------------------------- */
+
+#define TTLOG_MAX_FIELDS 8
+
+enum ttlog_type {
+	TTLOG_TYPE_U64 = 1,
+	TTLOG_TYPE_I64 = 2,
+	TTLOG_TYPE_F64 = 3,
+	TTLOG_TYPE_BOOL = 4,
+	TTLOG_TYPE_STR = 5
+};
+
+#include <ttlog/record.h>
+
+/*
+ * A builder lives on the caller's stack. begin(), the field calls and commit() copy the
+ * strings they need: the caller's buffers may be reused after each call. Names (target,
+ * message, field names) are interned once per distinct event shape; the record written
+ * is the same as the TTLOG_* macros'. Thread-safe (a builder is used by one thread);
+ * not async-signal-safe (the first commit of a new shape takes a lock).
+ */
+typedef struct ttlog_builder {
+	int level;
+	int error;
+	const char *target;
+	const char *message;
+	uint8_t nfields;
+	uint8_t types[TTLOG_MAX_FIELDS];
+	const char *names[TTLOG_MAX_FIELDS];
+	uint64_t nums[TTLOG_MAX_FIELDS];
+	const char *strs[TTLOG_MAX_FIELDS];
+} ttlog_builder;
+
+TTLOG_API void ttlog_builder_begin(ttlog_builder *b, int level, const char *target,
+				   const char *message);
+TTLOG_API void ttlog_builder_u64(ttlog_builder *b, const char *name, uint64_t v);
+TTLOG_API void ttlog_builder_i64(ttlog_builder *b, const char *name, int64_t v);
+TTLOG_API void ttlog_builder_f64(ttlog_builder *b, const char *name, double v);
+TTLOG_API void ttlog_builder_bool(ttlog_builder *b, const char *name, bool v);
+/* s must stay valid until ttlog_builder_commit() */
+TTLOG_API void ttlog_builder_str(ttlog_builder *b, const char *name, const char *s);
+/*
+ * Log the event. Returns 0; 1 when filtered by level; -E2BIG for more than
+ * TTLOG_MAX_FIELDS fields or numeric fields that do not fit a record; -EINVAL for a NULL
+ * name; -ENOSPC when the interner is full (the event is counted as dropped); -ESRCH when
+ * not running. Strings that do not fit are truncated and counted, as with the macros.
+ */
+TTLOG_API int ttlog_builder_commit(ttlog_builder *b);
+
+/* ---- the log macros -------------------------------------------------------------- */
+
+/*
+ * TTLOG_INFO(target, message, fields...): target and message are string literals; fields
+ * are up to TTLOG_MAX_FIELDS of TTLOG_U64 / I64 / F64 / BOOL / STR (name, value). Each
+ * "{}" in the message is filled with the next field when the snapshot is viewed.
+ * The call does not allocate, lock, make a system call or format text (a thread's first
+ * event reads its thread id once). Thread-safe and async-signal-safe.
+ */
+#define TTLOG_U64(name, v) (U64, name, v)
+#define TTLOG_I64(name, v) (I64, name, v)
+#define TTLOG_F64(name, v) (F64, name, v)
+#define TTLOG_BOOL(name, v) (BOOL, name, v)
+#define TTLOG_STR(name, v) (STR, name, v)
+
+#define TTLOG_TRACE(target, ...) TTLOG__LOG(TTLOG_LEVEL_TRACE, target, __VA_ARGS__)
+#define TTLOG_DEBUG(target, ...) TTLOG__LOG(TTLOG_LEVEL_DEBUG, target, __VA_ARGS__)
+#define TTLOG_INFO(target, ...) TTLOG__LOG(TTLOG_LEVEL_INFO, target, __VA_ARGS__)
+#define TTLOG_WARN(target, ...) TTLOG__LOG(TTLOG_LEVEL_WARN, target, __VA_ARGS__)
+#define TTLOG_ERROR(target, ...) TTLOG__LOG(TTLOG_LEVEL_ERROR, target, __VA_ARGS__)
+#define TTLOG_FATAL(target, ...) TTLOG__LOG(TTLOG_LEVEL_FATAL, target, __VA_ARGS__)
+#define TTLOG_LOG(level, target, ...) TTLOG__LOG(level, target, __VA_ARGS__)
+
+#include <ttlog/macros.h>
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTLOG_TTLOG_H */

@@ -1,0 +1,269 @@
+/*
+ * mpmc.c - Dmitry Vyukov's bounded MPMC queue with an overwrite-oldest mode.
+ *
+ * Algorithm: D. Vyukov, "Bounded MPMC queue",
+ * https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue
+ * Each slot carries a sequence number: seq == pos means "free for the producer of pos",
+ * seq == pos + 1 means "holds the record of pos, ready for the consumer of pos". Producers
+ * claim a position with a CAS on tail, consumers with a CAS on head.
+ *
+ * Overwrite mode: a producer that finds its slot still full evicts the oldest record (the
+ * consumer step, without the copy) and retries. An eviction never waits: if the oldest
+ * slot is claimed but not yet published (its producer was preempted, or interrupted by the
+ * signal handler now logging), the new record is dropped and counted instead.
+ *
+ * Progress: push and pop are lock-free with respect to each other except for Vyukov's
+ * known window (a producer stalled between its CAS and its publish delays the consumers
+ * of that slot); push never waits for it (it drops), pop reports empty. Snapshot is
+ * wait-free: one pass over the slots, a seqlock-style check per slot.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "ring.h"
+
+#define MPMC_WORDS (sizeof(struct ttlog_record) / 8)
+
+struct mpmc_slot {
+	_Atomic uint64_t seq;
+	/* the record as words: written relaxed by its producer, read relaxed by the
+	 * consumer and by snapshots, ordered by seq */
+	_Atomic uint64_t w[MPMC_WORDS];
+};
+_Static_assert(sizeof(struct mpmc_slot) == TTLOG_RECORD_SIZE, "slot is one record size");
+
+struct ttlog_ring {
+	/* written by producers (CAS), read by everyone */
+	_Alignas(64) _Atomic uint64_t tail;
+	/* written by consumers and evicting producers (CAS), read by everyone */
+	_Alignas(64) _Atomic uint64_t head;
+	/* written by consumers only: records removed by pop (head - popped = evicted) */
+	_Alignas(64) _Atomic uint64_t popped;
+	/* written by producers that drop, rarely */
+	_Alignas(64) _Atomic uint64_t dropped;
+	/* read-only after create */
+	_Alignas(64) uint64_t mask;
+	int policy;
+	size_t bytes;
+	struct mpmc_slot *slots;
+};
+
+static size_t round_pow2(size_t n)
+{
+	size_t p = 16;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+int mpmc_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
+{
+	struct ttlog_ring *r;
+	size_t cap, i;
+
+	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
+		return -EINVAL;
+	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
+		return -EINVAL;
+	cap = round_pow2(cfg->capacity);
+	r = aligned_alloc(64, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->bytes = cap * sizeof(struct mpmc_slot);
+	r->slots = ttlog__ring_alloc(r->bytes);
+	if (r->slots == NULL) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->mask = cap - 1;
+	r->policy = cfg->policy;
+	atomic_init(&r->tail, 0);
+	atomic_init(&r->head, 0);
+	atomic_init(&r->popped, 0);
+	atomic_init(&r->dropped, 0);
+	for (i = 0; i < cap; i++)
+		atomic_init(&r->slots[i].seq, i);
+	*out = r;
+	return 0;
+}
+
+void mpmc_destroy(struct ttlog_ring *r)
+{
+	if (r == NULL)
+		return;
+	ttlog__ring_free(r->slots, r->bytes);
+	free(r);
+}
+
+/* Remove the record at head == expect, copying it to out when out != NULL.
+ * 0 removed; -EAGAIN when head is not expect (someone else moved it) or its record is
+ * not published yet. Internal. */
+static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record *out)
+{
+	struct mpmc_slot *s = &r->slots[expect & r->mask];
+	uint64_t seq, pos = expect;
+	size_t i;
+
+	/* A2: acquire, pairs with R1 in mpmc_push(): the record of pos is complete. */
+	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if (seq != pos + 1)
+		return -EAGAIN;
+	/* relaxed: the CAS only claims the position; the record is ordered by A2 */
+	if (!atomic_compare_exchange_strong_explicit(&r->head, &pos, pos + 1,
+						     memory_order_relaxed, memory_order_relaxed))
+		return -EAGAIN;
+	if (out != NULL) {
+		uint64_t *w = (uint64_t *)out;
+		for (i = 0; i < MPMC_WORDS; i++)
+			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+	}
+	/* R2: release, pairs with A1 in mpmc_push(): the slot is free for the next lap,
+	 * and our reads of it are done. */
+	atomic_store_explicit(&s->seq, expect + r->mask + 1, memory_order_release);
+	return 0;
+}
+
+int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
+{
+	const uint64_t *w = (const uint64_t *)rec;
+	struct mpmc_slot *s;
+	uint64_t pos, seq;
+	int evicted = 0;
+	size_t i;
+
+	/* relaxed: only a guess at the position; the CAS below decides */
+	pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	for (;;) {
+		s = &r->slots[pos & r->mask];
+		/* A1: acquire, pairs with R2 in mpmc_take(): the previous record of this slot
+		 * has been read or evicted. */
+		seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - pos);
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed))
+				break;
+		} else if (dif < 0) {
+			/* full: the slot still holds the record of pos - capacity */
+			if (r->policy == TTLOG_POLICY_DROP ||
+			    mpmc_take(r, pos - r->mask - 1, NULL) < 0) {
+				uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+				if (r->policy == TTLOG_POLICY_DROP || h == pos - r->mask - 1) {
+					/* relaxed: a counter, read for statistics only */
+					atomic_fetch_add_explicit(&r->dropped, 1,
+								  memory_order_relaxed);
+					return -ENOBUFS;
+				}
+				/* head moved: space was freed by someone else, retry */
+			} else {
+				evicted = 1;
+			}
+			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		} else {
+			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		}
+	}
+	/* F1: release fence, pairs with F2 in mpmc_snapshot(): a snapshot that reads any of
+	 * these words also sees the seq change that made this slot ours, so it never keeps a
+	 * record mixed from two laps. */
+	atomic_thread_fence(memory_order_release);
+	for (i = 0; i < MPMC_WORDS; i++)
+		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
+	/* R1: release, pairs with A2 in mpmc_take() and A3 in mpmc_snapshot(). */
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	return evicted;
+}
+
+int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
+{
+	for (;;) {
+		/* relaxed: a guess; mpmc_take's CAS decides */
+		uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+		if (mpmc_take(r, pos, out) == 0) {
+			/* relaxed: a counter for statistics and snapshot attribution */
+			atomic_fetch_add_explicit(&r->popped, 1, memory_order_relaxed);
+			return 0;
+		}
+		struct mpmc_slot *s = &r->slots[pos & r->mask];
+		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		if ((int64_t)(seq - (pos + 1)) < 0 &&
+		    atomic_load_explicit(&r->head, memory_order_relaxed) == pos)
+			return -EAGAIN; /* empty, or the oldest record is still being written */
+	}
+}
+
+size_t mpmc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
+		     struct ttlog_ring_cut *cut)
+{
+	uint64_t cap = r->mask + 1, tail, head, start, pos, seq, seq2;
+	uint64_t kept = 0, in_flight = 0, popped;
+	size_t i;
+
+	/* A4: acquire, pairs with the tail CAS only through the slots' seq (A3); the cut
+	 * is "every position below tail". */
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	cut->dropped = atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	head = atomic_load_explicit(&r->head, memory_order_acquire);
+	start = tail > cap ? tail - cap : 0;
+	if (head > start)
+		start = head < tail ? head : tail;
+	for (pos = start; pos < tail; pos++) {
+		struct mpmc_slot *s = &r->slots[pos & r->mask];
+		/* A3: acquire, pairs with R1 in mpmc_push(): the record of pos is complete */
+		seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		if (seq == pos) {
+			in_flight++; /* claimed before the cut, not published yet */
+			continue;
+		}
+		if (seq != pos + 1 || kept >= max)
+			continue; /* already popped or evicted */
+		uint64_t *w = (uint64_t *)&out[kept];
+		for (i = 0; i < MPMC_WORDS; i++)
+			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		/* F2: acquire fence, pairs with F1 in mpmc_push(): if a copied word came from
+		 * a newer lap, seq2 below shows that lap. */
+		atomic_thread_fence(memory_order_acquire);
+		seq2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
+		if (seq2 == pos + 1)
+			kept++;
+	}
+	popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
+	cut->stored = tail - in_flight;
+	cut->kept = kept;
+	/* with pops racing the snapshot the split popped/overwritten is approximate; the
+	 * sum is exact because every stored record not kept was removed by one of them */
+	cut->popped = popped < cut->stored - kept ? popped : cut->stored - kept;
+	cut->overwritten = cut->stored - kept - cut->popped;
+	cut->in_flight = in_flight;
+	return kept;
+}
+
+void mpmc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
+{
+	struct ttlog_ring *m = (struct ttlog_ring *)r;
+	uint64_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
+
+	st->popped = atomic_load_explicit(&m->popped, memory_order_relaxed);
+	st->pushed = atomic_load_explicit(&m->tail, memory_order_relaxed);
+	st->overwritten = head >= st->popped ? head - st->popped : 0;
+	st->dropped = atomic_load_explicit(&m->dropped, memory_order_relaxed);
+	st->capacity = r->mask + 1;
+}
+
+size_t mpmc_capacity(const struct ttlog_ring *r)
+{
+	return (size_t)(r->mask + 1);
+}
+
+const struct ttlog_ring_ops mpmc_ops = {
+	.name = "mpmc",
+	.create = mpmc_create,
+	.destroy = mpmc_destroy,
+	.push = mpmc_push,
+	.pop = mpmc_pop,
+	.snapshot = mpmc_snapshot,
+	.stats = mpmc_stats,
+	.capacity = mpmc_capacity,
+};
