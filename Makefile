@@ -128,3 +128,8 @@ lint:
 
 clean:
 	rm -rf build
+
+# the harness (bench, perf-test, benchmark-report) and the stress suite add their targets
+-include harness/harness.mk
+-include stress/stress.mk
+-include examples/examples.mk
