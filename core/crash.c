@@ -81,7 +81,13 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
 	 * ~5 s) so that the process does not die under it; a fault inside our own handler
 	 * goes straight on. */
 	if (atomic_compare_exchange_strong(&crashing, &expect, me)) {
+		/* Freeze: other threads keep running while we write, and their new events
+		 * would push the crashing thread's last ones out of the ring. The level comes
+		 * back in case a previous handler lets the program go on. */
+		int level = __atomic_exchange_n(&ttlog__runtime_level, TTLOG_LEVEL_OFF,
+						__ATOMIC_RELAXED);
 		ttlog__snapshot(ttlog__signal_name(sig), NULL, 0, true);
+		__atomic_store_n(&ttlog__runtime_level, level, __ATOMIC_RELAXED);
 		atomic_store(&crashing, -1);
 	} else if (expect != me) {
 		for (int n = 0; n < 5000 && atomic_load(&crashing) != -1; n++)

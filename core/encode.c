@@ -4,6 +4,7 @@
  * descriptor through two fixed buffers. Allocation-free and async-signal-safe, so the
  * crash handler uses it as it is. Layout: docs/snapshot-format.md.
  */
+#define LZ4F_STATIC_LINKING_ONLY /* LZ4F_createCompressionContext_advanced */
 #include <cbor.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -383,18 +384,64 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	return write_all(fd, s->out, n);
 }
 
+/*
+ * liblz4 1.9.4 allocates a buffer on every LZ4F_compressBegin(), even with a context
+ * that already has one. The crash path must not call malloc, so the context gets its
+ * memory from this pool, reserved at init: freed blocks are reused by size. Used under
+ * the snapshot buffers' owner, one thread at a time.
+ */
+static void *pool_alloc(void *opaque, size_t n)
+{
+	struct ttlog__lz4pool *p = opaque;
+	size_t i;
+
+	n = (n + 63) & ~(size_t)63;
+	for (i = 0; i < p->nblocks; i++) {
+		if (!p->blocks[i].used && p->blocks[i].size >= n) {
+			p->blocks[i].used = true;
+			return p->blocks[i].ptr;
+		}
+	}
+	if (p->nblocks == TTLOG_LZ4POOL_BLOCKS || TTLOG_LZ4POOL_BYTES - p->top < n)
+		return NULL;
+	p->blocks[p->nblocks] = (struct ttlog__lz4block){p->base + p->top, n, true};
+	p->top += n;
+	return p->blocks[p->nblocks++].ptr;
+}
+
+static void *pool_calloc(void *opaque, size_t n)
+{
+	void *m = pool_alloc(opaque, n);
+	if (m != NULL)
+		memset(m, 0, n);
+	return m;
+}
+
+static void pool_free(void *opaque, void *m)
+{
+	struct ttlog__lz4pool *p = opaque;
+	for (size_t i = 0; i < p->nblocks; i++)
+		if (p->blocks[i].ptr == m)
+			p->blocks[i].used = false;
+}
+
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity)
 {
+	LZ4F_CustomMem cmem = {pool_alloc, pool_calloc, pool_free, &s->pool};
 	size_t n;
 
 	memset(s, 0, sizeof *s);
+	s->pool.base = ttlog__ring_alloc(TTLOG_LZ4POOL_BYTES);
+	if (s->pool.base == NULL)
+		return -ENOMEM;
 	s->records_cap = capacity;
 	s->records = ttlog__ring_alloc(capacity * sizeof(struct ttlog_record));
 	s->chunk = ttlog__ring_alloc(TTLOG_CHUNK_SIZE);
 	s->out_cap = LZ4F_compressBound(TTLOG_CHUNK_SIZE, &lz4_prefs) + LZ4F_HEADER_SIZE_MAX;
 	s->out = ttlog__ring_alloc(s->out_cap);
-	if (s->records == NULL || s->chunk == NULL || s->out == NULL ||
-	    LZ4F_isError(LZ4F_createCompressionContext(&s->cctx, LZ4F_VERSION)))
+	if (s->records == NULL || s->chunk == NULL || s->out == NULL)
+		goto fail;
+	if ((s->cctx = LZ4F_createCompressionContext_advanced(cmem, LZ4F_VERSION)) == NULL)
 		goto fail;
 	/* Warm the context: its internal buffers are allocated by the first begin, so the
 	 * crash path finds them ready. */
@@ -417,5 +464,6 @@ void ttlog__snapres_fini(struct ttlog__snapres *s)
 	ttlog__ring_free(s->out, s->out_cap);
 	if (s->cctx != NULL)
 		LZ4F_freeCompressionContext(s->cctx);
+	ttlog__ring_free(s->pool.base, TTLOG_LZ4POOL_BYTES);
 	memset(s, 0, sizeof *s);
 }

@@ -74,6 +74,20 @@ const char *ttlog__signal_name(int sig); /* "SIGSEGV", async-signal-safe; NULL i
 
 /* ---- snapshot files (snapfile.c) and encoding (encode.c) ---- */
 
+/* Memory of the LZ4 compression context (see encode.c) */
+#define TTLOG_LZ4POOL_BYTES (1u << 20)
+#define TTLOG_LZ4POOL_BLOCKS 16
+struct ttlog__lz4block {
+	unsigned char *ptr;
+	size_t size;
+	bool used;
+};
+struct ttlog__lz4pool {
+	unsigned char *base;
+	size_t top, nblocks;
+	struct ttlog__lz4block blocks[TTLOG_LZ4POOL_BLOCKS];
+};
+
 /* Everything a snapshot needs, reserved at init so the crash path allocates nothing. */
 struct ttlog__snapres {
 	/* tid of the thread using these buffers, 0 when free: claimed by CAS */
@@ -84,6 +98,7 @@ struct ttlog__snapres {
 	unsigned char *out;           /* compressed staging */
 	size_t out_cap;
 	LZ4F_cctx *cctx;
+	struct ttlog__lz4pool pool;
 	char tmp_name[64];            /* the temporary file being written, "" if none */
 };
 
