@@ -5,6 +5,7 @@ VARIANT ?= mpmc
 PREFIX ?= /usr/local
 SAN ?=
 QUICK ?=
+export TTLOG_TEST_QUICK
 VERSION := 0.1.0
 SOVERSION := 0
 
@@ -94,10 +95,14 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libttlog.a
 
 tests: $(TESTS) $(TOOLS)
 
-# run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers)
+# run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers).
+# ASan must leave the crash signals to ttlog's handler, which the crash tests check.
+SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
+  ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:detect_leaks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-one: tests
 	@set -e; for t in $(TESTS); do \
-	  echo "== $$t"; TTLOG_BIN=$(B) $$t; done
+	  echo "== $$t"; $(SAN_ENV) TTLOG_BIN=$(B) $$t; done
 
 # `make test`: every test for every variant, then the sanitizer runs
 test: $(DEPS_STAMP)

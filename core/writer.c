@@ -42,9 +42,10 @@ TTLOG_API int ttlog_request_snapshot(const char *reason)
 		return -ESRCH;
 	for (int i = 0; i < TTLOG_PENDING_MAX; i++) {
 		int free_ = 0;
-		/* relaxed claim: the slot's contents are published by R1 */
+		/* A2: acquire, pairs with R2 in writer_main(): the writer is done reading the
+		 * slot's previous reason before we overwrite it */
 		if (!atomic_compare_exchange_strong_explicit(&w.pending[i].state, &free_, 1,
-							     memory_order_relaxed,
+							     memory_order_acquire,
 							     memory_order_relaxed))
 			continue;
 		ttlog__sanitize_reason(reason, w.pending[i].reason, sizeof w.pending[i].reason);
@@ -107,6 +108,7 @@ static void *writer_main(void *arg)
 			if (atomic_load_explicit(&w.pending[i].state, memory_order_acquire) != 2)
 				continue;
 			memcpy(reason, w.pending[i].reason, sizeof reason);
+			/* R2: release, pairs with A2 in ttlog_request_snapshot() */
 			atomic_store_explicit(&w.pending[i].state, 0, memory_order_release);
 			ttlog__snapshot(reason, NULL, 0, false);
 		}
