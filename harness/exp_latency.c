@@ -1,0 +1,153 @@
+/*
+ * exp_latency.c - the latency of one log call, per call.
+ *
+ * Each sample is a fenced rdtsc pair around one call of the standard event (message +
+ * u64 + short string + bool); the timer's own cost (the median of the same rdtsc pair
+ * around nothing, measured in the same run just before) is subtracted from every sample.
+ * unloaded: one thread, ~250 ns of spinning between calls (the calls do not queue behind
+ * each other). saturated: no gap, and every other core runs a thread logging back to back
+ * into the same logger. Warm-up: 10% of the samples (at least 10,000) are taken and
+ * thrown away first. Percentiles p50 p90 p99 p99.9 p99.99 and max, in ns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define LAT_CAPACITY (1u << 20)
+
+static const char *const lat_modes[] = {"unloaded", "saturated"};
+
+struct bg_arg {
+	struct bench_thread_hdr hdr;
+	_Atomic bool *stop;
+	enum impl_id id;
+};
+
+static void *bg_thread(void *p)
+{
+	struct bg_arg *a = p;
+	uint64_t n = 0;
+
+	bench_thread_enter(&a->hdr);
+	while (!atomic_load_explicit(a->stop, memory_order_relaxed))
+		for (int k = 0; k < 64; k++, n++) {
+			if (a->id == IMPL_SPDLOG)
+				spd_log(n, "login", true);
+			else
+				BENCH_LOG_STANDARD(n);
+		}
+	return NULL;
+}
+
+static void plan(struct bench_ctx *c, int rep)
+{
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < c->nimpls; i++) {
+			struct impl *im = &c->impls[i];
+			if (im->ring != NULL || im->id == IMPL_SPDLOG || im->id == IMPL_LTTNG)
+				task_add(c, &exp_latency, im, k, rep,
+					 (double)c->lat_samples * 1.1 *
+							 (k == 0 ? c->lat_gap_ns + 200.0 : 300.0) /
+							 1e9 + 0.3);
+		}
+}
+
+static void add(const struct impl *im, const char *cfg, int mode, const struct lat_summary *s)
+{
+	res_add("latency", im->name, im->kind, cfg, mode, "p50", "ns", false, s->p50);
+	res_add("latency", im->name, im->kind, cfg, mode, "p90", "ns", false, s->p90);
+	res_add("latency", im->name, im->kind, cfg, mode, "p99", "ns", false, s->p99);
+	res_add("latency", im->name, im->kind, cfg, mode, "p99.9", "ns", false, s->p999);
+	res_add("latency", im->name, im->kind, cfg, mode, "p99.99", "ns", false, s->p9999);
+	res_add("latency", im->name, im->kind, cfg, mode, "max", "ns", false, s->max);
+	res_add("latency", im->name, im->kind, cfg, mode, "timer", "ns", false, s->timer_ns);
+}
+
+static void run(struct bench_ctx *c, const struct task *t)
+{
+	struct impl *im = t->impl;
+	int mode = t->cfg;
+	size_t n = c->lat_samples, nwarm = n / 10 > 10000 ? n / 10 : 10000;
+	uint64_t gap = mode == 0 ? (uint64_t)(c->lat_gap_ns * c->ticks_per_ns) : 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nbg = mode == 0 ? 0 : (ncpu > 1 ? (int)ncpu - 1 : 1);
+	struct lat_summary s;
+	char cfg[160];
+
+	snprintf(cfg, sizeof cfg, "%s;gap_ns=%u;background_threads=%d;samples=%zu;event=msg+u64+str+bool",
+		 lat_modes[mode], mode == 0 ? c->lat_gap_ns : 0, nbg, n);
+	if (im->id == IMPL_LTTNG) {
+		static const char *const keys[] = {"p50", "p90", "p99", "p999", "p9999", "max",
+						   "timer"};
+		double v[7];
+		char cmd[512], err[300];
+		snprintf(cmd, sizeof cmd, "%s latency %s %zu %u %d", c->lttng_bin, lat_modes[mode], n,
+			 c->lat_gap_ns, nbg);
+		if (bench_run_helper(cmd, keys, v, 7, err, sizeof err) < 7) {
+			run_note("lttng latency: %s", err);
+			return;
+		}
+		s = (struct lat_summary){v[0], v[1], v[2], v[3], v[4], v[5], v[6], n};
+		add(im, cfg, mode, &s);
+		return;
+	}
+
+	uint64_t *samples = malloc(n * sizeof *samples);
+	struct bg_arg *args = calloc((size_t)(nbg ? nbg : 1), sizeof *args);
+	struct bench_threads *th = NULL;
+	_Atomic bool stop = false;
+	double timer, tpn;
+	uint64_t c0, n0;
+
+	memset(samples, 0, n * sizeof *samples); /* pre-fault */
+	if (im->id == IMPL_SPDLOG) {
+		if (spd_init(65536) < 0) {
+			run_note("spdlog: cannot create the async logger");
+			goto out;
+		}
+	} else if (bench_ttlog_init(c, im->name, LAT_CAPACITY, TTLOG_POLICY_OVERWRITE) < 0) {
+		goto out;
+	} else {
+		for (uint64_t i = 0; i < LAT_CAPACITY; i++) /* steady state: the ring is full */
+			BENCH_LOG_STANDARD(i);
+	}
+	for (int i = 0; i < nbg; i++) {
+		args[i].stop = &stop;
+		args[i].id = im->id;
+	}
+	if (nbg > 0)
+		th = bench_threads_start(nbg, bg_thread, args, sizeof *args, 0);
+	bench_pin_self(nbg); /* the measuring thread gets the PU after the background ones */
+	timer = lat_timer_ticks(100000);
+	c0 = bench_tsc();
+	n0 = bench_now_ns();
+	if (im->id == IMPL_SPDLOG) {
+		LAT_SAMPLE(samples, nwarm < n ? nwarm : n, gap, spd_log(lat_i_, "login", true));
+		LAT_SAMPLE(samples, n, gap, spd_log(lat_i_, "login", true));
+	} else {
+		LAT_SAMPLE(samples, nwarm < n ? nwarm : n, gap, BENCH_LOG_STANDARD(lat_i_));
+		LAT_SAMPLE(samples, n, gap, BENCH_LOG_STANDARD(lat_i_));
+	}
+	/* ticks per ns over this very run: the TSC against CLOCK_MONOTONIC */
+	tpn = (double)(bench_tsc() - c0) / (double)(bench_now_ns() - n0);
+	if (tpn <= 0)
+		tpn = c->ticks_per_ns;
+	atomic_store_explicit(&stop, true, memory_order_relaxed);
+	if (th != NULL)
+		bench_threads_join(th);
+	if (im->id == IMPL_SPDLOG)
+		spd_shutdown();
+	else
+		ttlog_shutdown();
+	lat_summarize(samples, n, timer, tpn, &s);
+	add(im, cfg, mode, &s);
+out:
+	free(samples);
+	free(args);
+}
+
+const struct experiment exp_latency = {
+	"latency", "per-call log latency percentiles (rdtsc, timer cost subtracted)", plan, run};
