@@ -32,7 +32,8 @@
 #endif
 
 static const struct experiment *const all_experiments[] = {
-	&exp_throughput, &exp_buffer_ops, &exp_pc_matrix, &exp_latency,
+	&exp_throughput, &exp_buffer_ops, &exp_pc_matrix,    &exp_latency,  &exp_threads_1024,
+	&exp_rings_100k, &exp_memory,     &exp_memory_matrix, &exp_snapshot, &exp_indirect,
 };
 #define NEXP ((int)(sizeof all_experiments / sizeof all_experiments[0]))
 
