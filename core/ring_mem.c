@@ -1,8 +1,11 @@
 /*
  * ring_mem.c - the one place ring memory comes from: anonymous, page-aligned, zeroed
  * and populated at creation (MAP_POPULATE), so no page fault lands on a log call.
+ * ttlog__ring_alloc_bound: the same, with a memory policy applied before the pages are
+ * first touched (numa rings bound to their node).
  */
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -17,4 +20,35 @@ void ttlog__ring_free(void *p, size_t bytes)
 {
 	if (p != NULL)
 		munmap(p, bytes);
+}
+
+/* Pre-fault without MAP_POPULATE, which would touch the pages before bind() ran. */
+static void prefault(void *p, size_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t step = page > 0 ? (size_t)page : 4096, off;
+
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
+		return;
+#endif
+	/* the mapping is zero-filled: writing a zero to each page faults it in */
+	for (off = 0; off < bytes; off += step)
+		((volatile unsigned char *)p)[off] = 0;
+}
+
+void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, void *arg),
+			      void *arg, int *bound)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok = 0;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (bind != NULL)
+		ok = bind(p, bytes, arg) == 0;
+	if (bound != NULL)
+		*bound = ok;
+	prefault(p, bytes);
+	return p;
 }

@@ -24,6 +24,7 @@
 #include "ring.h"
 
 #define MPMC_WORDS (sizeof(struct ttlog_record) / 8)
+#define MPMC_WAITS 64 /* full-ring retries of one push before it drops */
 
 struct mpmc_slot {
 	_Atomic uint64_t seq;
@@ -47,6 +48,7 @@ struct ttlog_ring {
 	int policy;
 	size_t bytes;
 	struct mpmc_slot *slots;
+	struct ttlog_ring_mem mem; /* where the slots came from (mpmc__create_mem) */
 };
 
 static size_t round_pow2(size_t n)
@@ -57,8 +59,27 @@ static size_t round_pow2(size_t n)
 	return p;
 }
 
+static void *mem_alloc(size_t bytes, void *arg)
+{
+	(void)arg;
+	return ttlog__ring_alloc(bytes);
+}
+
+static void mem_free(void *p, size_t bytes, void *arg)
+{
+	(void)arg;
+	ttlog__ring_free(p, bytes);
+}
+
 int mpmc_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 {
+	return mpmc__create_mem(out, cfg, NULL);
+}
+
+int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		     const struct ttlog_ring_mem *mem)
+{
+	static const struct ttlog_ring_mem plain = {mem_alloc, mem_free, NULL};
 	struct ttlog_ring *r;
 	size_t cap, i;
 
@@ -70,8 +91,9 @@ int mpmc_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 	r = aligned_alloc(64, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
+	r->mem = mem != NULL ? *mem : plain;
 	r->bytes = cap * sizeof(struct mpmc_slot);
-	r->slots = ttlog__ring_alloc(r->bytes);
+	r->slots = r->mem.alloc(r->bytes, r->mem.arg);
 	if (r->slots == NULL) {
 		free(r);
 		return -ENOMEM;
@@ -92,7 +114,7 @@ void mpmc_destroy(struct ttlog_ring *r)
 {
 	if (r == NULL)
 		return;
-	ttlog__ring_free(r->slots, r->bytes);
+	r->mem.free(r->slots, r->bytes, r->mem.arg);
 	free(r);
 }
 
@@ -130,6 +152,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 	struct mpmc_slot *s;
 	uint64_t pos, seq;
 	int evicted = 0;
+	unsigned waits = 0;
 	size_t i;
 
 	/* relaxed: only a guess at the position; the CAS below decides */
@@ -150,7 +173,11 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			if (r->policy == TTLOG_POLICY_DROP ||
 			    mpmc_take(r, pos - r->mask - 1, NULL) < 0) {
 				uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-				if (r->policy == TTLOG_POLICY_DROP || h == pos - r->mask - 1) {
+				/* ... or someone moved head but has not freed the slot yet
+				 * (between its head CAS and R2): that may be the push this
+				 * signal handler interrupted, so do not wait for it forever */
+				if (r->policy == TTLOG_POLICY_DROP || h == pos - r->mask - 1 ||
+				    ++waits > MPMC_WAITS) {
 					/* relaxed: a counter, read for statistics only */
 					atomic_fetch_add_explicit(&r->dropped, 1,
 								  memory_order_relaxed);

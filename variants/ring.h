@@ -10,6 +10,15 @@
  * Every push either stores the record or counts it (overwritten evicts an older record,
  * dropped loses the new one), so at any quiescent moment:
  *     pushed + dropped = kept + popped + overwritten + dropped   (pushed counts stores)
+ *
+ * Capacity is what a ring holds in all, in every variant (so memory is bounded by it and
+ * a snapshot buffer of capacity() records always suffices); sharded variants split it:
+ *   mpmc  one ring of C = capacity rounded up to a power of two (at least 16).
+ *   spsc  C split into P parts of C/P (P = 16 by default, fewer for small C; see
+ *         spsc_create_parts): P-1 per-thread shards (a thread keeps at most C/P of its
+ *         newest records) and one shared ring for overflow threads and nested pushes.
+ *   numa  C split evenly among the N node rings (each at least 16: capacity() may exceed
+ *         C when C < 16 N); a producer writes to its node's ring.
  */
 #ifndef TTLOG_VARIANTS_RING_H
 #define TTLOG_VARIANTS_RING_H
@@ -50,6 +59,22 @@ struct ttlog_ring_cut {
 	uint64_t in_flight;
 };
 
+/*
+ * What a snapshot kept of one shard of a sharded ring (spsc: a thread's ring or the shared
+ * one; numa: a node's ring). Overwrite mode evicts per shard, so a busy shard's history
+ * starts later than a quiet one's: a reader compares first_ts across shards to know from
+ * when on the merged events are complete (the common window is [max first_ts, ...]).
+ */
+struct ttlog_shard_window {
+	uint64_t first_ts; /* ts of the oldest record kept from this shard (record units) */
+	uint64_t last_ts;  /* ts of the newest record kept; both 0 when kept == 0 */
+	uint64_t kept;     /* records of this shard in the snapshot */
+	uint32_t tid;      /* tid of the newest record kept (0 if none) */
+	int32_t node;      /* numa: the node's OS index; -1 otherwise */
+	uint32_t shard;    /* the shard's index in its ring */
+	uint32_t shared;   /* 1: several threads write this shard (spsc's shared ring, numa) */
+};
+
 struct ttlog_ring_ops {
 	const char *name;
 	/* Allocate (through ttlog__ring_alloc) and pre-fault a ring. 0, -EINVAL, -ENOMEM. */
@@ -67,14 +92,27 @@ struct ttlog_ring_ops {
 			   struct ttlog_ring_cut *cut);
 	/* Counters as they are now (each read atomically, not all at one instant). */
 	void (*stats)(const struct ttlog_ring *r, struct ttlog_ring_stats *st);
-	/* Records the ring can hold (after rounding). */
+	/* Records the ring can hold (after rounding), all shards together. */
 	size_t (*capacity)(const struct ttlog_ring *r);
+	/* Optional (NULL for a ring without shards). The shards the last snapshot saw, one
+	 * window each: copies windows [first, first + max) of them into out and returns how
+	 * many the last snapshot recorded in all (0 before any snapshot). Not thread-safe
+	 * with snapshot (call it from the thread that took the snapshot, before the next). */
+	size_t (*windows)(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
+			  size_t max);
 };
 
 /* Ring memory comes from here (and goes back through ttlog__ring_free): page-aligned,
  * zeroed, pre-faulted so that no page fault lands on a log call. NULL on failure. */
 void *ttlog__ring_alloc(size_t bytes);
 void ttlog__ring_free(void *p, size_t bytes);
+
+/* Like ttlog__ring_alloc, but bind(p, bytes, arg) is called on the fresh mapping before
+ * it is pre-faulted, so every page is first touched under the memory policy it sets (numa
+ * binds a ring to its node). A failing bind is not an error: the memory is then wherever
+ * the kernel puts it; *bound (may be NULL) tells which. Free with ttlog__ring_free. */
+void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, void *arg),
+			      void *arg, int *bound);
 
 /* Each variant's own symbols: TTLOG_RING_DECLARE(mpmc) declares mpmc_create, ... */
 #define TTLOG_RING_DECLARE(v) \
@@ -89,6 +127,45 @@ void ttlog__ring_free(void *p, size_t bytes);
 	extern const struct ttlog_ring_ops v##_ops;
 
 TTLOG_RING_DECLARE(mpmc)
+TTLOG_RING_DECLARE(spsc)
+TTLOG_RING_DECLARE(numa)
+
+size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
+		    size_t max);
+size_t numa_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
+		    size_t max);
+
+/*
+ * spsc with an explicit split: the capacity (rounded up to a power of two, C) is divided
+ * into `parts` equal parts (rounded up to a power of two, reduced until each holds at
+ * least 16 records; 0 means SPSC_DEFAULT_PARTS = 16): parts - 1 single-producer shards,
+ * each owned by one thread at a time, and one shared MPMC ring for the threads that find
+ * no free shard and for pushes from a signal handler that interrupted a push of its own
+ * thread. spsc_create(out, cfg) is spsc_create_parts(out, cfg, 0). Internal to ttlog
+ * (tests, harness).
+ */
+int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		      unsigned parts);
+#define SPSC_DEFAULT_PARTS 16
+
+/* The number of NUMA nodes (so of rings per numa ring) this process sees: hwloc's topology,
+ * HWLOC_SYNTHETIC / HWLOC_XMLFILE honoured, loaded once. Internal (tests, harness). */
+unsigned numa_nodes(void);
+/* Forget the calling thread's cached node: call after changing the thread's CPU affinity
+ * so that its next push looks its node up again (it would within 256 pushes anyway).
+ * Async-signal-safe. */
+void numa_thread_moved(void);
+
+/* mpmc rings whose slots come from elsewhere (numa binds each to a node): mem->alloc and
+ * mem->free replace ttlog__ring_alloc / ttlog__ring_free for the slots; mem->arg is
+ * passed to both. mem NULL is mpmc_create. Internal. */
+struct ttlog_ring_mem {
+	void *(*alloc)(size_t bytes, void *arg);
+	void (*free)(void *p, size_t bytes, void *arg);
+	void *arg;
+};
+int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		     const struct ttlog_ring_mem *mem);
 
 /* Look a variant up by name among those linked in; NULL if unknown. */
 const struct ttlog_ring_ops *ttlog__ring_find(const char *name);
