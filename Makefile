@@ -9,7 +9,7 @@ export TTLOG_TEST_QUICK
 VERSION := 0.1.0
 SOVERSION := 0
 
-VARIANTS := mpmc
+VARIANTS := mpmc spsc numa
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
@@ -29,12 +29,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -pthread
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DTTLOG_BUILDING_LIBRARY
-LIBS := -lcbor -llz4 -pthread
+LIBS := -lcbor -llz4 -lhwloc -pthread
 TEST_LIBS := -lcmocka $(LIBS)
 
 CORE_SRC := $(wildcard core/*.c)
 HDRS := $(wildcard include/ttlog/*.h core/*.h variants/*.h)
-LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) variants/$(VARIANT).c variants/registry.c)
+# spsc and numa are built on mpmc rings (the shared ring, the node rings): always linked
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) $(sort variants/$(VARIANT).c variants/mpmc.c) variants/registry.c)
 # the multi-variant library: every variant, through the ops tables
 DYN_OBJ := $(patsubst %.c,$(B)/dyn/%.o,$(CORE_SRC) $(VARIANTS:%=variants/%.c) variants/registry.c)
 
@@ -78,7 +79,7 @@ $(B)/ttlog.pc: Makefile
 	@mkdir -p $(B)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: ttlog' 'Description: flight-recorder logging (variant $(VARIANT))' \
-	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
+	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor hwloc' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -pthread' > $@
 
 $(B)/ttlog-view: tools/ttlog-view.c $(B)/libttlog.a
@@ -102,7 +103,12 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-one: tests
 	@set -e; for t in $(TESTS); do \
-	  echo "== $$t"; $(SAN_ENV) TTLOG_BIN=$(B) $$t; done
+	  echo "== $$t"; $(SAN_ENV) TTLOG_BIN=$(B) $$t; \
+	  case $(VARIANT)-$$t in numa-*/test_ring_conformance) \
+	    for s in "numa:2 core:1 pu:1" "numa:4 core:1 pu:1"; do \
+	      echo "== $$t (numa, HWLOC_SYNTHETIC=$$s)"; \
+	      HWLOC_SYNTHETIC="$$s" TTLOG_TEST_VARIANTS=numa $(SAN_ENV) TTLOG_BIN=$(B) $$t; done;; \
+	  esac; done
 
 # `make test`: every test for every variant, then the sanitizer runs
 test: $(DEPS_STAMP)

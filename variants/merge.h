@@ -1,0 +1,122 @@
+/*
+ * merge.h - merging runs of records by timestamp, for the sharded variants (spsc, numa).
+ * Internal; static inline so each variant gets its own copy.
+ *
+ * ttlog__merge_inplace() merges two adjacent runs of one array in place, stably (on equal
+ * timestamps the left run's record comes first, so each run keeps its own order): the
+ * SymMerge algorithm of P.-S. Kim and A. Kutzner, "Stable Minimum Storage Merging by
+ * Symmetric Comparisons" (ESA 2004), as in Go's sort.Stable. O(n log n) moves, no memory
+ * beyond O(log n) stack, so a snapshot can always merge, even when its reserved scratch is
+ * in use by another snapshot (one interrupted by a signal handler on the same thread).
+ */
+#ifndef TTLOG_VARIANTS_MERGE_H
+#define TTLOG_VARIANTS_MERGE_H
+
+#include <stddef.h>
+
+#include "ring.h"
+
+static inline void ttlog__rec_swap_range(struct ttlog_record *r, size_t a, size_t b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ttlog_record t = r[a + i];
+		r[a + i] = r[b + i];
+		r[b + i] = t;
+	}
+}
+
+/* [a, m) [m, b) -> [m, b) [a, m), by block swaps */
+static inline void ttlog__rec_rotate(struct ttlog_record *r, size_t a, size_t m, size_t b)
+{
+	size_t i = m - a, j = b - m;
+
+	while (i != j) {
+		if (i > j) {
+			ttlog__rec_swap_range(r, m - i, m, j);
+			i -= j;
+		} else {
+			ttlog__rec_swap_range(r, m - i, m + j - i, i);
+			j -= i;
+		}
+	}
+	ttlog__rec_swap_range(r, m - i, m, i);
+}
+
+/* Merge the sorted runs r[a, m) and r[m, b) into one sorted run r[a, b), stably. */
+static inline void ttlog__merge_inplace(struct ttlog_record *r, size_t a, size_t m, size_t b)
+{
+	size_t mid, n, start, end, lim, p;
+
+	if (a >= m || m >= b || r[m - 1].ts <= r[m].ts)
+		return; /* an empty run, or already in order */
+	if (m - a == 1) {
+		/* insert r[a] after every record of the right run that is not later */
+		size_t i = m, j = b;
+		while (i < j) {
+			size_t h = i + (j - i) / 2;
+			if (r[h].ts < r[a].ts)
+				i = h + 1;
+			else
+				j = h;
+		}
+		for (size_t k = a; k + 1 < i; k++)
+			ttlog__rec_swap_range(r, k, k + 1, 1);
+		return;
+	}
+	if (b - m == 1) {
+		size_t i = a, j = m;
+		while (i < j) {
+			size_t h = i + (j - i) / 2;
+			if (!(r[m].ts < r[h].ts))
+				i = h + 1;
+			else
+				j = h;
+		}
+		for (size_t k = m; k > i; k--)
+			ttlog__rec_swap_range(r, k, k - 1, 1);
+		return;
+	}
+	mid = a + (b - a) / 2;
+	n = mid + m;
+	if (m > mid) {
+		start = n - b;
+		lim = mid;
+	} else {
+		start = a;
+		lim = m;
+	}
+	p = n - 1;
+	while (start < lim) {
+		size_t c = start + (lim - start) / 2;
+		if (!(r[p - c].ts < r[c].ts))
+			start = c + 1;
+		else
+			lim = c;
+	}
+	end = n - start;
+	if (start < m && m < end)
+		ttlog__rec_rotate(r, start, m, end);
+	if (a < start && start < mid)
+		ttlog__merge_inplace(r, a, start, mid);
+	if (mid < end && end < b)
+		ttlog__merge_inplace(r, mid, end, b);
+}
+
+/* Fill w's time window from a run of n records in shard order (the oldest and newest
+ * timestamps: a shared ring's run is in push order, not quite in timestamp order). */
+static inline void ttlog__window_fill(struct ttlog_shard_window *w, const struct ttlog_record *run,
+				      size_t n)
+{
+	w->kept = n;
+	w->first_ts = n ? run[0].ts : 0;
+	w->last_ts = n ? run[0].ts : 0;
+	w->tid = n ? run[n - 1].tid : 0;
+	for (size_t i = 1; i < n; i++) {
+		if (run[i].ts < w->first_ts)
+			w->first_ts = run[i].ts;
+		if (run[i].ts > w->last_ts)
+			w->last_ts = run[i].ts;
+	}
+}
+
+#endif /* TTLOG_VARIANTS_MERGE_H */

@@ -1,0 +1,775 @@
+/*
+ * spsc.c - one single-producer ring ("shard") per thread, merged by timestamp on snapshot.
+ *
+ * Algorithm: a bounded single-producer ring per thread in the manner of Lamport's SPSC
+ * queue and NanoLog's per-thread staging buffers (S. Yang, S. Park, J. Ousterhout,
+ * "NanoLog: A Nanosecond Scale Logging System", USENIX ATC 2018): the owning thread is the
+ * only writer of its shard's tail and slots, so a push is a few plain stores and two
+ * releases, with no read-modify-write on a shared line in the common case.
+ *
+ * Capacity: the ring's capacity C (rounded up to a power of two) is split into P equal
+ * parts of C/P records (P = SPSC_DEFAULT_PARTS = 16, or spsc_create_parts(); P is reduced
+ * until a part holds at least 16 records): P-1 shards, each owned by one thread at a time,
+ * and one shared MPMC ring (mpmc.c). Memory is bounded by C records whatever the number of
+ * threads; one thread keeps at most its C/P newest records (overwrite) or its first C/P
+ * (drop). A thread writes to the shared ring when every shard is owned by a live thread,
+ * when the process has more than SPSC_MAX_THREADS threads using spsc at once, and for a push
+ * from a signal handler that interrupted a push of the same thread (the shard's busy flag
+ * is set): the single-producer invariant always holds and nothing is lost but by policy.
+ *
+ * Shards: created on a thread's first push to a ring (ttlog__ring_alloc: the only push
+ * that may allocate or make a system call), owned through a token (thread-table index,
+ * generation). A thread's exit (pthread key destructor) bumps its generation: its shards
+ * are retired at once without being touched and keep their records for snapshots. A
+ * thread that needs a shard creates one while the ring has fewer than P-1, else takes
+ * over the retired shard whose newest record is the oldest (continuing its positions, so
+ * its records replace the old owner's oldest first): threads that come and go reuse the
+ * same P-1 shards, and an exited thread's last events are the last to be overwritten.
+ *
+ * Lookup: a per-thread single-entry cache {ring, ring id, shard} makes the common push one
+ * compare; a miss (another ring) scans the ring's shard table for the thread's token.
+ *
+ * Overwrite: the producer evicts the oldest record by a CAS on head (consumers pop by the
+ * same CAS), then reuses its slot. Each slot carries a sequence word (p + 1: holds the
+ * record of position p; p: being written) checked by snapshots like a seqlock (F1/F2).
+ *
+ * Progress: push is wait-free (the eviction CAS fails only when a consumer advanced head,
+ * at most C/P times, and never when nothing pops). Pop is lock-free. Snapshot is wait-free:
+ * one pass over each shard, a k-way merge by timestamp (binary heap over the shards' heads)
+ * into the caller's buffer with scratch reserved at create; a snapshot that finds the
+ * scratch in use (another snapshot, or one interrupted by a signal handler on this thread)
+ * copies the shards one after another and merges them in place (merge.h) instead.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "merge.h"
+#include "ring.h"
+
+#define SPSC_WORDS (sizeof(struct ttlog_record) / 8)
+#define SPSC_MIN_PART 16
+#define SPSC_MAX_THREADS 16384 /* threads using spsc at once; more write to shared rings */
+#define SPSC_RETRY 4096        /* pushes a thread without a shard makes before looking again */
+
+struct spsc_slot {
+	/* p + 1: holds the record of position p; p: the record of p is being written.
+	 * Written by the owner, read by snapshots. */
+	_Atomic uint64_t seq;
+	/* the record as words: written relaxed by the owner, read relaxed by consumers (who
+	 * keep it only if their head CAS succeeds) and snapshots (who check seq) */
+	_Atomic uint64_t w[SPSC_WORDS];
+};
+_Static_assert(sizeof(struct spsc_slot) == TTLOG_RECORD_SIZE, "slot is one record size");
+
+struct spsc_shard {
+	/* written by the owning thread only; tail read by consumers and snapshots */
+	_Alignas(64) _Atomic uint64_t tail;
+	_Atomic uint64_t evicted; /* records the owner evicted (overwrite) */
+	_Atomic uint64_t dropped; /* pushes the owner dropped (drop policy, full) */
+	/* a push is in progress: read and written by the owning thread and its signal handlers
+	 * only (relaxed, with signal fences); reset by the next owner */
+	_Atomic uint32_t busy;
+	uint64_t mask; /* read-only after creation */
+	/* CAS by consumers (pop) and by the owner evicting; read by snapshots */
+	_Alignas(64) _Atomic uint64_t head;
+	_Atomic uint64_t popped; /* consumers (RMW) */
+	/* the owner's token: CAS by a thread taking a retired shard over, read on lookup */
+	_Alignas(64) _Atomic uint64_t owner;
+	uint32_t index; /* read-only */
+	size_t bytes;   /* read-only */
+	_Alignas(64) struct spsc_slot slots[];
+};
+
+/* One run of a snapshot's merge: a shard's positions [pos, end), or the shared ring's
+ * copy (sh == NULL, indexes into shared_buf). Snapshot-private (scratch). */
+struct spsc_run {
+	struct spsc_shard *sh;
+	uint64_t pos, end;
+};
+
+struct ttlog_ring {
+	/* read-only after create */
+	uint64_t id;        /* unique in the process: a cache hit needs ring and id to match */
+	uint64_t capacity;  /* C, all parts */
+	uint64_t part;      /* C/P records per shard and for the shared ring */
+	unsigned nshards;   /* P - 1 */
+	int policy;
+	struct ttlog_ring *shared; /* an mpmc ring (mpmc.c), used through mpmc_* only */
+	/* nshards entries, set once each (CAS from NULL, R6) by the thread that creates the
+	 * shard, read by everyone (A6) */
+	_Atomic(struct spsc_shard *) *shards;
+	/* snapshot scratch (nshards + 1 runs, heads, heap entries, windows; part records for
+	 * the shared ring's copy), owned by whoever set scratch_busy from 0 to 1 */
+	_Alignas(64) _Atomic uint32_t scratch_busy;
+	struct spsc_run *runs;
+	struct ttlog_record *heads;
+	uint32_t *heap;
+	struct ttlog_record *shared_buf;
+	/* windows of the last merged snapshot: written under scratch_busy, read by windows() */
+	struct ttlog_shard_window *win;
+	size_t nwin;
+	void *mem; /* the one allocation behind shards and the scratch */
+};
+
+/* ---- threads -------------------------------------------------------------------- */
+
+/* A thread using spsc holds one entry: token = (index + 1) << 32 | gen. The entry's gen is
+ * bumped when the thread exits, which retires every shard owned under the old token. */
+struct spsc_thread {
+	_Atomic uint32_t gen;  /* written by the exiting owner (R4), read by claimers (A5) */
+	_Atomic uint32_t used; /* CAS 0 -> 1 by a registering thread, released at its exit */
+};
+static struct spsc_thread spsc_threads[SPSC_MAX_THREADS];
+static pthread_key_t spsc_key;
+static pthread_once_t spsc_once = PTHREAD_ONCE_INIT;
+static int spsc_key_ok;
+static _Atomic uint64_t spsc_next_id = 1;
+static _Atomic uint32_t spsc_pop_seed;
+
+enum { TL_NEW, TL_READY, TL_BUSY, TL_NONE, TL_EXITED };
+
+/* Per-thread state. Read and written by this thread and its signal handlers only: the
+ * cache is updated in an order (ring last) that a handler interrupting the update sees as a
+ * miss, with atomic_signal_fence between the steps; state TL_BUSY sends a nested push to
+ * the shared ring instead of into the lookup it interrupted. */
+struct spsc_tls {
+	struct ttlog_ring *ring; /* cache: {ring, ring_id} -> shard (NULL: shared ring) */
+	uint64_t ring_id;
+	struct spsc_shard *shard;
+	uint64_t token; /* 0 until registered */
+	uint32_t state;
+	uint32_t retry;    /* pushes to the shared ring since the last lookup */
+	uint32_t pop_next; /* the part pop tries first */
+	uint32_t pop_seeded;
+};
+static __thread struct spsc_tls tl __attribute__((tls_model("initial-exec")));
+
+static void spsc_thread_exit(void *arg)
+{
+	uint32_t i = (uint32_t)(tl.token >> 32) - 1;
+
+	(void)arg;
+	tl.state = TL_EXITED; /* later pushes (other keys' destructors) go to shared rings */
+	tl.ring = NULL;
+	tl.shard = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (tl.token == 0)
+		return;
+	/* R4: release, pairs with A5 in shard_dead(): our pushes to the shards we owned
+	 * happen before those of the thread that takes them over */
+	atomic_fetch_add_explicit(&spsc_threads[i].gen, 1, memory_order_release);
+	/* R5: release, pairs with A7 in register_thread(): the entry's new gen is visible
+	 * to the next thread that takes the entry */
+	atomic_store_explicit(&spsc_threads[i].used, 0, memory_order_release);
+}
+
+static void spsc_key_init(void)
+{
+	spsc_key_ok = pthread_key_create(&spsc_key, spsc_thread_exit) == 0;
+}
+
+/* Take a thread-table entry; TL_READY, or TL_NONE when the table is full. */
+static void register_thread(void)
+{
+	for (uint32_t i = 0; i < SPSC_MAX_THREADS; i++) {
+		uint32_t zero = 0;
+		/* relaxed: a pre-check to skip taken entries cheaply; the CAS decides */
+		if (atomic_load_explicit(&spsc_threads[i].used, memory_order_relaxed) != 0)
+			continue;
+		/* A7: acquire, pairs with R5 in spsc_thread_exit() */
+		if (!atomic_compare_exchange_strong_explicit(&spsc_threads[i].used, &zero, 1,
+							     memory_order_acquire,
+							     memory_order_relaxed))
+			continue;
+		/* relaxed: ordered by A7; only the entry's owner writes gen */
+		uint32_t gen = atomic_load_explicit(&spsc_threads[i].gen, memory_order_relaxed);
+		tl.token = (uint64_t)(i + 1) << 32 | gen;
+		/* any non-NULL value: it only makes the destructor run */
+		pthread_setspecific(spsc_key, &tl);
+		tl.state = TL_READY;
+		return;
+	}
+	tl.state = TL_NONE;
+}
+
+/* The owner of token o has exited (or o is no owner at all). */
+static int shard_dead(uint64_t o)
+{
+	uint32_t i = (uint32_t)(o >> 32);
+
+	if (i == 0 || i > SPSC_MAX_THREADS)
+		return 1;
+	/* A5: acquire, pairs with R4 in spsc_thread_exit() */
+	return atomic_load_explicit(&spsc_threads[i - 1].gen, memory_order_acquire) != (uint32_t)o;
+}
+
+static struct spsc_shard *shard_new(struct ttlog_ring *r, unsigned index)
+{
+	size_t bytes = offsetof(struct spsc_shard, slots) + r->part * sizeof(struct spsc_slot);
+	struct spsc_shard *sh = ttlog__ring_alloc(bytes); /* zeroed: every seq is 0, no record */
+
+	if (sh == NULL)
+		return NULL;
+	sh->mask = r->part - 1;
+	sh->index = index;
+	sh->bytes = bytes;
+	atomic_init(&sh->owner, tl.token);
+	return sh;
+}
+
+/* ts of the newest record of a shard (0 if none); relaxed: a heuristic for choosing
+ * which retired shard to take over, its owner is gone */
+static uint64_t shard_newest(struct spsc_shard *sh)
+{
+	uint64_t t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+
+	if (t == 0)
+		return 0;
+	return atomic_load_explicit(&sh->slots[(t - 1) & sh->mask].w[0], memory_order_relaxed);
+}
+
+/* The calling thread's shard in r: its own; else a new one while the ring has room for
+ * one (memory stays bounded by the capacity); else the retired shard whose newest record
+ * is the oldest (so an exited thread's last events are overwritten last); NULL when every
+ * shard is owned by a live thread. */
+static struct spsc_shard *shard_find(struct ttlog_ring *r)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct spsc_shard *best = NULL;
+		uint64_t best_owner = 0, best_ts = UINT64_MAX;
+		unsigned empty = r->nshards;
+
+		for (unsigned i = 0; i < r->nshards; i++) {
+			/* A6: acquire, pairs with R6 below: the shard's header is initialised */
+			struct spsc_shard *sh =
+				atomic_load_explicit(&r->shards[i], memory_order_acquire);
+			if (sh == NULL) {
+				if (empty == r->nshards)
+					empty = i;
+				continue;
+			}
+			/* relaxed: compared with our own token, or handed to the CAS below */
+			uint64_t o = atomic_load_explicit(&sh->owner, memory_order_relaxed);
+			if (o == tl.token)
+				return sh;
+			if (empty == r->nshards && shard_dead(o)) {
+				uint64_t ts = shard_newest(sh);
+				if (best == NULL || ts < best_ts) {
+					best = sh;
+					best_owner = o;
+					best_ts = ts;
+				}
+			}
+		}
+		if (empty < r->nshards) {
+			struct spsc_shard *sh = shard_new(r, empty), *expect = NULL;
+			if (sh == NULL)
+				return NULL;
+			/* R6: release, pairs with A6: the header before the pointer */
+			if (atomic_compare_exchange_strong_explicit(&r->shards[empty], &expect, sh,
+								    memory_order_release,
+								    memory_order_relaxed))
+				return sh;
+			ttlog__ring_free(sh, sh->bytes); /* another thread filled the slot */
+			continue;
+		}
+		if (best == NULL)
+			return NULL;
+		/* relaxed CAS: the acquire that orders the old owner's pushes before ours is
+		 * A5 in shard_dead(), which saw its generation change. A lost race means
+		 * another thread took it: look again. */
+		if (atomic_compare_exchange_strong_explicit(&best->owner, &best_owner, tl.token,
+							    memory_order_relaxed,
+							    memory_order_relaxed)) {
+			/* the old owner may have died inside a push (pthread_exit from a signal
+			 * handler): the shard is ours now */
+			atomic_store_explicit(&best->busy, 0, memory_order_relaxed);
+			return best;
+		}
+	}
+	return NULL;
+}
+
+/* Cache miss: find (or take) this thread's shard in r and cache it. NULL: use r->shared. */
+static struct spsc_shard *spsc_lookup(struct ttlog_ring *r)
+{
+	struct spsc_shard *sh = NULL;
+
+	if (tl.state == TL_NEW && spsc_key_ok) {
+		tl.state = TL_BUSY;
+		atomic_signal_fence(memory_order_seq_cst);
+		register_thread();
+	}
+	if (tl.state != TL_READY)
+		return NULL; /* nested in a lookup, exited, or no thread entry */
+	tl.state = TL_BUSY;
+	tl.ring = NULL; /* a handler interrupting from here on misses the cache */
+	atomic_signal_fence(memory_order_seq_cst);
+	sh = shard_find(r);
+	tl.shard = sh;
+	tl.ring_id = r->id;
+	tl.retry = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl.ring = r;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl.state = TL_READY;
+	return sh;
+}
+
+/* ---- create / destroy ------------------------------------------------------------- */
+
+int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		      unsigned parts)
+{
+	struct ttlog_ring_config part_cfg;
+	struct ttlog_ring *r;
+	size_t cap = SPSC_MIN_PART, p = 1, n, bytes;
+	unsigned char *m;
+	int err;
+
+	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
+		return -EINVAL;
+	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
+		return -EINVAL;
+	if (parts == 0)
+		parts = SPSC_DEFAULT_PARTS;
+	if (parts > 65536)
+		return -EINVAL;
+	while (cap < cfg->capacity)
+		cap <<= 1;
+	while (p < parts)
+		p <<= 1;
+	while (p > 1 && cap / p < SPSC_MIN_PART)
+		p >>= 1;
+	pthread_once(&spsc_once, spsc_key_init);
+	if (!spsc_key_ok)
+		return -EAGAIN;
+
+	r = aligned_alloc(64, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	memset(r, 0, sizeof(*r));
+	r->capacity = cap;
+	r->part = cap / p;
+	r->nshards = (unsigned)p - 1;
+	r->policy = cfg->policy;
+	part_cfg.capacity = r->part;
+	part_cfg.policy = cfg->policy;
+	if ((err = mpmc_create(&r->shared, &part_cfg)) < 0) {
+		free(r);
+		return err;
+	}
+	/* one block: shard pointers, runs, heads, heap, windows, the shared ring's copy */
+	n = p; /* runs: every shard and the shared ring */
+	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) +
+		     sizeof(*r->win) + sizeof(*r->heap)) +
+		r->part * sizeof(struct ttlog_record) + 64;
+	r->mem = calloc(1, bytes);
+	if (r->mem == NULL) {
+		mpmc_destroy(r->shared);
+		free(r);
+		return -ENOMEM;
+	}
+	m = r->mem;
+	r->runs = (struct spsc_run *)m;
+	m += n * sizeof(*r->runs);
+	r->heads = (struct ttlog_record *)m;
+	m += n * sizeof(*r->heads);
+	r->shared_buf = (struct ttlog_record *)m;
+	m += r->part * sizeof(struct ttlog_record);
+	r->win = (struct ttlog_shard_window *)m;
+	m += n * sizeof(*r->win);
+	r->shards = (_Atomic(struct spsc_shard *) *)m;
+	m += n * sizeof(*r->shards);
+	r->heap = (uint32_t *)m;
+	for (size_t i = 0; i < r->nshards; i++)
+		atomic_init(&r->shards[i], NULL);
+	atomic_init(&r->scratch_busy, 0);
+	/* relaxed: a unique number, nothing to order */
+	r->id = atomic_fetch_add_explicit(&spsc_next_id, 1, memory_order_relaxed);
+	*out = r;
+	return 0;
+}
+
+int spsc_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
+{
+	return spsc_create_parts(out, cfg, 0);
+}
+
+void spsc_destroy(struct ttlog_ring *r)
+{
+	if (r == NULL)
+		return;
+	for (unsigned i = 0; i < r->nshards; i++) {
+		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
+		if (sh != NULL)
+			ttlog__ring_free(sh, sh->bytes);
+	}
+	mpmc_destroy(r->shared);
+	free(r->mem);
+	free(r);
+}
+
+/* ---- push / pop ----------------------------------------------------------------- */
+
+/* single-writer counter: the owner is the only thread that writes it */
+static inline void own_inc(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct ttlog_record *rec)
+{
+	const uint64_t *w = (const uint64_t *)rec;
+	struct spsc_slot *s;
+	uint64_t t, h;
+	int ret = 0;
+
+	/* relaxed: only this thread and its signal handlers touch busy; the signal fences
+	 * keep the compiler from moving the shard's accesses out of the busy section */
+	if (__builtin_expect(atomic_load_explicit(&sh->busy, memory_order_relaxed) != 0, 0))
+		return mpmc_push(r->shared, rec); /* nested in our own push */
+	atomic_store_explicit(&sh->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+
+	/* relaxed: we are the only writer of tail */
+	t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+	/* A1: acquire, pairs with R3 in shard_pop(): a consumer's reads of the slot we may
+	 * reuse are done before we write it */
+	h = atomic_load_explicit(&sh->head, memory_order_acquire);
+	while (__builtin_expect(t - h > sh->mask, 0)) {
+		/* full: the slot of t still holds the record of h = t - capacity */
+		if (r->policy == TTLOG_POLICY_DROP) {
+			own_inc(&sh->dropped);
+			atomic_signal_fence(memory_order_seq_cst);
+			atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
+			return -ENOBUFS;
+		}
+		/* evict it; a failure means a consumer popped it (A1 again, on failure) */
+		if (atomic_compare_exchange_weak_explicit(&sh->head, &h, h + 1,
+							  memory_order_acquire,
+							  memory_order_acquire)) {
+			own_inc(&sh->evicted);
+			ret = 1;
+			break;
+		}
+	}
+	s = &sh->slots[t & sh->mask];
+	/* relaxed: marks the slot as being written; snapshots see it through F1/F2 */
+	atomic_store_explicit(&s->seq, t, memory_order_relaxed);
+	/* F1: release fence, pairs with F2 in run_next(): a snapshot that reads any of the
+	 * words below also sees the mark above, so it never keeps a record mixed from two
+	 * laps */
+	atomic_thread_fence(memory_order_release);
+	for (size_t i = 0; i < SPSC_WORDS; i++)
+		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
+	/* R1: release, pairs with A3 in run_next(): the record of t is complete */
+	atomic_store_explicit(&s->seq, t + 1, memory_order_release);
+	/* R2: release, pairs with A2 in shard_pop() and A4 in the snapshots */
+	atomic_store_explicit(&sh->tail, t + 1, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
+	return ret;
+}
+
+int spsc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
+{
+	struct spsc_shard *sh;
+
+	if (__builtin_expect(tl.ring == r && tl.ring_id == r->id, 1)) {
+		sh = tl.shard;
+		if (__builtin_expect(sh != NULL, 1))
+			return shard_push(r, sh, rec);
+		if (++tl.retry >= SPSC_RETRY)
+			tl.ring = NULL; /* look for a free shard again on the next push */
+		return mpmc_push(r->shared, rec);
+	}
+	sh = spsc_lookup(r);
+	if (sh == NULL)
+		return mpmc_push(r->shared, rec);
+	return shard_push(r, sh, rec);
+}
+
+static int shard_pop(struct spsc_shard *sh, struct ttlog_record *out)
+{
+	uint64_t *w = (uint64_t *)out;
+	/* relaxed: a guess, the CAS decides */
+	uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed), t;
+
+	for (;;) {
+		/* A2: acquire, pairs with R2 in shard_push(): the records below tail are
+		 * complete */
+		t = atomic_load_explicit(&sh->tail, memory_order_acquire);
+		if (h >= t)
+			return -EAGAIN;
+		struct spsc_slot *s = &sh->slots[h & sh->mask];
+		for (size_t i = 0; i < SPSC_WORDS; i++)
+			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		/* R3: release, pairs with A1 in shard_push(): the copy above is done before the
+		 * owner reuses the slot. Success means nobody moved head past h while we
+		 * copied, so the owner had not started to overwrite the slot: the copy is the
+		 * record of h. On failure h is reloaded (relaxed: re-checked against tail). */
+		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, h + 1,
+							    memory_order_release,
+							    memory_order_relaxed)) {
+			/* relaxed: a counter */
+			atomic_fetch_add_explicit(&sh->popped, 1, memory_order_relaxed);
+			return 0;
+		}
+	}
+}
+
+int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
+{
+	unsigned n = r->nshards + 1, i = 0;
+
+	if (!tl.pop_seeded) {
+		/* relaxed: spreads consumers over the shards, nothing to order */
+		tl.pop_next = atomic_fetch_add_explicit(&spsc_pop_seed, 1, memory_order_relaxed);
+		tl.pop_seeded = 1;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		i = (tl.pop_next + k) % n;
+		if (i == r->nshards) {
+			if (mpmc_pop(r->shared, out) == 0)
+				goto got;
+			continue;
+		}
+		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
+		if (sh != NULL && shard_pop(sh, out) == 0)
+			goto got;
+	}
+	return -EAGAIN;
+got:
+	tl.pop_next = i; /* stay on a shard while it has records */
+	return 0;
+}
+
+/* ---- snapshot ------------------------------------------------------------------- */
+
+/* The next record of a run that is still intact into *dst; 0 when the run is done. */
+static int run_next(const struct ttlog_ring *r, struct spsc_run *run, struct ttlog_record *dst)
+{
+	struct spsc_shard *sh = run->sh;
+	uint64_t *w = (uint64_t *)dst;
+
+	if (sh == NULL) {
+		if (run->pos >= run->end)
+			return 0;
+		*dst = r->shared_buf[run->pos++];
+		return 1;
+	}
+	while (run->pos < run->end) {
+		uint64_t p = run->pos++, t;
+		struct spsc_slot *s = &sh->slots[p & sh->mask];
+		/* A3: acquire, pairs with R1 in shard_push(): the record of p is complete */
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) == p + 1) {
+			for (size_t i = 0; i < SPSC_WORDS; i++)
+				w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+			/* F2: acquire fence, pairs with F1 in shard_push(): if a word came from a
+			 * newer lap, the load below sees that lap's mark */
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&s->seq, memory_order_relaxed) == p + 1)
+				return 1;
+		}
+		/* overwritten since the cut: skip what the owner has lapped since (relaxed: a
+		 * hint, every position is still checked by its seq) */
+		t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+		if (t > sh->mask + 1 && run->pos < t - sh->mask - 1)
+			run->pos = t - sh->mask - 1;
+	}
+	return 0;
+}
+
+/* Open a shard's run at the cut; adds its counters. */
+static void run_open(struct spsc_run *run, struct spsc_shard *sh, struct ttlog_ring_cut *cut)
+{
+	uint64_t cap = sh->mask + 1, t, h, start;
+
+	/* A4: acquire, pairs with R2 in shard_push(): every record below tail is complete;
+	 * tail is the shard's cut */
+	t = atomic_load_explicit(&sh->tail, memory_order_acquire);
+	/* relaxed: counters and a lower bound; records are checked one by one */
+	h = atomic_load_explicit(&sh->head, memory_order_relaxed);
+	cut->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
+	cut->popped += atomic_load_explicit(&sh->popped, memory_order_relaxed);
+	cut->stored += t;
+	start = t > cap ? t - cap : 0;
+	run->sh = sh;
+	run->pos = h > start ? (h < t ? h : t) : start;
+	run->end = t;
+}
+
+static void cut_close(struct ttlog_ring_cut *cut, size_t kept)
+{
+	cut->kept = kept;
+	/* with pops racing the snapshot the split popped/overwritten is approximate; the sum
+	 * is exact: every stored record not kept was popped or evicted (or did not fit) */
+	if (cut->popped > cut->stored - kept)
+		cut->popped = cut->stored - kept;
+	cut->overwritten = cut->stored - kept - cut->popped;
+}
+
+static inline int heap_less(const struct ttlog_ring *r, uint32_t a, uint32_t b)
+{
+	return r->heads[a].ts < r->heads[b].ts || (r->heads[a].ts == r->heads[b].ts && a < b);
+}
+
+static void heap_down(struct ttlog_ring *r, size_t n, size_t i)
+{
+	uint32_t *h = r->heap;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && heap_less(r, h[l], h[m]))
+			m = l;
+		if (l + 1 < n && heap_less(r, h[l + 1], h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		uint32_t x = h[i];
+		h[i] = h[m];
+		h[m] = x;
+		i = m;
+	}
+}
+
+/* Scratch in use: copy the shards one after another, merging each into what is there. */
+static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
+			       struct ttlog_ring_cut *cut)
+{
+	struct ttlog_ring_cut sc;
+	size_t used = 0, n;
+
+	for (unsigned i = 0; i < r->nshards; i++) {
+		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
+		struct spsc_run run;
+		size_t begin = used;
+		if (sh == NULL)
+			continue;
+		run_open(&run, sh, cut);
+		while (used < max && run_next(r, &run, &out[used]))
+			used++;
+		ttlog__merge_inplace(out, 0, begin, used);
+	}
+	n = mpmc_snapshot(r->shared, out + used, max - used, &sc);
+	ttlog__merge_inplace(out, 0, used, used + n);
+	used += n;
+	cut->stored += sc.stored;
+	cut->popped += sc.popped;
+	cut->dropped += sc.dropped;
+	cut->in_flight += sc.in_flight;
+	cut_close(cut, used);
+	return used;
+}
+
+size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
+		     struct ttlog_ring_cut *cut)
+{
+	struct ttlog_ring_cut sc;
+	uint32_t zero = 0;
+	size_t nruns = 0, nheap = 0, kept = 0, i;
+
+	memset(cut, 0, sizeof(*cut));
+	/* A8: acquire, pairs with R8 below in the previous snapshot: its use of the scratch
+	 * is over */
+	if (!atomic_compare_exchange_strong_explicit(&r->scratch_busy, &zero, 1,
+						     memory_order_acquire, memory_order_relaxed))
+		return snapshot_inplace(r, out, max, cut);
+
+	for (i = 0; i < r->nshards; i++) {
+		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
+		if (sh == NULL)
+			continue;
+		run_open(&r->runs[nruns], sh, cut);
+		r->win[nruns] = (struct ttlog_shard_window){.node = -1, .shard = (uint32_t)i};
+		nruns++;
+	}
+	r->runs[nruns] = (struct spsc_run){.sh = NULL, .pos = 0,
+					   .end = mpmc_snapshot(r->shared, r->shared_buf,
+								r->part, &sc)};
+	r->win[nruns] = (struct ttlog_shard_window){
+		.node = -1, .shard = r->nshards, .shared = 1};
+	nruns++;
+	cut->stored += sc.stored;
+	cut->popped += sc.popped;
+	cut->dropped += sc.dropped;
+	cut->in_flight = sc.in_flight;
+
+	/* k-way merge: a min-heap of runs keyed by (their next record's ts, run index) */
+	for (i = 0; i < nruns; i++)
+		if (run_next(r, &r->runs[i], &r->heads[i]))
+			r->heap[nheap++] = (uint32_t)i;
+	for (i = nheap; i-- > 0;)
+		heap_down(r, nheap, i);
+	while (nheap > 0 && kept < max) {
+		uint32_t k = r->heap[0];
+		struct ttlog_shard_window *w = &r->win[k];
+		out[kept++] = r->heads[k];
+		if (w->kept++ == 0)
+			w->first_ts = w->last_ts = r->heads[k].ts;
+		if (r->heads[k].ts < w->first_ts)
+			w->first_ts = r->heads[k].ts;
+		if (r->heads[k].ts > w->last_ts)
+			w->last_ts = r->heads[k].ts;
+		w->tid = r->heads[k].tid;
+		if (!run_next(r, &r->runs[k], &r->heads[k]))
+			r->heap[0] = r->heap[--nheap];
+		heap_down(r, nheap, 0);
+	}
+	r->nwin = nruns;
+	cut_close(cut, kept);
+	/* R8: release, pairs with A8 in the next snapshot */
+	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
+	return kept;
+}
+
+size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
+		    size_t max)
+{
+	for (size_t i = 0; first + i < r->nwin && i < max; i++)
+		out[i] = r->win[first + i];
+	return r->nwin;
+}
+
+/* ---- stats ---------------------------------------------------------------------- */
+
+void spsc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
+{
+	struct ttlog_ring *m = (struct ttlog_ring *)r; /* atomics are read, not written */
+
+	mpmc_stats(m->shared, st);
+	for (unsigned i = 0; i < m->nshards; i++) {
+		struct spsc_shard *sh = atomic_load_explicit(&m->shards[i], memory_order_acquire);
+		if (sh == NULL)
+			continue;
+		/* relaxed: counters, each read atomically */
+		st->pushed += atomic_load_explicit(&sh->tail, memory_order_relaxed);
+		st->popped += atomic_load_explicit(&sh->popped, memory_order_relaxed);
+		st->overwritten += atomic_load_explicit(&sh->evicted, memory_order_relaxed);
+		st->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
+	}
+	st->capacity = r->capacity;
+}
+
+size_t spsc_capacity(const struct ttlog_ring *r)
+{
+	return (size_t)r->capacity;
+}
+
+const struct ttlog_ring_ops spsc_ops = {
+	.name = "spsc",
+	.create = spsc_create,
+	.destroy = spsc_destroy,
+	.push = spsc_push,
+	.pop = spsc_pop,
+	.snapshot = spsc_snapshot,
+	.stats = spsc_stats,
+	.capacity = spsc_capacity,
+	.windows = spsc_windows,
+};
