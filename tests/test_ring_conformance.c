@@ -1,0 +1,1257 @@
+/*
+ * test_ring_conformance.c - the ring contract (variants/ring.h), checked on every variant
+ * through its ops table: create/destroy, push/pop order, both policies, exact accounting,
+ * snapshots while producers run (no torn record, per-thread order, the cut equation),
+ * threads that come and go, 1024 concurrent producers, pushes from a signal handler that
+ * interrupts a push, and the sharded variants' merge and windows.
+ *
+ * Every record carries (stream, seq, checksum) and a payload derived from them, so a torn
+ * record (words from two pushes) is caught. Worker threads never assert (cmocka's longjmp
+ * is per thread): they record the first failure, which the main thread reports after join.
+ *
+ * Env: TTLOG_TEST_QUICK=1 shortens the long cases (sanitizer runs); TTLOG_TEST_VARIANTS=a,b
+ * restricts the variants (the Makefile runs numa alone under HWLOC_SYNTHETIC topologies);
+ * TTLOG_TEST_FILTER=pattern runs the matching tests only.
+ * No timing thresholds: the machine is shared and noisy.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "merge.h"
+#include "ring.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STACK_BYTES (512 * 1024)
+#else
+#define STACK_BYTES (64 * 1024)
+#endif
+
+/* ---- variants and checks -------------------------------------------------------- */
+
+static const struct ttlog_ring_ops *const all_ops[] = {&mpmc_ops, &spsc_ops, &numa_ops};
+static const char *cur = "?"; /* the variant under test, named in every failure */
+
+static int quick(void)
+{
+	const char *q = getenv("TTLOG_TEST_QUICK");
+	return q != NULL && q[0] == '1';
+}
+
+static int selected(const struct ttlog_ring_ops *ops)
+{
+	const char *v = getenv("TTLOG_TEST_VARIANTS");
+	size_t n = strlen(ops->name);
+
+	if (v == NULL || v[0] == '\0')
+		return 1;
+	for (const char *p = v; (p = strstr(p, ops->name)) != NULL; p += n)
+		if ((p == v || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return 1;
+	return 0;
+}
+
+#define FOR_EACH_VARIANT(ops)                                                              \
+	for (size_t vi_ = 0; vi_ < sizeof all_ops / sizeof all_ops[0]; vi_++)              \
+		for (const struct ttlog_ring_ops *ops = all_ops[vi_];                      \
+		     ops != NULL && selected(ops) && (cur = ops->name,                     \
+						      print_message("    [%s]\n", cur), 1); \
+		     ops = NULL)
+
+#define CHECK_OP(a, op, b)                                                                 \
+	do {                                                                               \
+		unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
+		if (!(a_ op b_)) {                                                         \
+			print_error("variant %s: %s:%d: %s %s %s: %llu vs %llu\n", cur,    \
+				    __FILE__, __LINE__, #a, #op, #b, a_, b_);              \
+			fail();                                                            \
+		}                                                                          \
+	} while (0)
+#define CHECK_EQ(a, b) CHECK_OP(a, ==, b)
+#define CHECK_S(errstr)                                                                    \
+	do {                                                                               \
+		const char *e_ = (errstr);                                                 \
+		if (e_ != NULL && e_[0] != '\0') {                                         \
+			print_error("variant %s: %s:%d: %s\n", cur, __FILE__, __LINE__, e_); \
+			fail();                                                            \
+		}                                                                          \
+	} while (0)
+
+/* First failure seen by a worker thread; reported by the main thread. */
+static _Atomic int err_set;
+static char err_msg[512];
+
+static void __attribute__((format(printf, 1, 2))) werr(const char *fmt, ...)
+{
+	int zero = 0;
+	va_list ap;
+
+	if (!atomic_compare_exchange_strong(&err_set, &zero, 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+	va_end(ap);
+}
+
+static const char *werr_take(void)
+{
+	if (!atomic_load(&err_set))
+		return NULL;
+	atomic_store(&err_set, 0);
+	return err_msg;
+}
+
+/* ---- records ---------------------------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void mkrec(struct ttlog_record *r, uint32_t stream, uint64_t seq, uint64_t ts)
+{
+	uint64_t s64 = stream, sum = mix(mix(s64 * 0x9e3779b97f4a7c15ull ^ seq) ^ ts);
+
+	r->ts = ts;
+	r->callsite = 1;
+	r->tid = stream;
+	memcpy(r->data, &s64, 8);
+	memcpy(r->data + 8, &seq, 8);
+	memcpy(r->data + 16, &sum, 8);
+	for (size_t i = 24; i < TTLOG_PAYLOAD_SIZE; i++)
+		r->data[i] = (unsigned char)(sum >> (i % 8 * 8)) ^ (unsigned char)i;
+}
+
+/* 0 and stream/seq when r is intact. */
+static int rec_ok(const struct ttlog_record *r, uint32_t *stream, uint64_t *seq)
+{
+	uint64_t s64, sq, sum;
+
+	memcpy(&s64, r->data, 8);
+	memcpy(&sq, r->data + 8, 8);
+	memcpy(&sum, r->data + 16, 8);
+	if (r->callsite != 1 || s64 != r->tid || sum != mix(mix(s64 * 0x9e3779b97f4a7c15ull ^ sq) ^ r->ts))
+		return -1;
+	for (size_t i = 24; i < TTLOG_PAYLOAD_SIZE; i++)
+		if (r->data[i] != ((unsigned char)(sum >> (i % 8 * 8)) ^ (unsigned char)i))
+			return -1;
+	*stream = (uint32_t)s64;
+	*seq = sq;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Strictly increasing per caller: equal timestamps in two shards could be merged in either
+ * order, and the checks rely on each stream's order. */
+static uint64_t next_ts(uint64_t *last)
+{
+	uint64_t t = now_ns();
+	if (t <= *last)
+		t = *last + 1;
+	return *last = t;
+}
+
+/*
+ * Check a copy: every record intact, each stream's seq strictly increasing (so no
+ * duplicate), stream < nstreams. last[] (nstreams entries, zeroed) receives seq + 1 of each
+ * stream's newest record. Returns NULL or a message in buf.
+ */
+static const char *check_copy(const struct ttlog_record *recs, size_t n, uint64_t *last,
+			      size_t nstreams, char *buf, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t st;
+		uint64_t sq;
+		if (rec_ok(&recs[i], &st, &sq) < 0) {
+			snprintf(buf, len, "record %zu of %zu is torn (ts %llu tid %u)", i, n,
+				 (unsigned long long)recs[i].ts, recs[i].tid);
+			return buf;
+		}
+		if (st >= nstreams) {
+			snprintf(buf, len, "record %zu: stream %u out of range", i, st);
+			return buf;
+		}
+		if (sq + 1 <= last[st]) {
+			snprintf(buf, len, "record %zu: stream %u seq %llu after seq %llu", i, st,
+				 (unsigned long long)sq, (unsigned long long)(last[st] - 1));
+			return buf;
+		}
+		last[st] = sq + 1;
+	}
+	return NULL;
+}
+
+static const char *check_cut(const struct ttlog_ring_cut *c, size_t n, char *buf, size_t len)
+{
+	if (c->kept != n)
+		snprintf(buf, len, "cut.kept %llu but %zu records copied",
+			 (unsigned long long)c->kept, n);
+	else if (c->stored != c->kept + c->popped + c->overwritten)
+		snprintf(buf, len, "cut: stored %llu != kept %llu + popped %llu + overwritten %llu",
+			 (unsigned long long)c->stored, (unsigned long long)c->kept,
+			 (unsigned long long)c->popped, (unsigned long long)c->overwritten);
+	else
+		return NULL;
+	return buf;
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static struct ttlog_ring *mk(const struct ttlog_ring_ops *ops, size_t cap, int policy)
+{
+	struct ttlog_ring_config c = {.capacity = cap, .policy = policy};
+	struct ttlog_ring *r = NULL;
+	int err = ops->create(&r, &c);
+
+	CHECK_EQ(err, 0);
+	assert_non_null(r);
+	return r;
+}
+
+/* Records one producer keeps (see the capacity note in ring.h), for a pinned thread. */
+static size_t per_producer(const struct ttlog_ring_ops *ops, struct ttlog_ring *r)
+{
+	size_t c = ops->capacity(r);
+
+	if (ops == &spsc_ops) {
+		unsigned p = SPSC_DEFAULT_PARTS;
+		while (p > 1 && c / p < 16)
+			p >>= 1;
+		return c / p;
+	}
+	if (ops == &numa_ops)
+		return c / numa_nodes();
+	return c;
+}
+
+static cpu_set_t saved_mask;
+
+/* Keep the calling thread on one CPU (numa: one node ring, so pops see its order). */
+static void pin(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	pthread_setaffinity_np(pthread_self(), sizeof s, &s);
+	numa_thread_moved();
+}
+
+static void pin_main(void)
+{
+	pin(sched_getcpu() >= 0 ? sched_getcpu() : 0);
+}
+
+static void unpin_main(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof saved_mask, &saved_mask);
+	numa_thread_moved();
+}
+
+static int ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static pthread_t spawn(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, STACK_BYTES);
+	int err = pthread_create(&t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	CHECK_EQ(err, 0);
+	return t;
+}
+
+static struct ttlog_record *snapbuf(struct ttlog_ring *r, const struct ttlog_ring_ops *ops)
+{
+	struct ttlog_record *b = malloc(ops->capacity(r) * sizeof *b);
+	assert_non_null(b);
+	return b;
+}
+
+/* ---- create / destroy ------------------------------------------------------------- */
+
+static void test_create_destroy(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring_config c = {.capacity = 100, .policy = TTLOG_POLICY_OVERWRITE};
+		struct ttlog_ring *r = NULL;
+		struct ttlog_ring_stats st;
+		struct ttlog_ring_cut cut;
+		struct ttlog_record rec, buf[4];
+
+		CHECK_EQ(ops->create(NULL, &c), -EINVAL);
+		CHECK_EQ(ops->create(&r, NULL), -EINVAL);
+		c.capacity = 0;
+		CHECK_EQ(ops->create(&r, &c), -EINVAL);
+		c.capacity = (1ull << 32) + 1;
+		CHECK_EQ(ops->create(&r, &c), -EINVAL);
+		c.capacity = 100;
+		c.policy = 7;
+		CHECK_EQ(ops->create(&r, &c), -EINVAL);
+		c.policy = -1;
+		CHECK_EQ(ops->create(&r, &c), -EINVAL);
+		CHECK_EQ(r, 0); /* untouched on failure */
+
+		for (int policy = 0; policy <= 1; policy++) {
+			c.policy = policy;
+			CHECK_EQ(ops->create(&r, &c), 0);
+			CHECK_OP(ops->capacity(r), >=, 100);
+			if (ops != &numa_ops || numa_nodes() == 1)
+				CHECK_EQ(ops->capacity(r), 128);
+			ops->stats(r, &st);
+			CHECK_EQ(st.pushed + st.popped + st.overwritten + st.dropped, 0);
+			CHECK_EQ(st.capacity, ops->capacity(r));
+			CHECK_EQ(ops->pop(r, &rec), -EAGAIN);
+			CHECK_EQ(ops->snapshot(r, buf, 4, &cut), 0);
+			CHECK_EQ(cut.stored + cut.kept + cut.dropped + cut.in_flight, 0);
+			ops->destroy(r);
+			r = NULL;
+		}
+		c.capacity = 1; /* rounded up to the minimum */
+		CHECK_EQ(ops->create(&r, &c), 0);
+		CHECK_OP(ops->capacity(r), >=, 16);
+		ops->destroy(r);
+		ops->destroy(NULL);
+	}
+}
+
+/* ---- order, policies -------------------------------------------------------------- */
+
+static void test_fifo(void **state)
+{
+	(void)state;
+	pin_main();
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring *r = mk(ops, 1024, TTLOG_POLICY_OVERWRITE);
+		struct ttlog_record rec;
+		uint64_t seq = 0, want = 0, ts = 0, sq;
+		uint32_t st;
+
+		for (int i = 0; i < 10; i++, seq++) {
+			mkrec(&rec, 0, seq, next_ts(&ts));
+			CHECK_EQ(ops->push(r, &rec), 0);
+		}
+		for (int i = 0; i < 5; i++, want++) {
+			CHECK_EQ(ops->pop(r, &rec), 0);
+			CHECK_EQ(rec_ok(&rec, &st, &sq), 0);
+			CHECK_EQ(sq, want);
+		}
+		for (int i = 0; i < 10; i++, seq++) {
+			mkrec(&rec, 0, seq, next_ts(&ts));
+			CHECK_EQ(ops->push(r, &rec), 0);
+		}
+		while (ops->pop(r, &rec) == 0) {
+			CHECK_EQ(rec_ok(&rec, &st, &sq), 0);
+			CHECK_EQ(sq, want);
+			want++;
+		}
+		CHECK_EQ(want, seq);
+		CHECK_EQ(ops->pop(r, &rec), -EAGAIN);
+		struct ttlog_ring_stats s;
+		ops->stats(r, &s);
+		CHECK_EQ(s.pushed, 20);
+		CHECK_EQ(s.popped, 20);
+		CHECK_EQ(s.overwritten + s.dropped, 0);
+		ops->destroy(r);
+	}
+	unpin_main();
+}
+
+/* Overwrite keeps one producer's newest K records (K = capacity for mpmc, its part for the
+ * sharded variants); every other push is counted as overwritten, exactly. */
+static void test_overwrite_policy(void **state)
+{
+	(void)state;
+	pin_main();
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring *r = mk(ops, 256, TTLOG_POLICY_OVERWRITE);
+		size_t k = per_producer(ops, r), total = 5 * ops->capacity(r), evicted = 0, n;
+		struct ttlog_record rec, *buf = snapbuf(r, ops);
+		struct ttlog_ring_stats st;
+		struct ttlog_ring_cut cut;
+		uint64_t ts = 0, last[1] = {0};
+		char msg[200];
+
+		for (uint64_t i = 0; i < total; i++) {
+			mkrec(&rec, 0, i, next_ts(&ts));
+			int ret = ops->push(r, &rec);
+			CHECK_OP(ret, <=, 1);
+			CHECK_EQ(ret, i < k ? 0 : 1);
+			evicted += ret == 1;
+		}
+		n = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_EQ(n, k);
+		CHECK_S(check_copy(buf, n, last, 1, msg, sizeof msg));
+		for (size_t i = 0; i < n; i++) {
+			uint32_t s;
+			uint64_t sq;
+			rec_ok(&buf[i], &s, &sq);
+			CHECK_EQ(sq, total - k + i); /* the newest k, oldest first */
+		}
+		CHECK_S(check_cut(&cut, n, msg, sizeof msg));
+		CHECK_EQ(cut.stored, total);
+		CHECK_EQ(cut.overwritten, total - k);
+		CHECK_EQ(cut.dropped + cut.popped + cut.in_flight, 0);
+		ops->stats(r, &st);
+		CHECK_EQ(st.pushed, total);
+		CHECK_EQ(st.overwritten, evicted);
+		CHECK_EQ(st.overwritten, total - k);
+		CHECK_EQ(st.dropped, 0);
+		/* the snapshot did not consume anything */
+		CHECK_EQ(ops->snapshot(r, buf, ops->capacity(r), &cut), k);
+		/* a smaller buffer gets the oldest records that fit, the cut stays exact */
+		CHECK_EQ(ops->snapshot(r, buf, 3, &cut), 3);
+		CHECK_S(check_cut(&cut, 3, msg, sizeof msg));
+		CHECK_EQ(cut.stored, total);
+		free(buf);
+		ops->destroy(r);
+	}
+	unpin_main();
+}
+
+/* Drop keeps the oldest K; every later push is dropped and counted; a pop makes room. */
+static void test_drop_policy(void **state)
+{
+	(void)state;
+	pin_main();
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring *r = mk(ops, 256, TTLOG_POLICY_DROP);
+		size_t k = per_producer(ops, r), total = 3 * ops->capacity(r), n;
+		struct ttlog_record rec, *buf = snapbuf(r, ops);
+		struct ttlog_ring_stats st;
+		struct ttlog_ring_cut cut;
+		uint64_t ts = 0, last[1] = {0}, sq;
+		uint32_t s;
+		char msg[200];
+
+		for (uint64_t i = 0; i < total; i++) {
+			mkrec(&rec, 0, i, next_ts(&ts));
+			CHECK_EQ(ops->push(r, &rec), i < k ? 0 : -ENOBUFS);
+		}
+		n = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_EQ(n, k);
+		CHECK_S(check_copy(buf, n, last, 1, msg, sizeof msg));
+		for (size_t i = 0; i < n; i++) {
+			rec_ok(&buf[i], &s, &sq);
+			CHECK_EQ(sq, i); /* the oldest k */
+		}
+		CHECK_S(check_cut(&cut, n, msg, sizeof msg));
+		CHECK_EQ(cut.stored, k);
+		CHECK_EQ(cut.dropped, total - k);
+		CHECK_EQ(cut.overwritten + cut.popped, 0);
+		ops->stats(r, &st);
+		CHECK_EQ(st.pushed, k);
+		CHECK_EQ(st.dropped, total - k);
+		CHECK_EQ(st.overwritten, 0);
+		/* a pop frees one slot: the next push is stored, the one after dropped */
+		CHECK_EQ(ops->pop(r, &rec), 0);
+		CHECK_EQ(rec_ok(&rec, &s, &sq), 0);
+		CHECK_EQ(sq, 0);
+		mkrec(&rec, 0, total, next_ts(&ts));
+		CHECK_EQ(ops->push(r, &rec), 0);
+		mkrec(&rec, 0, total + 1, next_ts(&ts));
+		CHECK_EQ(ops->push(r, &rec), -ENOBUFS);
+		n = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_EQ(n, k);
+		CHECK_S(check_cut(&cut, n, msg, sizeof msg));
+		CHECK_EQ(cut.stored + cut.dropped, total + 2);
+		CHECK_EQ(cut.popped, 1);
+		free(buf);
+		ops->destroy(r);
+	}
+	unpin_main();
+}
+
+/* ---- concurrent producers and a consumer ------------------------------------------- */
+
+struct prod {
+	const struct ttlog_ring_ops *ops;
+	struct ttlog_ring *r;
+	uint32_t stream;
+	uint64_t n;            /* pushes to make (0: until stop) */
+	int cpu;               /* pin to it, or -1 */
+	_Atomic int *stop;
+	_Atomic uint64_t done; /* pushes returned so far */
+	uint64_t stored, evicted, dropped;
+	pthread_barrier_t *start;
+	pthread_barrier_t *mid; /* waited for after n / 2 pushes */
+};
+
+static void *producer(void *arg)
+{
+	struct prod *p = arg;
+	struct ttlog_record rec;
+	uint64_t ts = 0;
+
+	if (p->cpu >= 0)
+		pin(p->cpu);
+	if (p->start != NULL)
+		pthread_barrier_wait(p->start);
+	for (uint64_t i = 0; p->n == 0 ? !atomic_load_explicit(p->stop, memory_order_relaxed)
+				       : i < p->n;
+	     i++) {
+		mkrec(&rec, p->stream, i, next_ts(&ts));
+		int ret = p->ops->push(p->r, &rec);
+		if (ret == 0 || ret == 1) {
+			p->stored++;
+			p->evicted += (uint64_t)ret;
+		} else if (ret == -ENOBUFS) {
+			p->dropped++;
+		} else {
+			werr("stream %u: push returned %d", p->stream, ret);
+		}
+		atomic_store_explicit(&p->done, i + 1, memory_order_release);
+		if (p->mid != NULL && i + 1 == p->n / 2)
+			pthread_barrier_wait(p->mid);
+	}
+	return NULL;
+}
+
+struct cons {
+	const struct ttlog_ring_ops *ops;
+	struct ttlog_ring *r;
+	_Atomic int *producers_done;
+	uint64_t popped;
+	uint64_t last[8];
+};
+
+static void *consumer(void *arg)
+{
+	struct cons *c = arg;
+	struct ttlog_record rec;
+
+	for (;;) {
+		int done = atomic_load_explicit(c->producers_done, memory_order_acquire);
+		if (c->ops->pop(c->r, &rec) != 0) {
+			if (done)
+				break; /* everything pushed before done was visible: drained */
+			sched_yield();
+			continue;
+		}
+		uint32_t st;
+		uint64_t sq;
+		if (rec_ok(&rec, &st, &sq) < 0 || st >= 8) {
+			werr("popped a torn record");
+			continue;
+		}
+		if (sq + 1 <= c->last[st])
+			werr("stream %u: popped seq %llu after %llu", st, (unsigned long long)sq,
+			     (unsigned long long)(c->last[st] - 1));
+		c->last[st] = sq + 1;
+		c->popped++;
+	}
+	return NULL;
+}
+
+static void run_accounting(const struct ttlog_ring_ops *ops, int policy, int with_consumer)
+{
+	enum { NP = 4 };
+	struct ttlog_ring *r = mk(ops, 1024, policy);
+	uint64_t n = quick() ? 20000 : 200000, stored = 0, evicted = 0, dropped = 0;
+	struct prod p[NP];
+	struct cons c = {.ops = ops, .r = r};
+	_Atomic int pdone = 0;
+	pthread_t t[NP], ct = 0;
+	struct ttlog_ring_stats st;
+	struct ttlog_ring_cut cut;
+	struct ttlog_record *buf = snapbuf(r, ops);
+	uint64_t last[NP] = {0};
+	char msg[200];
+	size_t k;
+
+	c.producers_done = &pdone;
+	for (int i = 0; i < NP; i++) {
+		p[i] = (struct prod){.ops = ops, .r = r, .stream = (uint32_t)i, .n = n,
+				     .cpu = with_consumer ? i % ncpus() : -1};
+		t[i] = spawn(producer, &p[i]);
+	}
+	if (with_consumer)
+		ct = spawn(consumer, &c);
+	for (int i = 0; i < NP; i++) {
+		pthread_join(t[i], NULL);
+		stored += p[i].stored;
+		evicted += p[i].evicted;
+		dropped += p[i].dropped;
+	}
+	atomic_store_explicit(&pdone, 1, memory_order_release);
+	if (with_consumer)
+		pthread_join(ct, NULL);
+	CHECK_S(werr_take());
+
+	ops->stats(r, &st);
+	CHECK_EQ(stored + dropped, NP * n);
+	CHECK_EQ(st.pushed, stored);
+	CHECK_EQ(st.dropped, dropped);
+	CHECK_EQ(st.popped, c.popped);
+	CHECK_OP(st.overwritten, >=, evicted); /* mpmc may evict twice in one push */
+	if (policy == TTLOG_POLICY_DROP)
+		CHECK_EQ(st.overwritten, 0);
+	k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+	CHECK_S(check_copy(buf, k, last, NP, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+	CHECK_EQ(cut.in_flight, 0);
+	CHECK_EQ(cut.stored, stored);
+	CHECK_EQ(cut.dropped, dropped);
+	CHECK_EQ(cut.stored + cut.dropped, NP * n);
+	/* quiescent: the split is exact too */
+	CHECK_EQ(cut.popped, c.popped);
+	CHECK_EQ(cut.overwritten, st.overwritten);
+	CHECK_EQ(st.pushed, k + st.popped + st.overwritten);
+	if (with_consumer)
+		CHECK_EQ(k, 0); /* drained */
+	free(buf);
+	ops->destroy(r);
+}
+
+static void test_accounting_concurrent(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		run_accounting(ops, TTLOG_POLICY_OVERWRITE, 0);
+		run_accounting(ops, TTLOG_POLICY_DROP, 0);
+		run_accounting(ops, TTLOG_POLICY_OVERWRITE, 1);
+		run_accounting(ops, TTLOG_POLICY_DROP, 1);
+	}
+}
+
+/* ---- snapshots while producers run ----------------------------------------------- */
+
+static void test_snapshot_while_producing(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		enum { NP = 3 };
+		struct ttlog_ring *r = mk(ops, 4096, TTLOG_POLICY_OVERWRITE);
+		uint64_t n = quick() ? 30000 : 300000, total = 0, prev_logged = 0;
+		struct ttlog_record *buf = snapbuf(r, ops);
+		struct prod p[NP];
+		pthread_t t[NP];
+		struct ttlog_ring_cut cut;
+		const char *bad = NULL;
+		char msg[300];
+		int snaps = 0, running;
+
+		for (int i = 0; i < NP; i++) {
+			p[i] = (struct prod){.ops = ops, .r = r, .stream = (uint32_t)i, .n = n,
+					     .cpu = -1};
+			t[i] = spawn(producer, &p[i]);
+		}
+		do {
+			uint64_t last[NP] = {0}, before = 0, after = 0;
+			running = 0;
+			for (int i = 0; i < NP; i++)
+				before += atomic_load_explicit(&p[i].done, memory_order_acquire);
+			size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+			for (int i = 0; i < NP; i++) {
+				uint64_t d = atomic_load_explicit(&p[i].done, memory_order_acquire);
+				after += d;
+				running |= d < n;
+			}
+			snaps++;
+			if (bad != NULL)
+				continue;
+			bad = check_copy(buf, k, last, NP, msg, sizeof msg);
+			if (bad == NULL)
+				bad = check_cut(&cut, k, msg, sizeof msg);
+			/* every push that returned before the snapshot is counted in it; none
+			 * that started after it is */
+			if (bad == NULL && (cut.stored + cut.dropped < before ||
+					    cut.stored + cut.dropped + cut.in_flight > after + NP)) {
+				snprintf(msg, sizeof msg,
+					 "logged %llu (+%llu in flight) outside [%llu, %llu + %d]",
+					 (unsigned long long)(cut.stored + cut.dropped),
+					 (unsigned long long)cut.in_flight,
+					 (unsigned long long)before, (unsigned long long)after, NP);
+				bad = msg;
+			}
+			if (bad == NULL && cut.stored + cut.dropped < prev_logged) {
+				snprintf(msg, sizeof msg, "logged went back: %llu after %llu",
+					 (unsigned long long)(cut.stored + cut.dropped),
+					 (unsigned long long)prev_logged);
+				bad = msg;
+			}
+			prev_logged = cut.stored + cut.dropped;
+		} while (running);
+		for (int i = 0; i < NP; i++) {
+			pthread_join(t[i], NULL);
+			total += p[i].stored + p[i].dropped;
+		}
+		print_message("      %d snapshots while producing\n", snaps);
+		CHECK_S(bad);
+		CHECK_S(werr_take());
+		uint64_t last[NP] = {0};
+		size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_S(check_copy(buf, k, last, NP, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		CHECK_EQ(cut.in_flight, 0);
+		CHECK_EQ(cut.stored + cut.dropped, total);
+		CHECK_EQ(total, NP * n);
+		free(buf);
+		ops->destroy(r);
+	}
+}
+
+/* Two threads snapshot at once (sharded variants: one of them merges in place). */
+struct snapper {
+	const struct ttlog_ring_ops *ops;
+	struct ttlog_ring *r;
+	int count;
+};
+
+static void *snapper(void *arg)
+{
+	struct snapper *s = arg;
+	struct ttlog_record *buf = malloc(s->ops->capacity(s->r) * sizeof *buf);
+	struct ttlog_ring_cut cut;
+	char msg[300];
+
+	for (int i = 0; i < s->count && buf != NULL; i++) {
+		uint64_t last[2] = {0};
+		size_t k = s->ops->snapshot(s->r, buf, s->ops->capacity(s->r), &cut);
+		const char *bad = check_copy(buf, k, last, 2, msg, sizeof msg);
+		if (bad == NULL)
+			bad = check_cut(&cut, k, msg, sizeof msg);
+		/* spsc: the shards (each in timestamp order) are merged by timestamp, in
+		 * place when the other snapshot holds the scratch */
+		if (bad == NULL && s->ops == &spsc_ops)
+			for (size_t j = 1; j < k; j++)
+				if (buf[j].ts < buf[j - 1].ts) {
+					snprintf(msg, sizeof msg, "record %zu out of ts order", j);
+					bad = msg;
+					break;
+				}
+		if (bad != NULL) {
+			werr("%s", bad);
+			break;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_concurrent_snapshots(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring *r = mk(ops, 2048, TTLOG_POLICY_OVERWRITE);
+		_Atomic int stop = 0;
+		struct prod p[2];
+		struct snapper s = {.ops = ops, .r = r, .count = quick() ? 40 : 400};
+		pthread_t pt[2], st[2];
+
+		for (int i = 0; i < 2; i++) {
+			p[i] = (struct prod){.ops = ops, .r = r, .stream = (uint32_t)i, .cpu = -1,
+					     .stop = &stop};
+			pt[i] = spawn(producer, &p[i]);
+		}
+		for (int i = 0; i < 2; i++)
+			st[i] = spawn(snapper, &s);
+		for (int i = 0; i < 2; i++)
+			pthread_join(st[i], NULL);
+		atomic_store(&stop, 1);
+		for (int i = 0; i < 2; i++)
+			pthread_join(pt[i], NULL);
+		CHECK_S(werr_take());
+		struct ttlog_ring_stats rs;
+		ops->stats(r, &rs);
+		CHECK_EQ(rs.pushed + rs.dropped, p[0].stored + p[0].dropped + p[1].stored + p[1].dropped);
+		ops->destroy(r);
+	}
+}
+
+/* ---- merge by timestamp, windows --------------------------------------------------- */
+
+struct turn_arg {
+	const struct ttlog_ring_ops *ops;
+	struct ttlog_ring *r;
+	uint32_t me, nthreads, rounds, batch;
+	_Atomic uint32_t *turn;
+	_Atomic uint64_t *clock;
+};
+
+static void *turn_taker(void *arg)
+{
+	struct turn_arg *a = arg;
+	struct ttlog_record rec;
+	uint64_t seq = 0;
+
+	for (uint32_t round = 0; round < a->rounds; round++) {
+		while (atomic_load_explicit(a->turn, memory_order_acquire) % a->nthreads != a->me)
+			sched_yield();
+		for (uint32_t i = 0; i < a->batch; i++, seq++) {
+			uint64_t ts = atomic_fetch_add_explicit(a->clock, 1, memory_order_relaxed);
+			mkrec(&rec, a->me, seq, ts + 1);
+			if (a->ops->push(a->r, &rec) != 0)
+				werr("stream %u: push %llu not stored", a->me, (unsigned long long)seq);
+		}
+		atomic_fetch_add_explicit(a->turn, 1, memory_order_release);
+	}
+	return NULL;
+}
+
+/* Threads push in turns with timestamps from one counter: every variant's snapshot is the
+ * whole history in timestamp order (for the sharded ones, a real k-way merge), and the
+ * windows describe the shards. */
+static void test_merge_by_timestamp(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		enum { NT = 4, ROUNDS = 10, BATCH = 50 };
+		struct ttlog_ring *r = mk(ops, 16384, TTLOG_POLICY_OVERWRITE);
+		_Atomic uint32_t turn = 0;
+		_Atomic uint64_t clock = 0;
+		struct turn_arg a[NT];
+		pthread_t t[NT];
+		struct ttlog_record *buf = snapbuf(r, ops);
+		struct ttlog_ring_cut cut;
+		uint64_t last[NT] = {0};
+		char msg[200];
+
+		for (uint32_t i = 0; i < NT; i++) {
+			a[i] = (struct turn_arg){ops, r, i, NT, ROUNDS, BATCH, &turn, &clock};
+			t[i] = spawn(turn_taker, &a[i]);
+		}
+		for (int i = 0; i < NT; i++)
+			pthread_join(t[i], NULL);
+		CHECK_S(werr_take());
+		size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_EQ(k, NT * ROUNDS * BATCH);
+		CHECK_S(check_copy(buf, k, last, NT, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		for (size_t i = 0; i < k; i++)
+			CHECK_EQ(buf[i].ts, i + 1);
+		if (ops->windows != NULL) {
+			struct ttlog_shard_window w[64];
+			size_t nw = ops->windows(r, 0, w, 64), sum = 0, threads = 0;
+			CHECK_OP(nw, >=, 1);
+			CHECK_OP(nw, <=, 64);
+			for (size_t i = 0; i < nw; i++) {
+				sum += w[i].kept;
+				CHECK_OP(w[i].first_ts, <=, w[i].last_ts);
+				if (w[i].kept == 0)
+					continue;
+				if (ops == &spsc_ops && !w[i].shared) {
+					/* one thread's shard: its whole history */
+					threads++;
+					CHECK_EQ(w[i].kept, ROUNDS * BATCH);
+					CHECK_OP(w[i].tid, <, NT);
+					CHECK_EQ(w[i].first_ts, w[i].tid * BATCH + 1);
+					CHECK_EQ(w[i].last_ts, (ROUNDS - 1) * NT * BATCH +
+								       (w[i].tid + 1) * BATCH);
+				}
+				if (ops == &numa_ops)
+					CHECK_EQ(w[i].node < 0, 0);
+			}
+			CHECK_EQ(sum, k);
+			if (ops == &spsc_ops)
+				CHECK_EQ(threads, NT);
+			if (ops == &numa_ops)
+				CHECK_EQ(nw, numa_nodes());
+			/* windows from an offset */
+			if (nw > 1) {
+				struct ttlog_shard_window w2[1];
+				CHECK_EQ(ops->windows(r, nw - 1, w2, 1), nw);
+				CHECK_EQ(w2[0].kept, w[nw - 1].kept);
+			}
+		}
+		free(buf);
+		ops->destroy(r);
+	}
+}
+
+/* ---- threads that come and go ------------------------------------------------------- */
+
+static void test_threads_come_and_go(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		enum { BATCH = 8, M = 64 };
+		uint32_t nthreads = quick() ? 256 : 1024;
+		struct ttlog_ring *r = mk(ops, 4096, TTLOG_POLICY_OVERWRITE);
+		size_t cap = ops->capacity(r);
+		struct prod *p = calloc(nthreads, sizeof *p);
+		uint64_t *last = calloc(nthreads, sizeof *last), total = 0;
+		struct ttlog_record *buf = snapbuf(r, ops);
+		struct ttlog_ring_cut cut;
+		char msg[200];
+
+		assert_non_null(p);
+		assert_non_null(last);
+		for (uint32_t b = 0; b < nthreads; b += BATCH) {
+			pthread_t t[BATCH];
+			for (uint32_t i = 0; i < BATCH; i++) {
+				p[b + i] = (struct prod){.ops = ops, .r = r, .stream = b + i, .n = M,
+							 .cpu = -1};
+				t[i] = spawn(producer, &p[b + i]);
+			}
+			for (uint32_t i = 0; i < BATCH; i++) {
+				pthread_join(t[i], NULL);
+				total += p[b + i].stored + p[b + i].dropped;
+			}
+		}
+		CHECK_S(werr_take());
+		CHECK_EQ(total, (uint64_t)nthreads * M);
+		CHECK_EQ(ops->capacity(r), cap); /* bounded: nothing grew */
+		size_t k = ops->snapshot(r, buf, cap, &cut);
+		CHECK_S(check_copy(buf, k, last, nthreads, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		CHECK_EQ(cut.stored + cut.dropped, total);
+		/* the last batch's threads have exited; their newest records are still there */
+		for (uint32_t i = nthreads - BATCH; i < nthreads; i++)
+			CHECK_EQ(last[i], M);
+		if (ops->windows != NULL) {
+			struct ttlog_shard_window w[64];
+			size_t nw = ops->windows(r, 0, w, 64), shards = 0;
+			for (size_t i = 0; i < nw && i < 64; i++)
+				shards += !w[i].shared;
+			/* retired shards are recycled: no more than the split allows */
+			if (ops == &spsc_ops)
+				CHECK_OP(shards, <=, SPSC_DEFAULT_PARTS - 1);
+			if (ops == &numa_ops)
+				CHECK_EQ(nw, numa_nodes());
+			print_message("      %zu shard windows after %u threads\n", nw, nthreads);
+		}
+		free(buf);
+		free(last);
+		free(p);
+		ops->destroy(r);
+	}
+}
+
+static void test_concurrent_1024(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		uint32_t nthreads = quick() ? 128 : 1024, m = 32;
+		struct ttlog_ring *r = mk(ops, 16384, TTLOG_POLICY_OVERWRITE);
+		struct prod *p = calloc(nthreads, sizeof *p);
+		pthread_t *t = calloc(nthreads, sizeof *t);
+		uint64_t *last = calloc(nthreads, sizeof *last), total = 0, stored = 0;
+		struct ttlog_record *buf = snapbuf(r, ops);
+		struct ttlog_ring_cut cut;
+		struct ttlog_ring_stats st;
+		pthread_barrier_t bar, mid;
+		char msg[200];
+
+		assert_non_null(p);
+		assert_non_null(t);
+		assert_non_null(last);
+		pthread_barrier_init(&bar, NULL, nthreads + 1);
+		pthread_barrier_init(&mid, NULL, nthreads);
+		for (uint32_t i = 0; i < nthreads; i++) {
+			p[i] = (struct prod){.ops = ops, .r = r, .stream = i, .n = m, .cpu = -1,
+					     .start = &bar, .mid = &mid};
+			t[i] = spawn(producer, &p[i]);
+		}
+		/* all alive at once, and all have pushed before any finishes */
+		pthread_barrier_wait(&bar);
+		for (uint32_t i = 0; i < nthreads; i++) {
+			pthread_join(t[i], NULL);
+			total += p[i].stored + p[i].dropped;
+			stored += p[i].stored;
+		}
+		pthread_barrier_destroy(&bar);
+		pthread_barrier_destroy(&mid);
+		CHECK_S(werr_take());
+		CHECK_EQ(total, (uint64_t)nthreads * m);
+		ops->stats(r, &st);
+		CHECK_EQ(st.pushed, stored);
+		CHECK_EQ(st.pushed + st.dropped, total);
+		size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+		CHECK_S(check_copy(buf, k, last, nthreads, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		CHECK_EQ(cut.stored, stored);
+		CHECK_EQ(cut.stored + cut.dropped, total);
+		CHECK_EQ(cut.overwritten, st.overwritten);
+		if (ops == &spsc_ops) {
+			struct ttlog_shard_window w[64];
+			size_t nw = ops->windows(r, 0, w, 64), shared = 0;
+			for (size_t i = 0; i < nw; i++)
+				shared += w[i].shared ? w[i].kept : 0;
+			CHECK_OP(nw, <=, SPSC_DEFAULT_PARTS);
+			/* more threads than shards: the rest wrote to the shared ring */
+			CHECK_OP(shared, >, 0);
+		}
+		free(buf);
+		free(last);
+		free(t);
+		free(p);
+		ops->destroy(r);
+	}
+}
+
+/* ---- a signal handler pushing into an interrupted push ------------------------------ */
+
+static const struct ttlog_ring_ops *sig_ops;
+static struct ttlog_ring *sig_ring;
+static _Atomic uint64_t sig_seq, sig_stored, sig_dropped;
+/* One clock for the loop and the handler: a record's timestamp is taken before its push,
+ * as in the library, so that each stream stays in order through the merge. */
+static _Atomic uint64_t sig_clock;
+
+static void on_alarm(int sig)
+{
+	struct ttlog_record rec;
+	uint64_t seq = atomic_load_explicit(&sig_seq, memory_order_relaxed);
+	int saved = errno;
+
+	(void)sig;
+	mkrec(&rec, 1, seq, atomic_fetch_add_explicit(&sig_clock, 1, memory_order_relaxed) + 1);
+	int ret = sig_ops->push(sig_ring, &rec);
+	atomic_store_explicit(&sig_seq, seq + 1, memory_order_relaxed);
+	if (ret >= 0)
+		atomic_fetch_add_explicit(&sig_stored, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&sig_dropped, 1, memory_order_relaxed);
+	errno = saved;
+}
+
+static void run_signal(const struct ttlog_ring_ops *ops, int policy)
+{
+	uint64_t n = quick() ? 100000 : 1000000, stored = 0, dropped = 0, last[2] = {0};
+	struct ttlog_ring *r = mk(ops, 1 << 14, policy);
+	struct ttlog_record rec, *buf = snapbuf(r, ops);
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+	struct itimerspec its = {.it_interval = {0, 20000}, .it_value = {0, 20000}};
+	struct ttlog_ring_cut cut;
+	struct ttlog_ring_stats st;
+	timer_t timer;
+	char msg[200];
+
+	sig_ops = ops;
+	sig_ring = r;
+	atomic_store(&sig_clock, 0);
+	atomic_store(&sig_seq, 0);
+	atomic_store(&sig_stored, 0);
+	atomic_store(&sig_dropped, 0);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid); /* this thread only (SIGEV_THREAD_ID) */
+	CHECK_EQ(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
+	CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		mkrec(&rec, 0, i, atomic_fetch_add_explicit(&sig_clock, 1, memory_order_relaxed) + 1);
+		int ret = ops->push(r, &rec);
+		stored += ret >= 0;
+		dropped += ret < 0;
+	}
+	timer_delete(timer);
+	sigaction(SIGALRM, &old, NULL);
+
+	uint64_t hs = atomic_load(&sig_stored), hd = atomic_load(&sig_dropped);
+	print_message("      %llu pushes from the handler\n", (unsigned long long)(hs + hd));
+	ops->stats(r, &st);
+	CHECK_EQ(st.pushed, stored + hs);
+	CHECK_EQ(st.dropped, dropped + hd);
+	size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut);
+	CHECK_S(check_copy(buf, k, last, 2, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+	CHECK_EQ(cut.stored + cut.dropped, n + hs + hd);
+	if (ops == &spsc_ops) {
+		struct ttlog_shard_window w[SPSC_DEFAULT_PARTS];
+		size_t nw = ops->windows(r, 0, w, SPSC_DEFAULT_PARTS);
+		for (size_t i = 0; i < nw; i++)
+			if (w[i].shared)
+				print_message("      %llu kept from the shared ring (nested pushes)\n",
+					      (unsigned long long)w[i].kept);
+	}
+	if (policy == TTLOG_POLICY_OVERWRITE)
+		CHECK_EQ(last[0], n); /* the newest record of the loop is kept */
+	else
+		CHECK_OP(last[0], >, 0); /* the oldest are */
+	free(buf);
+	ops->destroy(r);
+}
+
+static void test_signal_nested_push(void **state)
+{
+	(void)state;
+	FOR_EACH_VARIANT(ops)
+	{
+		run_signal(ops, TTLOG_POLICY_OVERWRITE);
+		if (!quick())
+			run_signal(ops, TTLOG_POLICY_DROP);
+	}
+}
+
+/* ---- sharded specifics -------------------------------------------------------------- */
+
+/* More threads than shards (spsc_create_parts with 4 parts: 3 shards + the shared ring). */
+static void test_spsc_small_split(void **state)
+{
+	(void)state;
+	cur = "spsc";
+	if (!selected(&spsc_ops))
+		return;
+	struct ttlog_ring_config c = {.capacity = 256, .policy = TTLOG_POLICY_OVERWRITE};
+	struct ttlog_ring *r = NULL;
+	enum { NP = 6 };
+	struct prod p[NP];
+	pthread_t t[NP];
+	uint64_t last[NP] = {0}, total = 0;
+	struct ttlog_record buf[256];
+	struct ttlog_ring_cut cut;
+	struct ttlog_shard_window w[8];
+	pthread_barrier_t bar, mid;
+	char msg[200];
+
+	CHECK_EQ(spsc_create_parts(&r, &c, 4), 0);
+	CHECK_EQ(spsc_ops.capacity(r), 256);
+	pthread_barrier_init(&bar, NULL, NP);
+	pthread_barrier_init(&mid, NULL, NP);
+	for (int i = 0; i < NP; i++) {
+		p[i] = (struct prod){.ops = &spsc_ops, .r = r, .stream = (uint32_t)i,
+				     .n = 10000, .cpu = -1, .start = &bar, .mid = &mid};
+		t[i] = spawn(producer, &p[i]);
+	}
+	for (int i = 0; i < NP; i++) {
+		pthread_join(t[i], NULL);
+		total += p[i].stored + p[i].dropped;
+	}
+	pthread_barrier_destroy(&bar);
+	pthread_barrier_destroy(&mid);
+	CHECK_S(werr_take());
+	size_t k = spsc_ops.snapshot(r, buf, 256, &cut);
+	CHECK_S(check_copy(buf, k, last, NP, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+	CHECK_EQ(cut.stored + cut.dropped, total);
+	CHECK_EQ(k, 256); /* 3 shards of 64 and the shared ring of 64, all full */
+	CHECK_EQ(spsc_ops.windows(r, 0, w, 8), 4);
+	CHECK_EQ(w[3].shared, 1);
+	CHECK_EQ(w[3].kept, 64);
+	spsc_ops.destroy(r);
+	/* parts are reduced so that each holds at least 16 */
+	c.capacity = 32;
+	CHECK_EQ(spsc_create_parts(&r, &c, 64), 0);
+	CHECK_EQ(spsc_ops.capacity(r), 32);
+	spsc_ops.destroy(r);
+}
+
+/* numa: the topology hwloc reports (HWLOC_SYNTHETIC "numa:N ..." when set). */
+static void test_numa_topology(void **state)
+{
+	(void)state;
+	cur = "numa";
+	if (!selected(&numa_ops))
+		return;
+	const char *syn = getenv("HWLOC_SYNTHETIC");
+	unsigned want = 0;
+	if (syn != NULL && sscanf(syn, "numa:%u", &want) == 1)
+		CHECK_EQ(numa_nodes(), want);
+	print_message("    numa: %u node(s)%s%s\n", numa_nodes(), syn ? ", HWLOC_SYNTHETIC=" : "",
+		      syn ? syn : "");
+	CHECK_OP(numa_nodes(), >=, 1);
+	struct ttlog_ring *r = mk(&numa_ops, 1024, TTLOG_POLICY_OVERWRITE);
+	struct ttlog_record rec, buf[4];
+	struct ttlog_ring_cut cut;
+	struct ttlog_shard_window w[64];
+	uint64_t ts = 0;
+	CHECK_EQ(numa_ops.capacity(r), 1024);
+	/* every CPU this thread can run on routes to some node ring */
+	for (int cpu = 0; cpu < ncpus(); cpu++) {
+		pin(cpu);
+		mkrec(&rec, 0, (uint64_t)cpu, next_ts(&ts));
+		CHECK_EQ(numa_ops.push(r, &rec), 0);
+	}
+	unpin_main();
+	CHECK_EQ(numa_ops.snapshot(r, buf, 4, &cut), ncpus() < 4 ? (size_t)ncpus() : 4);
+	CHECK_EQ(numa_ops.windows(r, 0, w, 64), numa_nodes());
+	numa_ops.destroy(r);
+}
+
+/* merge.h's in-place stable merge against a reference. */
+static void test_merge_inplace(void **state)
+{
+	(void)state;
+	cur = "merge.h";
+	struct ttlog_record a[300], ref[300];
+	unsigned seed = 12345;
+
+	for (int iter = 0; iter < 2000; iter++) {
+		size_t n = (size_t)(rand_r(&seed) % 300), m = n ? (size_t)rand_r(&seed) % (n + 1) : 0;
+		unsigned range = 1 + (unsigned)rand_r(&seed) % 50;
+		uint64_t t = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (i == m)
+				t = 0;
+			t += (uint64_t)(rand_r(&seed) % range);
+			memset(&a[i], 0, sizeof a[i]);
+			a[i].ts = t;
+			a[i].tid = (uint32_t)i; /* identity: original position */
+		}
+		/* reference: stable merge */
+		size_t i = 0, j = m, o = 0;
+		while (i < m || j < n)
+			ref[o++] = (j >= n || (i < m && a[i].ts <= a[j].ts)) ? a[i++] : a[j++];
+		ttlog__merge_inplace(a, 0, m, n);
+		for (size_t x = 0; x < n; x++)
+			CHECK_EQ(a[x].tid, ref[x].tid);
+	}
+}
+
+int main(void)
+{
+	pthread_getaffinity_np(pthread_self(), sizeof saved_mask, &saved_mask);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_merge_inplace),
+		cmocka_unit_test(test_create_destroy),
+		cmocka_unit_test(test_fifo),
+		cmocka_unit_test(test_overwrite_policy),
+		cmocka_unit_test(test_drop_policy),
+		cmocka_unit_test(test_accounting_concurrent),
+		cmocka_unit_test(test_snapshot_while_producing),
+		cmocka_unit_test(test_concurrent_snapshots),
+		cmocka_unit_test(test_merge_by_timestamp),
+		cmocka_unit_test(test_threads_come_and_go),
+		cmocka_unit_test(test_concurrent_1024),
+		cmocka_unit_test(test_signal_nested_push),
+		cmocka_unit_test(test_spsc_small_split),
+		cmocka_unit_test(test_numa_topology),
+	};
+	if (getenv("TTLOG_TEST_FILTER") != NULL) /* e.g. "*signal*" */
+		cmocka_set_test_filter(getenv("TTLOG_TEST_FILTER"));
+	return cmocka_run_group_tests_name("ring conformance", tests, NULL, NULL);
+}
