@@ -308,6 +308,39 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 	}
 }
 
+/* The shards the snapshot merged, with the time window each kept (sharded variants;
+ * an empty array for mpmc). Read from the ring right after the snapshot it describes. */
+static void put_shards(struct enc *e, const struct ttlog__clock_map *map)
+{
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	struct ttlog_shard_window w[16];
+	size_t n = ring != NULL ? ring_windows(ring, 0, w, 16) : 0;
+
+	put_array(e, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct ttlog_shard_window *x = &w[i % 16];
+		if (i > 0 && i % 16 == 0)
+			ring_windows(ring, i, w, 16);
+		put_map(e, x->node >= 0 ? 7 : 6);
+		put_cstr(e, "shard");
+		put_uint(e, x->shard);
+		put_cstr(e, "tid");
+		put_uint(e, x->tid);
+		put_cstr(e, "shared");
+		put_bool(e, x->shared != 0);
+		put_cstr(e, "first_ns");
+		put_uint(e, x->kept ? ttlog__clock_to_ns(map, x->first_ts) : 0);
+		put_cstr(e, "last_ns");
+		put_uint(e, x->kept ? ttlog__clock_to_ns(map, x->last_ts) : 0);
+		put_cstr(e, "kept");
+		put_uint(e, x->kept);
+		if (x->node >= 0) {
+			put_cstr(e, "node");
+			put_uint(e, (uint64_t)x->node);
+		}
+	}
+}
+
 int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd)
 {
 	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
@@ -322,7 +355,7 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	if ((e.err = write_all(fd, s->out, n)) < 0)
 		return e.err;
 
-	put_map(&e, 16);
+	put_map(&e, 17);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -369,6 +402,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed));
 	put_cstr(&e, "snapshot_failures");
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
+	put_cstr(&e, "shards");
+	put_shards(&e, &map);
 	put_cstr(&e, "callsites");
 	put_callsites(&e);
 	put_cstr(&e, "events");

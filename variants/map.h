@@ -18,6 +18,7 @@ extern const struct ttlog_ring_ops *ttlog__ops; /* set by ttlog_init, read-only 
 #define ring_stats(r, s) ttlog__ops->stats(r, s)
 #define ring_capacity(r) ttlog__ops->capacity(r)
 #define ring_name() (ttlog__ops->name)
+#define ring_windows(r, f, o, m) (ttlog__ops->windows ? ttlog__ops->windows(r, f, o, m) : 0)
 #else
 #ifndef TTLOG_VARIANT
 #error "build with -DTTLOG_VARIANT=<name> or -DTTLOG_VARIANT_DYNAMIC"
@@ -33,6 +34,11 @@ extern const struct ttlog_ring_ops *ttlog__ops; /* set by ttlog_init, read-only 
 #define ring_stats TTLOG__MAP_CAT(TTLOG_VARIANT, stats)
 #define ring_capacity TTLOG__MAP_CAT(TTLOG_VARIANT, capacity)
 #define ring_name() TTLOG__MAP_STR(TTLOG_VARIANT)
+/* optional op (NULL for rings without shards): through the table, off the log path */
+#define ring_windows(r, f, o, m)                                                       \
+	(TTLOG__MAP_CAT(TTLOG_VARIANT, ops).windows                                     \
+		 ? TTLOG__MAP_CAT(TTLOG_VARIANT, ops).windows(r, f, o, m)               \
+		 : 0)
 #endif
 
 #endif /* TTLOG_VARIANTS_MAP_H */
