@@ -6,7 +6,8 @@ set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
 libcmocka-dev clang libclang-rt-14-dev"
-extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev libncurses-dev jq"
+extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev libncurses-dev jq
+librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 
 case "${1:-core}" in
 core) want=$core ;;
