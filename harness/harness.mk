@@ -82,3 +82,22 @@ benchmark-report: harness
 	$(HB)/ttlog-bench --variant=all --baselines=all $(QUICKFLAG) --out=$(BENCH_OUT) \
 	  $(HELPERS) $(BENCH_ARGS)
 	python3 reports/report.py $(BENCH_OUT)
+
+# Google Benchmark micro-benchmarks (C, through the C++ shim harness/gbench/shim.cpp)
+GB_OBJ := $(HB)/gbench/micro.o $(HB)/gbench/shim.o
+$(HB)/gbench/micro.o: harness/gbench/micro.c harness/gbench/gb.h $(HDRS) | $(DEPS_ALL_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HARNESS_CFLAGS) -c $< -o $@
+$(HB)/gbench/shim.o: harness/gbench/shim.cpp harness/gbench/gb.h | $(DEPS_ALL_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -c $< -o $@
+$(HB)/ttlog-gbench: $(GB_OBJ) $(B)/libttlog-all.a harness/harness.mk
+	$(CXX) -o $@ $(GB_OBJ) -Wl,--whole-archive $(B)/libttlog-all.a -Wl,--no-whole-archive \
+	  -lbenchmark -lcbor -llz4 -lhwloc -lm -pthread
+
+GB_ARGS := $(if $(QUICK),--benchmark_min_time=0.02,--benchmark_min_time=0.5 \
+	--benchmark_repetitions=5 --benchmark_report_aggregates_only=true)
+bench: $(HB)/ttlog-gbench
+	@mkdir -p $(BENCH_OUT)
+	$(HB)/ttlog-gbench $(GB_ARGS) --benchmark_out=$(BENCH_OUT)/gbench.json \
+	  --benchmark_out_format=json
