@@ -101,3 +101,13 @@ bench: $(HB)/ttlog-gbench
 	@mkdir -p $(BENCH_OUT)
 	$(HB)/ttlog-gbench $(GB_ARGS) --benchmark_out=$(BENCH_OUT)/gbench.json \
 	  --benchmark_out_format=json
+
+# CI: the report and every chart must exist and be non-empty after a run
+REPORT_FILES := comprehensive_report.txt report.md results.csv results_raw.csv results.json \
+	$(foreach c,throughput pc_matrix latency_unloaded latency_saturated memory_matrix snapshot,\
+	  charts/$(c).png charts/$(c).svg)
+check-report:
+	@set -e; for f in $(REPORT_FILES); do \
+	  test -s $(BENCH_OUT)/$$f || { echo "check-report: $(BENCH_OUT)/$$f missing or empty" >&2; exit 1; }; \
+	done; echo "check-report: $(words $(REPORT_FILES)) report files present in $(BENCH_OUT)/"
+.PHONY: check-report

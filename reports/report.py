@@ -152,8 +152,46 @@ def md_table(headers, rows):
     return "\n".join(out)
 
 
-def short_cfg(c):
-    return c.split(";")[0]
+def short_cfg(c, varying=None):
+    """The part of a config that tells the rows apart (the keys that vary)."""
+    parts = c.split(";")
+    if varying:
+        keep = [p for p in parts if p.split("=")[0] in varying]
+        if keep:
+            return ";".join(keep)
+    return parts[0]
+
+
+def varying_keys(cfgs):
+    vals = {}
+    for c in cfgs:
+        for p in c.split(";"):
+            k, _, v = p.partition("=")
+            vals.setdefault(k, set()).add(v)
+    return {k for k, v in vals.items() if len(v) > 1}
+
+
+def matrix_table(run):
+    """memory-matrix pivoted: one row per (events, fields, str), per variant
+    ring / CBOR / LZ4 bytes per kept event and the truncated fraction."""
+    vs = run.variants("memory-matrix")
+    hdr = ["events", "fields", "str"]
+    for v in vs:
+        hdr += [v + " ring", v + " CBOR", v + " LZ4", v + " trunc"]
+    rows = []
+    for c in run.configs("memory-matrix"):
+        kv = dict(p.split("=", 1) for p in c.split(";") if "=" in p)
+        r = [kv.get("events", "?"), kv.get("fields", "?"), kv.get("str", "?")]
+        for v in vs:
+            for m in ("ring_bytes_per_event", "cbor_bytes_per_event", "lz4_bytes_per_event"):
+                g = run.get("memory-matrix", v, c, m)
+                r.append("%.1f" % g["median"] if g else "-")
+            g = run.get("memory-matrix", v, c, "truncated_frac")
+            r.append("%.0f%%" % (100 * g["median"]) if g else "-")
+        rows.append(r)
+    return ("bytes per event kept (ring = ring bytes / kept; a record slot is %s bytes), "
+            "truncated = fraction of events with a string cut to fit the record; one "
+            "repetition (sizes do not vary)" % run.machine.get("record_size", "?"), hdr, rows)
 
 
 def ratio(v, b, higher_better):
@@ -186,23 +224,29 @@ def sections(run):
         mets = metrics or run.metrics(name)
         mets = [m for m in mets if m in run.metrics(name)]
         cfgs = run.configs(name)
-        rows = []
-        for c in cfgs:
-            for m in mets:
-                if all(run.get(name, i, c, m) is None for i in impls):
-                    continue
-                unit = next(g["unit"] for g in figs if g["metric"] == m)
-                rows.append([short_cfg(c), "%s (%s)" % (m, unit)] +
-                            [cell(run.get(name, i, c, m)) for i in impls])
-        tables.append(("median [min..max] CV over repetitions; '!' marks CV > 10% (unstable)",
-                       ["config", "metric"] + impls, rows))
+        vk = varying_keys(cfgs)
+        if name == "memory-matrix":
+            tables.append(matrix_table(run))
+        else:
+            rows = []
+            for c in cfgs:
+                for m in mets:
+                    if all(run.get(name, i, c, m) is None for i in impls):
+                        continue
+                    unit = next(g["unit"] for g in figs if g["metric"] == m)
+                    rows.append([short_cfg(c, vk), "%s (%s)" % (m, unit)] +
+                                [cell(run.get(name, i, c, m)) for i in impls])
+            tables.append(("median [min..max] CV over repetitions; '!' marks CV > 10% "
+                           "(unstable)", ["config", "metric"] + impls, rows))
+            tables.append(("config: " + cfgs[0], [], []) if len(cfgs) == 1 else
+                          ("configs: " + " | ".join(cfgs), [], []))
         vs, bs = run.variants(name), run.baselines(name)
         if ratio_metrics and vs and bs:
             rrows = []
             for c in cfgs:
                 for m in ratio_metrics:
                     for v in vs:
-                        r = [short_cfg(c), m, v]
+                        r = [short_cfg(c, vk), m, v]
                         any_r = False
                         for b in bs:
                             gv, gb = run.get(name, v, c, m), run.get(name, b, c, m)
