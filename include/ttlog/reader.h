@@ -21,7 +21,13 @@
 extern "C" {
 #endif
 
-/* Largest decompressed snapshot a reader accepts (1 GiB). */
+/*
+ * Largest decompressed snapshot a reader accepts (1 GiB). A file is also refused
+ * (-EFBIG) when it is over 256 MiB, or when it decompresses to more than
+ * 255 * its size + 64 KiB (beyond LZ4's best ratio: a decompression bomb).
+ * The environment variable TTLOG_READER_MAX_BYTES (decimal bytes), read by each open,
+ * can lower this limit, never raise it; tests use it to try the limit cheaply.
+ */
 #define TTLOG_READER_MAX_BYTES (1ull << 30)
 
 typedef struct ttlog_snapshot_file ttlog_snapshot_file;
@@ -66,32 +72,33 @@ typedef struct ttlog_snapshot_counters {
  * NULL, the return is a negative errno and ttlog_reader_errmsg() says what is wrong.
  * The strings returned by the accessors below live until ttlog_snapshot_close().
  */
-int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out);
+TTLOG_API int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out);
 /* The same, from a file already in memory (the bytes are copied). */
-int ttlog_snapshot_open_mem(const void *data, size_t len, ttlog_snapshot_file **out);
-void ttlog_snapshot_close(ttlog_snapshot_file *snap);
+TTLOG_API int ttlog_snapshot_open_mem(const void *data, size_t len, ttlog_snapshot_file **out);
+TTLOG_API void ttlog_snapshot_close(ttlog_snapshot_file *snap);
 
-/* The last open failure of this thread, as "what: why" ("" if none). */
-const char *ttlog_reader_errmsg(void);
+/* The last open failure of this thread, as "what: why" ("" if none; each open clears it). */
+TTLOG_API const char *ttlog_reader_errmsg(void);
 
 /* Metadata. */
-const char *ttlog_snapshot_service(const ttlog_snapshot_file *snap);
-const char *ttlog_snapshot_hostname(const ttlog_snapshot_file *snap);
-const char *ttlog_snapshot_reason(const ttlog_snapshot_file *snap);
-const char *ttlog_snapshot_variant(const ttlog_snapshot_file *snap);
-uint64_t ttlog_snapshot_pid(const ttlog_snapshot_file *snap);
-uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *snap);
-uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *snap);
-void ttlog_snapshot_get_counters(const ttlog_snapshot_file *snap, ttlog_snapshot_counters *c);
-size_t ttlog_snapshot_event_count(const ttlog_snapshot_file *snap);
+TTLOG_API const char *ttlog_snapshot_service(const ttlog_snapshot_file *snap);
+TTLOG_API const char *ttlog_snapshot_hostname(const ttlog_snapshot_file *snap);
+TTLOG_API const char *ttlog_snapshot_reason(const ttlog_snapshot_file *snap);
+TTLOG_API const char *ttlog_snapshot_variant(const ttlog_snapshot_file *snap);
+TTLOG_API uint64_t ttlog_snapshot_pid(const ttlog_snapshot_file *snap);
+TTLOG_API uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *snap);
+TTLOG_API uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *snap);
+TTLOG_API void ttlog_snapshot_get_counters(const ttlog_snapshot_file *snap,
+					   ttlog_snapshot_counters *c);
+TTLOG_API size_t ttlog_snapshot_event_count(const ttlog_snapshot_file *snap);
 
 /*
  * Iterate: ttlog_snapshot_rewind() goes back to the first (oldest) event;
  * ttlog_snapshot_next() fills *ev and returns 1, or 0 after the last event. The strings in
  * *ev live until ttlog_snapshot_close().
  */
-void ttlog_snapshot_rewind(ttlog_snapshot_file *snap);
-int ttlog_snapshot_next(ttlog_snapshot_file *snap, ttlog_event *ev);
+TTLOG_API void ttlog_snapshot_rewind(ttlog_snapshot_file *snap);
+TTLOG_API int ttlog_snapshot_next(ttlog_snapshot_file *snap, ttlog_event *ev);
 
 /*
  * Render the message with each {} filled by the next field value (integers in decimal,
@@ -99,11 +106,11 @@ int ttlog_snapshot_next(ttlog_snapshot_file *snap, ttlog_event *ev);
  * appended. Writes at most len bytes including the NUL (len > 0) and returns the length
  * the full text would have, like snprintf.
  */
-size_t ttlog_event_render(const ttlog_event *ev, char *buf, size_t len);
+TTLOG_API size_t ttlog_event_render(const ttlog_event *ev, char *buf, size_t len);
 
 /* The name of a level ("TRACE".."FATAL") and of a field type ("u64".."str"). */
-const char *ttlog_level_name(int level);
-const char *ttlog_type_name(int type);
+TTLOG_API const char *ttlog_level_name(int level);
+TTLOG_API const char *ttlog_type_name(int type);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,148 @@
+/*
+ * testutil.h - helpers shared by the library tests: a fresh snapshot directory per test,
+ * starting ttlog in it, finding and reading back snapshots.
+ */
+#ifndef TTLOG_TESTUTIL_H
+#define TTLOG_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <ttlog/reader.h>
+#include <ttlog/ttlog.h>
+
+#ifndef TTLOG_TEST_VARIANT
+#define TTLOG_TEST_VARIANT "mpmc"
+#endif
+
+static inline int tu_quick(void)
+{
+	const char *q = getenv("TTLOG_TEST_QUICK");
+	return q != NULL && q[0] == '1';
+}
+
+/* the sanitizer this binary runs under ("asan", "tsan" or "") */
+static inline const char *tu_san(void)
+{
+	const char *s = getenv("TTLOG_TEST_SAN");
+	return s != NULL ? s : "";
+}
+
+/* A new empty directory under $TMPDIR; the path lives in buf. */
+static inline void tu_mkdir(char *buf, size_t len)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(buf, len, "%s/ttlog-test-XXXXXX", t ? t : "/tmp");
+	assert_non_null(mkdtemp(buf));
+}
+
+/* Remove every file in dir and dir itself. */
+static inline void tu_rmdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[4096 + 512];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Count the entries of dir whose name starts with prefix and ends with suffix. */
+static inline int tu_count(const char *dir, const char *prefix, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1; /* a removed directory holds nothing */
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), sl = strlen(suffix);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && l >= sl &&
+		    strcmp(de->d_name + l - sl, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The path of the only/any snapshot whose name contains `part`, or "" */
+static inline void tu_find(const char *dir, const char *part, char *out, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	out[0] = '\0';
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (strncmp(de->d_name, "ttlog-", 6) == 0 && l > 4 &&
+		    strcmp(de->d_name + l - 4, ".bin") == 0 && strstr(de->d_name, part) != NULL)
+			snprintf(out, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+}
+
+/* Start ttlog on dir with capacity and policy, asserting success. */
+static inline void tu_start(const char *dir, size_t capacity, int policy)
+{
+	ttlog_config cfg;
+	int rc;
+
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	cfg.snapshot_dir = dir;
+	cfg.capacity = capacity;
+	cfg.policy = policy;
+	cfg.service = "test";
+	rc = ttlog_init(&cfg);
+	if (rc != 0)
+		fail_msg("ttlog_init: %d %s (%s)", rc, ttlog_strerror(rc), ttlog_errmsg());
+}
+
+/* Take a synchronous snapshot and open it. */
+static inline ttlog_snapshot_file *tu_snapshot(const char *reason)
+{
+	char path[4096];
+	ttlog_snapshot_file *s = NULL;
+	int rc = ttlog_snapshot(reason, path, sizeof path);
+
+	if (rc != 0)
+		fail_msg("ttlog_snapshot: %d %s", rc, ttlog_strerror(rc));
+	rc = ttlog_snapshot_open(path, &s);
+	if (rc != 0)
+		fail_msg("ttlog_snapshot_open(%s): %d %s", path, rc, ttlog_reader_errmsg());
+	return s;
+}
+
+/* logged = kept + overwritten + dropped, printed both sides when it fails */
+static inline void tu_assert_balanced(const ttlog_snapshot_file *s)
+{
+	ttlog_snapshot_counters c;
+	ttlog_snapshot_get_counters(s, &c);
+	if (c.logged != c.kept + c.overwritten + c.dropped)
+		fail_msg("unbalanced: logged %llu != kept %llu + overwritten %llu + dropped %llu",
+			 (unsigned long long)c.logged, (unsigned long long)c.kept,
+			 (unsigned long long)c.overwritten, (unsigned long long)c.dropped);
+	assert_int_equal(c.kept, ttlog_snapshot_event_count(s));
+}
+
+#endif /* TTLOG_TESTUTIL_H */
