@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define MPMC_WORDS (sizeof(struct ttlog_record) / 8)
-#define MPMC_WAITS 64 /* full-ring retries of one push before it drops */
+#define MPMC_WAITS 64 /* full-ring retries without progress before a push drops */
 
 struct mpmc_slot {
 	_Atomic uint64_t seq;
@@ -173,11 +173,11 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			if (r->policy == TTLOG_POLICY_DROP ||
 			    mpmc_take(r, pos - r->mask - 1, NULL) < 0) {
 				uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-				/* ... or someone moved head but has not freed the slot yet
-				 * (between its head CAS and R2): that may be the push this
-				 * signal handler interrupted, so do not wait for it forever */
+				/* ... or head moved but nobody made progress since: the
+				 * evictor (or consumer) between its head CAS and R2 may be the
+				 * push this signal handler interrupted; do not wait forever */
 				if (r->policy == TTLOG_POLICY_DROP || h == pos - r->mask - 1 ||
-				    ++waits > MPMC_WAITS) {
+				    waits > MPMC_WAITS) {
 					/* relaxed: a counter, read for statistics only */
 					atomic_fetch_add_explicit(&r->dropped, 1,
 								  memory_order_relaxed);
@@ -187,7 +187,9 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			} else {
 				evicted = 1;
 			}
-			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+			uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+			waits = t == pos ? waits + 1 : 0; /* a lost race is progress */
+			pos = t;
 		} else {
 			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		}
