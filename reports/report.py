@@ -321,7 +321,9 @@ def headline(run):
             add("snapshot ns/event (%s)" % ev.split("=")[1], "snapshot", ev, "ns_per_event",
                 False)
             break
-    add("indirect call price", "indirect", "", "ratio_ops_over_direct", False)
+    add("indirect: direct mpmc_push", "indirect", "", "direct_ns_per_push", False)
+    add("indirect: through mpmc_ops", "indirect", "", "ops_ns_per_push", False)
+    add("indirect: price per call", "indirect", "", "price_ns", False)
     return rows
 
 
@@ -343,6 +345,29 @@ def machine_lines(run):
                                     r.get("lat_samples", 0), r.get("elapsed_s", 0)),
     ]
     return lines
+
+
+def gbench_rows(d):
+    """make bench's Google Benchmark results, if DIR/gbench.json is there."""
+    path = os.path.join(d, "gbench.json")
+    if not os.path.exists(path):
+        return None, []
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError):
+        return None, []
+    rows = []
+    for b in j.get("benchmarks", []):
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") not in ("median",):
+            continue
+        unit = b.get("time_unit", "ns")
+        ips = b.get("items_per_second")
+        rows.append([b.get("name", "?"), "%.1f %s" % (b.get("real_time", 0), unit),
+                     fmt(ips) + "/s" if ips else "-"])
+    ctx = j.get("context", {})
+    return ("Google Benchmark (make bench, %s): real time per iteration (median when "
+            "repeated)" % ctx.get("date", "?")), rows
 
 
 def write_text(run, d):
@@ -368,6 +393,12 @@ def write_text(run, d):
             out.append(cap)
             if h:
                 out.append(table(h, rows))
+    cap, rows = gbench_rows(d)
+    if rows:
+        out.append("")
+        out.append(cap)
+        out.append("-" * 78)
+        out.append(table(["benchmark", "time", "items/s"], rows))
     if run.notes:
         out.append("")
         out.append("Notes")
@@ -556,6 +587,12 @@ def write_md(run, d, made):
             if h:
                 out.append("")
                 out.append(md_table(h, rows))
+    cap, rows = gbench_rows(d)
+    if rows:
+        out.append("")
+        out.append("## " + cap)
+        out.append("")
+        out.append(md_table(["benchmark", "time", "items/s"], rows))
     if run.notes:
         out.append("")
         out.append("## Notes")
