@@ -11,18 +11,20 @@
  * binding is skipped (the topology is not this machine's) but the rings, the cpu -> node
  * routing and the merge are the same as on a real multi-node machine.
  *
- * Capacity: C (capacity rounded up to a power of two) is split evenly among the N node
- * rings, each rounded up to a power of two and at least 16 records, so capacity() is C
- * when N is a power of two and C >= 16 N, and a little more otherwise. A thread keeps
- * records in the ring of each node it ran on.
+ * Capacity: each node ring holds C records (C = the capacity rounded up to a power of
+ * two), and a snapshot returns the newest C records of all node rings together, by
+ * timestamp: the events an mpmc ring of capacity C would hold, however the threads are
+ * spread over the nodes. Memory is bounded by N C records (plus an N C snapshot scratch
+ * when N > 1).
  *
  * Producer routing: a per-thread cache of the node index, refreshed with sched_getcpu()
  * (rseq or vDSO, no system call) every NUMA_RECHECK pushes; a thread that migrates writes
  * to its old node's ring for at most that many pushes.
  *
  * Progress: as mpmc's (push never waits; pop lock-free; snapshot wait-free). The merge
- * uses scratch reserved at create (N > 1 only); a snapshot that finds it in use copies the
- * node rings one after another into the caller's buffer and merges in place (merge.h).
+ * (newest first, filling the caller's buffer from its end) uses scratch reserved at create
+ * (N > 1 only); a snapshot that finds it in use copies the node rings one after another
+ * into the caller's buffer, as much as fits, and merges in place (merge.h).
  */
 #include <errno.h>
 #include <hwloc.h>
@@ -60,8 +62,9 @@ struct numa_node {
 	struct ttlog_ring *ring; /* an mpmc ring, used through mpmc_* only */
 	size_t cap;
 	int bound; /* 1: the ring's memory is bound to its node */
-	/* snapshot-private (under scratch_busy): the node's run in the scratch, its window */
-	size_t len, pos;
+	/* snapshot-private (under scratch_busy): the node's run in the scratch (records
+	 * [0, pos) not merged yet), its window */
+	size_t pos;
 	struct ttlog_shard_window win;
 };
 
@@ -70,7 +73,7 @@ struct ttlog_ring {
 	unsigned n;
 	uint64_t capacity;
 	size_t bytes;
-	/* snapshot scratch (N > 1: capacity records) and windows, owned by whoever set
+	/* snapshot scratch (N > 1: N C records) and windows, owned by whoever set
 	 * scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
 	struct ttlog_record *scratch;
@@ -197,7 +200,7 @@ int numa_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 		return -ENOMEM;
 	memset(r, 0, bytes);
 	r->n = numa_n;
-	nc.capacity = (cap + r->n - 1) / r->n;
+	nc.capacity = cap;
 	nc.policy = cfg->policy;
 	for (unsigned i = 0; i < r->n; i++) {
 		struct numa_alloc_ctx ctx = {.node = i, .bound = 0};
@@ -207,10 +210,10 @@ int numa_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 			goto fail;
 		r->node[i].bound = ctx.bound;
 		r->node[i].cap = mpmc_capacity(r->node[i].ring);
-		r->capacity += r->node[i].cap;
 	}
+	r->capacity = cap;
 	if (r->n > 1) {
-		r->scratch_bytes = r->capacity * sizeof(struct ttlog_record);
+		r->scratch_bytes = r->n * cap * sizeof(struct ttlog_record);
 		r->scratch = ttlog__ring_alloc(r->scratch_bytes);
 		if (r->scratch == NULL) {
 			err = -ENOMEM;
@@ -320,32 +323,47 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	}
 	for (unsigned i = 0; i < r->n; i++) {
 		struct numa_node *nd = &r->node[i];
-		nd->len = mpmc_snapshot(nd->ring, r->scratch + off, nd->cap, &c);
-		nd->pos = 0;
+		nd->pos = mpmc_snapshot(nd->ring, r->scratch + off, nd->cap, &c);
 		cut_add(cut, &c);
-		window_set(r, i, r->scratch + off, nd->len);
+		nd->win = (struct ttlog_shard_window){
+			.node = numa_os[i], .shard = i, .shared = 1};
 		off += nd->cap;
 	}
 	r->nwin = r->n;
-	/* N-way merge by timestamp; N is small, a linear scan of the heads beats a heap */
-	while (kept < max) {
+	/* N-way merge, newest first, filling out from its end: the newest max records. N is
+	 * small, a linear scan of the runs' last records beats a heap. Equal timestamps:
+	 * the later node first, so that read oldest first they keep node order. */
+	size_t w = max;
+	while (w > 0) {
 		const struct ttlog_record *best = NULL;
 		unsigned bi = 0;
 		off = 0;
 		for (unsigned i = 0; i < r->n; off += r->node[i].cap, i++) {
-			if (r->node[i].pos >= r->node[i].len)
+			if (r->node[i].pos == 0)
 				continue;
-			const struct ttlog_record *h = &r->scratch[off + r->node[i].pos];
-			if (best == NULL || h->ts < best->ts) {
+			const struct ttlog_record *h = &r->scratch[off + r->node[i].pos - 1];
+			if (best == NULL || h->ts >= best->ts) {
 				best = h;
 				bi = i;
 			}
 		}
 		if (best == NULL)
 			break;
-		out[kept++] = *best;
-		r->node[bi].pos++;
+		struct ttlog_shard_window *win = &r->node[bi].win;
+		if (win->kept++ == 0) {
+			win->first_ts = win->last_ts = best->ts;
+			win->tid = best->tid; /* the newest of the node ring */
+		}
+		if (best->ts < win->first_ts)
+			win->first_ts = best->ts;
+		if (best->ts > win->last_ts)
+			win->last_ts = best->ts;
+		out[--w] = *best;
+		r->node[bi].pos--;
 	}
+	kept = max - w;
+	if (w > 0)
+		memmove(out, out + w, kept * sizeof(*out));
 	cut_close(cut, kept);
 out:
 	/* R1: release, pairs with A1 in the next snapshot */

@@ -11,14 +11,15 @@
  * dropped loses the new one), so at any quiescent moment:
  *     pushed + dropped = kept + popped + overwritten + dropped   (pushed counts stores)
  *
- * Capacity is what a ring holds in all, in every variant (so memory is bounded by it and
- * a snapshot buffer of capacity() records always suffices); sharded variants split it:
+ * Capacity: a snapshot returns at most capacity() records (a buffer of capacity() records
+ * always suffices) and ring memory is bounded by a small multiple of it:
  *   mpmc  one ring of C = capacity rounded up to a power of two (at least 16).
- *   spsc  C split into P parts of C/P (P = 16 by default, fewer for small C; see
- *         spsc_create_parts): P-1 per-thread shards (a thread keeps at most C/P of its
- *         newest records) and one shared ring for overflow threads and nested pushes.
- *   numa  C split evenly among the N node rings (each at least 16: capacity() may exceed
- *         C when C < 16 N); a producer writes to its node's ring.
+ *   spsc  per-thread shards of C records each, at most S of them (8 by default), and a
+ *         shared ring of C for the rest (spsc_create_shards): a thread keeps up to C of
+ *         its own records and a snapshot returns the newest C of all shards, as mpmc
+ *         would; memory is bounded by (S + 1) C records, shards allocated on first push.
+ *   numa  one ring of C per NUMA node (N of them); a producer writes to its node's ring;
+ *         a snapshot returns the newest C of all nodes. Memory: N C records.
  */
 #ifndef TTLOG_VARIANTS_RING_H
 #define TTLOG_VARIANTS_RING_H
@@ -136,17 +137,16 @@ size_t numa_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_windo
 		    size_t max);
 
 /*
- * spsc with an explicit split: the capacity (rounded up to a power of two, C) is divided
- * into `parts` equal parts (rounded up to a power of two, reduced until each holds at
- * least 16 records; 0 means SPSC_DEFAULT_PARTS = 16): parts - 1 single-producer shards,
- * each owned by one thread at a time, and one shared MPMC ring for the threads that find
- * no free shard and for pushes from a signal handler that interrupted a push of its own
- * thread. spsc_create(out, cfg) is spsc_create_parts(out, cfg, 0). Internal to ttlog
- * (tests, harness).
+ * spsc with at most `shards` per-thread shards (0: SPSC_DEFAULT_SHARDS; at most
+ * SPSC_MAX_SHARDS, else -EINVAL). Each shard and the shared ring hold C records (the
+ * capacity rounded up to a power of two); the shared ring takes the threads that find no
+ * free shard and pushes from a signal handler that interrupted a push of its own thread.
+ * spsc_create(out, cfg) is spsc_create_shards(out, cfg, 0). Internal (tests, harness).
  */
-int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
-		      unsigned parts);
-#define SPSC_DEFAULT_PARTS 16
+int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		       unsigned shards);
+#define SPSC_DEFAULT_SHARDS 8
+#define SPSC_MAX_SHARDS 1024
 
 /* The number of NUMA nodes (so of rings per numa ring) this process sees: hwloc's topology,
  * HWLOC_SYNTHETIC / HWLOC_XMLFILE honoured, loaded once. Internal (tests, harness). */

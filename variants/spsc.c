@@ -7,24 +7,27 @@
  * only writer of its shard's tail and slots, so a push is a few plain stores and two
  * releases, with no read-modify-write on a shared line in the common case.
  *
- * Capacity: the ring's capacity C (rounded up to a power of two) is split into P equal
- * parts of C/P records (P = SPSC_DEFAULT_PARTS = 16, or spsc_create_parts(); P is reduced
- * until a part holds at least 16 records): P-1 shards, each owned by one thread at a time,
- * and one shared MPMC ring (mpmc.c). Memory is bounded by C records whatever the number of
- * threads; one thread keeps at most its C/P newest records (overwrite) or its first C/P
- * (drop). A thread writes to the shared ring when every shard is owned by a live thread,
- * when the process has more than SPSC_MAX_THREADS threads using spsc at once, and for a push
- * from a signal handler that interrupted a push of the same thread (the shard's busy flag
- * is set): the single-producer invariant always holds and nothing is lost but by policy.
+ * Capacity: every shard holds C records (C = the capacity rounded up to a power of two),
+ * as does one shared MPMC ring (mpmc.c); there are at most S shards (S =
+ * SPSC_DEFAULT_SHARDS = 8, or spsc_create_shards()). So a thread keeps its C newest records
+ * (overwrite) or its first C (drop) whatever the other threads do, and a snapshot returns
+ * the newest C records of all shards together, by timestamp: the same events an mpmc ring
+ * of capacity C would hold. Memory is bounded by (S + 1) C records plus a C-record
+ * snapshot scratch; thread shards are allocated as threads first push, so a one-thread
+ * program uses 3 C. A thread writes to the shared ring when all S shards are owned by
+ * live threads, when more than SPSC_MAX_THREADS threads use spsc at once, and for a push
+ * from a signal handler that interrupted a push of the same thread (the shard's busy
+ * flag is set): the single-producer invariant always holds and nothing is lost but by
+ * policy.
  *
  * Shards: created on a thread's first push to a ring (ttlog__ring_alloc: the only push
  * that may allocate or make a system call), owned through a token (thread-table index,
  * generation). A thread's exit (pthread key destructor) bumps its generation: its shards
  * are retired at once without being touched and keep their records for snapshots. A
- * thread that needs a shard creates one while the ring has fewer than P-1, else takes
+ * thread that needs a shard creates one while the ring has fewer than S, else takes
  * over the retired shard whose newest record is the oldest (continuing its positions, so
  * its records replace the old owner's oldest first): threads that come and go reuse the
- * same P-1 shards, and an exited thread's last events are the last to be overwritten.
+ * same S shards, and an exited thread's last events are the last to be overwritten.
  *
  * Lookup: a per-thread single-entry cache {ring, ring id, shard} makes the common push one
  * compare; a miss (another ring) scans the ring's shard table for the thread's token.
@@ -34,11 +37,13 @@
  * record of position p; p: being written) checked by snapshots like a seqlock (F1/F2).
  *
  * Progress: push is wait-free (the eviction CAS fails only when a consumer advanced head,
- * at most C/P times, and never when nothing pops). Pop is lock-free. Snapshot is wait-free:
- * one pass over each shard, a k-way merge by timestamp (binary heap over the shards' heads)
- * into the caller's buffer with scratch reserved at create; a snapshot that finds the
- * scratch in use (another snapshot, or one interrupted by a signal handler on this thread)
- * copies the shards one after another and merges them in place (merge.h) instead.
+ * at most C times, and never when nothing pops). Pop is lock-free. Snapshot is wait-free:
+ * one pass over each shard, newest first, a k-way merge by timestamp (binary heap over the
+ * shards' newest unread records) filling the caller's buffer from its end, with scratch
+ * reserved at create; a snapshot that finds the scratch in use (another snapshot, or one
+ * interrupted by a signal handler on this thread) copies the shards one after another and
+ * merges them in place (merge.h) instead: still ordered, but when the buffer cannot hold
+ * every shard it keeps each shard's newest records in turn rather than the newest overall.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -51,7 +56,6 @@
 #include "ring.h"
 
 #define SPSC_WORDS (sizeof(struct ttlog_record) / 8)
-#define SPSC_MIN_PART 16
 #define SPSC_MAX_THREADS 16384 /* threads using spsc at once; more write to shared rings */
 #define SPSC_RETRY 4096        /* pushes a thread without a shard makes before looking again */
 
@@ -84,25 +88,24 @@ struct spsc_shard {
 	_Alignas(64) struct spsc_slot slots[];
 };
 
-/* One run of a snapshot's merge: a shard's positions [pos, end), or the shared ring's
- * copy (sh == NULL, indexes into shared_buf). Snapshot-private (scratch). */
+/* One run of a snapshot's merge, read newest first: a shard's positions [lo, hi), or the
+ * shared ring's copy (sh == NULL, indexes into shared_buf). Snapshot-private (scratch). */
 struct spsc_run {
 	struct spsc_shard *sh;
-	uint64_t pos, end;
+	uint64_t lo, hi;
 };
 
 struct ttlog_ring {
 	/* read-only after create */
 	uint64_t id;        /* unique in the process: a cache hit needs ring and id to match */
-	uint64_t capacity;  /* C, all parts */
-	uint64_t part;      /* C/P records per shard and for the shared ring */
-	unsigned nshards;   /* P - 1 */
+	uint64_t capacity;  /* C: records per shard, per shared ring, per snapshot */
+	unsigned nshards;   /* S */
 	int policy;
 	struct ttlog_ring *shared; /* an mpmc ring (mpmc.c), used through mpmc_* only */
 	/* nshards entries, set once each (CAS from NULL, R6) by the thread that creates the
 	 * shard, read by everyone (A6) */
 	_Atomic(struct spsc_shard *) *shards;
-	/* snapshot scratch (nshards + 1 runs, heads, heap entries, windows; part records for
+	/* snapshot scratch (nshards + 1 runs, heads, heap entries, windows; C records for
 	 * the shared ring's copy), owned by whoever set scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
 	struct spsc_run *runs;
@@ -143,7 +146,7 @@ struct spsc_tls {
 	uint64_t token; /* 0 until registered */
 	uint32_t state;
 	uint32_t retry;    /* pushes to the shared ring since the last lookup */
-	uint32_t pop_next; /* the part pop tries first */
+	uint32_t pop_next; /* the shard (or nshards: the shared ring) pop tries first */
 	uint32_t pop_seeded;
 };
 static __thread struct spsc_tls tl __attribute__((tls_model("initial-exec")));
@@ -209,12 +212,12 @@ static int shard_dead(uint64_t o)
 
 static struct spsc_shard *shard_new(struct ttlog_ring *r, unsigned index)
 {
-	size_t bytes = offsetof(struct spsc_shard, slots) + r->part * sizeof(struct spsc_slot);
+	size_t bytes = offsetof(struct spsc_shard, slots) + r->capacity * sizeof(struct spsc_slot);
 	struct spsc_shard *sh = ttlog__ring_alloc(bytes); /* zeroed: every seq is 0, no record */
 
 	if (sh == NULL)
 		return NULL;
-	sh->mask = r->part - 1;
+	sh->mask = r->capacity - 1;
 	sh->index = index;
 	sh->bytes = bytes;
 	atomic_init(&sh->owner, tl.token);
@@ -322,12 +325,11 @@ static struct spsc_shard *spsc_lookup(struct ttlog_ring *r)
 
 /* ---- create / destroy ------------------------------------------------------------- */
 
-int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
-		      unsigned parts)
+int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
+		       unsigned shards)
 {
-	struct ttlog_ring_config part_cfg;
 	struct ttlog_ring *r;
-	size_t cap = SPSC_MIN_PART, p = 1, n, bytes;
+	size_t cap = 16, n, bytes;
 	unsigned char *m;
 	int err;
 
@@ -335,16 +337,12 @@ int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *c
 		return -EINVAL;
 	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
 		return -EINVAL;
-	if (parts == 0)
-		parts = SPSC_DEFAULT_PARTS;
-	if (parts > 65536)
+	if (shards == 0)
+		shards = SPSC_DEFAULT_SHARDS;
+	if (shards > SPSC_MAX_SHARDS)
 		return -EINVAL;
 	while (cap < cfg->capacity)
 		cap <<= 1;
-	while (p < parts)
-		p <<= 1;
-	while (p > 1 && cap / p < SPSC_MIN_PART)
-		p >>= 1;
 	pthread_once(&spsc_once, spsc_key_init);
 	if (!spsc_key_ok)
 		return -EAGAIN;
@@ -354,20 +352,17 @@ int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *c
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->capacity = cap;
-	r->part = cap / p;
-	r->nshards = (unsigned)p - 1;
+	r->nshards = shards;
 	r->policy = cfg->policy;
-	part_cfg.capacity = r->part;
-	part_cfg.policy = cfg->policy;
-	if ((err = mpmc_create(&r->shared, &part_cfg)) < 0) {
+	if ((err = mpmc_create(&r->shared, cfg)) < 0) {
 		free(r);
 		return err;
 	}
 	/* one block: shard pointers, runs, heads, heap, windows, the shared ring's copy */
-	n = p; /* runs: every shard and the shared ring */
+	n = shards + 1; /* runs: every shard and the shared ring */
 	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) +
 		     sizeof(*r->win) + sizeof(*r->heap)) +
-		r->part * sizeof(struct ttlog_record) + 64;
+		cap * sizeof(struct ttlog_record) + 64;
 	r->mem = calloc(1, bytes);
 	if (r->mem == NULL) {
 		mpmc_destroy(r->shared);
@@ -380,7 +375,7 @@ int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *c
 	r->heads = (struct ttlog_record *)m;
 	m += n * sizeof(*r->heads);
 	r->shared_buf = (struct ttlog_record *)m;
-	m += r->part * sizeof(struct ttlog_record);
+	m += cap * sizeof(struct ttlog_record);
 	r->win = (struct ttlog_shard_window *)m;
 	m += n * sizeof(*r->win);
 	r->shards = (_Atomic(struct spsc_shard *) *)m;
@@ -397,7 +392,7 @@ int spsc_create_parts(struct ttlog_ring **out, const struct ttlog_ring_config *c
 
 int spsc_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 {
-	return spsc_create_parts(out, cfg, 0);
+	return spsc_create_shards(out, cfg, 0);
 }
 
 void spsc_destroy(struct ttlog_ring *r)
@@ -552,37 +547,36 @@ got:
 
 /* ---- snapshot ------------------------------------------------------------------- */
 
-/* The next record of a run that is still intact into *dst; 0 when the run is done. */
-static int run_next(const struct ttlog_ring *r, struct spsc_run *run, struct ttlog_record *dst)
+/* The newest unread record of a run that is still intact into *dst; 0 when the run is
+ * done. */
+static int run_prev(const struct ttlog_ring *r, struct spsc_run *run, struct ttlog_record *dst)
 {
 	struct spsc_shard *sh = run->sh;
 	uint64_t *w = (uint64_t *)dst;
 
 	if (sh == NULL) {
-		if (run->pos >= run->end)
+		if (run->hi <= run->lo)
 			return 0;
-		*dst = r->shared_buf[run->pos++];
+		*dst = r->shared_buf[--run->hi];
 		return 1;
 	}
-	while (run->pos < run->end) {
-		uint64_t p = run->pos++, t;
-		struct spsc_slot *s = &sh->slots[p & sh->mask];
-		/* A3: acquire, pairs with R1 in shard_push(): the record of p is complete */
-		if (atomic_load_explicit(&s->seq, memory_order_acquire) == p + 1) {
-			for (size_t i = 0; i < SPSC_WORDS; i++)
-				w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
-			/* F2: acquire fence, pairs with F1 in shard_push(): if a word came from a
-			 * newer lap, the load below sees that lap's mark */
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit(&s->seq, memory_order_relaxed) == p + 1)
-				return 1;
-		}
-		/* overwritten since the cut: skip what the owner has lapped since (relaxed: a
-		 * hint, every position is still checked by its seq) */
-		t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
-		if (t > sh->mask + 1 && run->pos < t - sh->mask - 1)
-			run->pos = t - sh->mask - 1;
+	if (run->hi <= run->lo)
+		return 0;
+	uint64_t p = --run->hi;
+	struct spsc_slot *s = &sh->slots[p & sh->mask];
+	/* A3: acquire, pairs with R1 in shard_push(): the record of p is complete */
+	if (atomic_load_explicit(&s->seq, memory_order_acquire) == p + 1) {
+		for (size_t i = 0; i < SPSC_WORDS; i++)
+			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		/* F2: acquire fence, pairs with F1 in shard_push(): if a word came from a newer
+		 * lap, the load below sees that lap's mark */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == p + 1)
+			return 1;
 	}
+	/* the owner has lapped p since the cut, so every older position too (it writes in
+	 * order): the run is over */
+	run->hi = run->lo;
 	return 0;
 }
 
@@ -601,23 +595,26 @@ static void run_open(struct spsc_run *run, struct spsc_shard *sh, struct ttlog_r
 	cut->stored += t;
 	start = t > cap ? t - cap : 0;
 	run->sh = sh;
-	run->pos = h > start ? (h < t ? h : t) : start;
-	run->end = t;
+	run->lo = h > start ? (h < t ? h : t) : start;
+	run->hi = t;
 }
 
 static void cut_close(struct ttlog_ring_cut *cut, size_t kept)
 {
 	cut->kept = kept;
 	/* with pops racing the snapshot the split popped/overwritten is approximate; the sum
-	 * is exact: every stored record not kept was popped or evicted (or did not fit) */
+	 * is exact: every stored record not kept was popped or evicted, or is older than
+	 * the newest `max` of all shards */
 	if (cut->popped > cut->stored - kept)
 		cut->popped = cut->stored - kept;
 	cut->overwritten = cut->stored - kept - cut->popped;
 }
 
-static inline int heap_less(const struct ttlog_ring *r, uint32_t a, uint32_t b)
+/* max-heap order on the runs' newest unread records: later ts first; on equal ts the
+ * later run first, so that read back oldest first equal records keep run order */
+static inline int heap_before(const struct ttlog_ring *r, uint32_t a, uint32_t b)
 {
-	return r->heads[a].ts < r->heads[b].ts || (r->heads[a].ts == r->heads[b].ts && a < b);
+	return r->heads[a].ts > r->heads[b].ts || (r->heads[a].ts == r->heads[b].ts && a > b);
 }
 
 static void heap_down(struct ttlog_ring *r, size_t n, size_t i)
@@ -626,9 +623,9 @@ static void heap_down(struct ttlog_ring *r, size_t n, size_t i)
 
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		if (l < n && heap_less(r, h[l], h[m]))
+		if (l < n && heap_before(r, h[l], h[m]))
 			m = l;
-		if (l + 1 < n && heap_less(r, h[l + 1], h[m]))
+		if (l + 1 < n && heap_before(r, h[l + 1], h[m]))
 			m = l + 1;
 		if (m == i)
 			return;
@@ -639,7 +636,8 @@ static void heap_down(struct ttlog_ring *r, size_t n, size_t i)
 	}
 }
 
-/* Scratch in use: copy the shards one after another, merging each into what is there. */
+/* Scratch in use: each shard's newest records that still fit, one shard after another,
+ * merged in place into what is there. */
 static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 			       struct ttlog_ring_cut *cut)
 {
@@ -649,13 +647,15 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	for (unsigned i = 0; i < r->nshards; i++) {
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
 		struct spsc_run run;
-		size_t begin = used;
+		size_t room = max - used;
 		if (sh == NULL)
 			continue;
 		run_open(&run, sh, cut);
-		while (used < max && run_next(r, &run, &out[used]))
-			used++;
-		ttlog__merge_inplace(out, 0, begin, used);
+		for (n = 0; n < room && run_prev(r, &run, &out[max - 1 - n]);)
+			n++;
+		memmove(&out[used], &out[max - n], n * sizeof(*out));
+		ttlog__merge_inplace(out, 0, used, used + n);
+		used += n;
 	}
 	n = mpmc_snapshot(r->shared, out + used, max - used, &sc);
 	ttlog__merge_inplace(out, 0, used, used + n);
@@ -673,7 +673,7 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 {
 	struct ttlog_ring_cut sc;
 	uint32_t zero = 0;
-	size_t nruns = 0, nheap = 0, kept = 0, i;
+	size_t nruns = 0, nheap = 0, w = max, i;
 
 	memset(cut, 0, sizeof(*cut));
 	/* A8: acquire, pairs with R8 below in the previous snapshot: its use of the scratch
@@ -690,9 +690,9 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		r->win[nruns] = (struct ttlog_shard_window){.node = -1, .shard = (uint32_t)i};
 		nruns++;
 	}
-	r->runs[nruns] = (struct spsc_run){.sh = NULL, .pos = 0,
-					   .end = mpmc_snapshot(r->shared, r->shared_buf,
-								r->part, &sc)};
+	r->runs[nruns] = (struct spsc_run){
+		.sh = NULL, .lo = 0,
+		.hi = mpmc_snapshot(r->shared, r->shared_buf, r->capacity, &sc)};
 	r->win[nruns] = (struct ttlog_shard_window){
 		.node = -1, .shard = r->nshards, .shared = 1};
 	nruns++;
@@ -701,32 +701,36 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	cut->dropped += sc.dropped;
 	cut->in_flight = sc.in_flight;
 
-	/* k-way merge: a min-heap of runs keyed by (their next record's ts, run index) */
+	/* k-way merge, newest first, filling out from its end: the newest max records */
 	for (i = 0; i < nruns; i++)
-		if (run_next(r, &r->runs[i], &r->heads[i]))
+		if (run_prev(r, &r->runs[i], &r->heads[i]))
 			r->heap[nheap++] = (uint32_t)i;
 	for (i = nheap; i-- > 0;)
 		heap_down(r, nheap, i);
-	while (nheap > 0 && kept < max) {
+	while (nheap > 0 && w > 0) {
 		uint32_t k = r->heap[0];
-		struct ttlog_shard_window *w = &r->win[k];
-		out[kept++] = r->heads[k];
-		if (w->kept++ == 0)
-			w->first_ts = w->last_ts = r->heads[k].ts;
-		if (r->heads[k].ts < w->first_ts)
-			w->first_ts = r->heads[k].ts;
-		if (r->heads[k].ts > w->last_ts)
-			w->last_ts = r->heads[k].ts;
-		w->tid = r->heads[k].tid;
-		if (!run_next(r, &r->runs[k], &r->heads[k]))
+		struct ttlog_shard_window *win = &r->win[k];
+		uint64_t ts = r->heads[k].ts;
+		out[--w] = r->heads[k];
+		if (win->kept++ == 0) {
+			win->first_ts = win->last_ts = ts;
+			win->tid = r->heads[k].tid; /* the newest of the shard */
+		}
+		if (ts < win->first_ts)
+			win->first_ts = ts;
+		if (ts > win->last_ts)
+			win->last_ts = ts;
+		if (!run_prev(r, &r->runs[k], &r->heads[k]))
 			r->heap[0] = r->heap[--nheap];
 		heap_down(r, nheap, 0);
 	}
+	if (w > 0)
+		memmove(out, out + w, (max - w) * sizeof(*out));
 	r->nwin = nruns;
-	cut_close(cut, kept);
+	cut_close(cut, max - w);
 	/* R8: release, pairs with A8 in the next snapshot */
 	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
-	return kept;
+	return max - w;
 }
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
