@@ -7,6 +7,7 @@ Reads DIR/results.json (written by ttlog-bench; nothing here is hard-coded: ever
 comes from that file) and writes:
     DIR/comprehensive_report.txt   every table, with ratios of each variant to each baseline
     DIR/report.md                  the same tables with the charts
+    DIR/summary.md                 the key medians with the machine (for the README)
     DIR/data/*.dat                 the chart data
     DIR/charts/*.png, *.svg        gnuplot charts (reports/*.gp), when gnuplot is installed
 Standard library only.
@@ -608,6 +609,21 @@ def write_md(run, d, made):
         f.write("\n".join(out) + "\n")
 
 
+def write_summary(run, d):
+    """summary.md: the key medians with their machine, for the README's results section."""
+    m, r = run.machine, run.run
+    out = ["Measured on %s (kernel %s), %s run of %s, git %s, %d repetitions of %d ms "
+           "points; > 1x = the variant is better than that baseline; (unstable) = CV > 10%%."
+           % (m.get("summary", "?"), m.get("kernel", "?"), "a QUICK" if r.get("quick")
+              else "a", r.get("date", "?"), r.get("git_rev", "?"), r.get("reps", 0),
+              r.get("duration_ms", 0)),
+           "", md_table(["figure", "impl", "median", "ratios to baselines"], headline(run))]
+    if run.notes:
+        out += [""] + ["- " + n for n in run.notes]
+    with open(os.path.join(d, "summary.md"), "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: report.py RESULTS_DIR\n")
@@ -617,6 +633,7 @@ def main():
     write_text(run, d)
     made = charts(run, d)
     write_md(run, d, made)
+    write_summary(run, d)
     print("report: %s/comprehensive_report.txt, report.md, %d charts (PNG+SVG)" % (d, len(made)))
     return 0
 
