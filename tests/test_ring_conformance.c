@@ -1241,7 +1241,7 @@ static void test_merge_inplace(void **state)
 {
 	(void)state;
 	cur = "merge.h";
-	struct ttlog_record a[300], ref[300];
+	static struct ttlog_record a[300], ref[300];
 	unsigned seed = 12345;
 
 	for (int iter = 0; iter < 2000; iter++) {

@@ -378,7 +378,7 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 	m += cap * sizeof(struct ttlog_record);
 	r->win = (struct ttlog_shard_window *)m;
 	m += n * sizeof(*r->win);
-	r->shards = (_Atomic(struct spsc_shard *) *)m;
+	r->shards = (void *)m;
 	m += n * sizeof(*r->shards);
 	r->heap = (uint32_t *)m;
 	for (size_t i = 0; i < r->nshards; i++)
@@ -614,7 +614,9 @@ static void cut_close(struct ttlog_ring_cut *cut, size_t kept)
  * later run first, so that read back oldest first equal records keep run order */
 static inline int heap_before(const struct ttlog_ring *r, uint32_t a, uint32_t b)
 {
-	return r->heads[a].ts > r->heads[b].ts || (r->heads[a].ts == r->heads[b].ts && a > b);
+	uint64_t ta = r->heads[a].ts, tb = r->heads[b].ts;
+
+	return ta > tb || (ta == tb && a > b);
 }
 
 static void heap_down(struct ttlog_ring *r, size_t n, size_t i)
