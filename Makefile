@@ -82,8 +82,9 @@ $(B)/ttlog.pc: Makefile
 	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor hwloc' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -pthread' > $@
 
-$(B)/ttlog-view: tools/ttlog-view.c $(B)/libttlog.a
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
+VIEW_SRC := tools/ttlog-view.c tools/view_tui.c
+$(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
+	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
 
 # Tests: test_ring* take every variant through the ops tables (multi-variant library);
 # the others use libttlog as a program would.
@@ -102,7 +103,7 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
   ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:detect_leaks=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-one: tests
-	@set -e; for t in $(TESTS); do \
+	@set -e; for t in $(TESTS) $(EXTRA_TESTS); do \
 	  echo "== $$t"; $(SAN_ENV) TTLOG_BIN=$(B) $$t; \
 	  case $(VARIANT)-$$t in numa-*/test_ring_conformance) \
 	    for s in "numa:2 core:1 pu:1" "numa:4 core:1 pu:1"; do \
@@ -129,6 +130,8 @@ install: lib tools
 	ln -sf libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libttlog.so
 	install -m 644 $(B)/ttlog.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(B)/ttlog-view $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/ttlog-view.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 format:
 	clang-format -i $(CORE_SRC) variants/*.c variants/*.h include/ttlog/*.h tests/*.c tools/*.c

@@ -1,0 +1,105 @@
+/*
+ * view.h - what the parts of ttlog-view share: the opened files ("sources"), the options,
+ * the merged timeline and the text helpers (ttlog-view.c), and the terminal UI
+ * (view_tui.c). Not a library: one program, one thread.
+ */
+#ifndef TTLOG_VIEW_H
+#define TTLOG_VIEW_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <ttlog/reader.h>
+
+/* One snapshot file given on the command line (or found in a directory). */
+struct vsource {
+	const char *path;           /* as given, or owned_path */
+	char *owned_path;           /* DIR/ttlog-*.bin found in a directory argument */
+	ttlog_snapshot_file *snap;  /* NULL when the file could not be read */
+	const char *service, *host; /* from the snapshot, live until it is closed */
+	uint64_t pid;
+	char *label;   /* how events of this file are marked when there are several files */
+	size_t group;  /* index of the first open source of the same process (host, pid) */
+	bool overlaps; /* its group has several files: their events are de-duplicated */
+	/* merge state */
+	ttlog_event ev; /* this file's next event, when has_ev */
+	bool has_ev;
+};
+
+enum vformat { FMT_TABLE, FMT_JSON, FMT_CSV };
+
+struct vfield_filter {
+	char *key;
+	char *value; /* NULL: the field only has to be present */
+};
+
+struct vopts {
+	enum vformat format;
+	bool header, stats, interactive;
+	bool local;   /* times in local time instead of UTC */
+	bool color;   /* ANSI colours (table) / curses colours (TUI) */
+	const char *marker; /* appended to a truncated string: "…" or "..." */
+	/* filters: an event is shown when it passes all of them */
+	int min_level;
+	char **targets, **services; /* fnmatch() patterns, any may match */
+	size_t ntargets, nservices;
+	uint32_t *threads; /* any may match */
+	size_t nthreads;
+	struct vfield_filter *fields; /* all must match */
+	size_t nfields;
+	regex_t grep;
+	bool has_grep;
+	bool has_since, has_until;
+	uint64_t since_ns, until_ns; /* inclusive */
+	bool has_last;
+	size_t last;
+};
+
+/* A growable text buffer, NUL-terminated. */
+struct vbuf {
+	char *p;
+	size_t len, cap;
+};
+void vbuf_put(struct vbuf *b, const char *s, size_t n);
+void vbuf_putc(struct vbuf *b, char c);
+void vbuf_printf(struct vbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vbuf_free(struct vbuf *b);
+
+/* The message with each {} filled by the next field value, into b (reset first); a
+ * truncated string value is followed by marker (NULL: no mark). Returns b->len. */
+size_t vrender(const ttlog_event *ev, const char *marker, struct vbuf *b);
+/* The number of {} in a message (fields past them are shown as key=value). */
+size_t vplaceholders(const char *message);
+/* A field value as text (no quoting); a truncated string gets the marker. */
+void vfield_text(const ttlog_field *f, const char *marker, struct vbuf *b);
+/* YYYY-mm-ddTHH:MM:SS.uuuuuuZ, or with the local offset (+hh:mm) when local. */
+void vtime(uint64_t ns, bool local, char *buf, size_t len);
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when it is not valid. */
+size_t vutf8_seq(const unsigned char *p, size_t n);
+
+/* Does the event pass the filters? text is its rendered message without marker. */
+bool vmatch_meta(const struct vopts *o, const struct vsource *src, const ttlog_event *ev);
+bool vmatch_text(const struct vopts *o, const char *text);
+
+/*
+ * The merged timeline: every open source's events by timestamp, a stable k-way merge
+ * (each file keeps its own order; equal timestamps go to the file given first), events
+ * of overlapping snapshots of one process shown once.
+ */
+struct vmerge;
+struct vmerge *vmerge_begin(struct vsource *src, size_t nsrc);
+/* The next event, or NULL at the end; *ev lives until the next call. */
+struct vsource *vmerge_next(struct vmerge *m, const ttlog_event **ev);
+size_t vmerge_duplicates(const struct vmerge *m);
+void vmerge_end(struct vmerge *m);
+
+/*
+ * The terminal UI over the events that pass the command line's filters (the last N with
+ * --last). Returns the exit status: 0, or 1 when the terminal could not be used.
+ */
+int vtui_run(struct vsource *src, size_t nsrc, const struct vopts *o);
+
+#endif
