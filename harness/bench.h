@@ -223,6 +223,10 @@ struct experiment {
 	 * that tasks are repetition-major) */
 	void (*plan)(struct bench_ctx *c, int rep);
 	void (*run)(struct bench_ctx *c, const struct task *t);
+	/* run each task in a forked child with a deadline and a memory limit: the
+	 * experiment can make a variant run away (1024 threads, 100,000 rings), and one
+	 * runaway must cost its figure, not the run */
+	bool isolate;
 };
 
 struct task {

@@ -155,7 +155,7 @@ static void run_rings(struct bench_ctx *c, const struct task *t)
 
 const struct experiment exp_threads_1024 = {
 	"threads-1024", "1024 threads logging at once: time, events/s, exact accounting",
-	plan_1024, run_1024};
+	plan_1024, run_1024, true};
 const struct experiment exp_rings_100k = {
 	"rings-100k", "100,000 live rings: creation cost, memory, push+pop ops", plan_rings,
-	run_rings};
+	run_rings, true};

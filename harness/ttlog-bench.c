@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,6 +338,109 @@ void task_add(struct bench_ctx *c, const struct experiment *e, struct impl *im, 
 		}
 	}
 	c->tasks[c->ntasks++] = (struct task){e, im, cfg, rep, est_s};
+}
+
+/* ---- isolated tasks ------------------------------------------------------------------ */
+
+#define ISOLATE_MEM (6ull << 30) /* address space of an isolated task */
+
+struct iso_msg {
+	char type; /* 'F' figure values, 'N' run note */
+	int from;  /* F: first new value */
+	struct figure fig;
+	char note[240];
+};
+
+static void run_isolated(struct bench_ctx *c, struct task *t, double deadline_s)
+{
+	int nf0 = bench_nfigures, nn0 = bench_nrun_notes, fds[2], status = 0;
+	int *n0 = calloc((size_t)(nf0 ? nf0 : 1), sizeof *n0);
+	struct iso_msg *m = malloc(sizeof *m);
+	pid_t pid;
+
+	for (int i = 0; i < nf0; i++)
+		n0[i] = bench_figures[i].n;
+	fflush(NULL);
+	if (n0 == NULL || m == NULL || pipe(fds) < 0 || (pid = fork()) < 0) {
+		run_note("%s %s: cannot fork an isolated task; run in process", t->exp->name,
+			 t->impl->name);
+		t->exp->run(c, t);
+		free(n0);
+		free(m);
+		return;
+	}
+	if (pid == 0) {
+		struct rlimit rl = {ISOLATE_MEM, ISOLATE_MEM};
+		close(fds[0]);
+		setrlimit(RLIMIT_AS, &rl);
+		t->exp->run(c, t);
+		for (int i = 0; i < bench_nfigures; i++) {
+			int from = i < nf0 ? n0[i] : 0;
+			if (bench_figures[i].n <= from)
+				continue;
+			memset(m, 0, sizeof *m);
+			m->type = 'F';
+			m->from = from;
+			m->fig = bench_figures[i];
+			if (write(fds[1], m, sizeof *m) != (ssize_t)sizeof *m)
+				_exit(3);
+		}
+		for (int i = nn0; i < bench_nrun_notes; i++) {
+			memset(m, 0, sizeof *m);
+			m->type = 'N';
+			memcpy(m->note, bench_run_notes[i], sizeof m->note);
+			if (write(fds[1], m, sizeof *m) != (ssize_t)sizeof *m)
+				_exit(3);
+		}
+		_exit(0); /* no atexit work: the parent owns the outputs */
+	}
+	close(fds[1]);
+	uint64_t end = bench_now_ns() + (uint64_t)(deadline_s * 1e9);
+	size_t have = 0;
+	bool killed = false;
+	for (;;) {
+		uint64_t now = bench_now_ns();
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		if (now >= end) {
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+		if (poll(&pfd, 1, (int)((end - now) / 1000000 + 1)) <= 0)
+			continue;
+		ssize_t r = read(fds[0], (char *)m + have, sizeof *m - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		if (have < sizeof *m)
+			continue;
+		have = 0;
+		if (m->type == 'F') {
+			struct figure *g = &m->fig;
+			for (int k = m->from; k < g->n; k++)
+				res_add(g->experiment, g->impl, g->kind, g->config, g->x, g->metric,
+					g->unit, g->higher_better, g->values[k]);
+			if (g->note[0] != '\0')
+				res_note(g->experiment, g->impl, "%s", g->note);
+		} else if (m->type == 'N') {
+			m->note[sizeof m->note - 1] = '\0';
+			run_note("%s", m->note);
+		}
+	}
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	if (killed)
+		run_note("%s %s: did not finish within %.0f s: killed, no figure for that "
+			 "repetition (the task runs in a child process limited to %llu GiB)",
+			 t->exp->name, t->impl->name, deadline_s, ISOLATE_MEM >> 30);
+	else if (WIFSIGNALED(status))
+		run_note("%s %s: the task died with signal %d (out of its %llu GiB?)", t->exp->name,
+			 t->impl->name, WTERMSIG(status), ISOLATE_MEM >> 30);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		run_note("%s %s: the task exited with status %d", t->exp->name, t->impl->name,
+			 WEXITSTATUS(status));
+	free(n0);
+	free(m);
 }
 
 /* ---- output ------------------------------------------------------------------------- */
@@ -692,10 +798,15 @@ int main(int argc, char **argv)
 		double el = (double)(bench_now_ns() - t_start) / 1e9;
 		double eta = est_done > 0 ? el / est_done * (est_total - est_done)
 					  : est_total - est_done;
-		fprintf(stderr, "%s[%d/%d] %-12s %-10s cfg %d rep %d | elapsed %.0fs | ETA %.0fs%s",
+		fprintf(stderr,
+			"%s[%d/%d] %-12s %-10s cfg %d rep %d | elapsed %.0fs | ETA %.0fs | rss %.0f MB%s",
 			tty ? "\r" : "", i + 1, c->ntasks, t->exp->name, t->impl->name, t->cfg,
-			t->rep + 1, el, eta, tty ? "   " : "\n");
-		t->exp->run(c, t);
+			t->rep + 1, el, eta, (double)bench_rss_bytes() / 1048576.0,
+			tty ? "   " : "\n");
+		if (t->exp->isolate)
+			run_isolated(c, t, 30 + 20 * t->est_s);
+		else
+			t->exp->run(c, t);
 		est_done += t->est_s;
 	}
 	double total = (double)(bench_now_ns() - t_start) / 1e9;
