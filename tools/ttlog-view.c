@@ -265,7 +265,13 @@ static void json_str(FILE *f, const char *s, size_t n)
 			putc('\\', f);
 			putc(p[i++], f);
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			fprintf(f, "\\u%04x", p[i++]);
+			switch (p[i]) {
+			case '\n': fputs("\\n", f); break;
+			case '\t': fputs("\\t", f); break;
+			case '\r': fputs("\\r", f); break;
+			default: fprintf(f, "\\u%04x", p[i]); break;
+			}
+			i++;
 		} else if ((k = vutf8_seq(p + i, n - i)) == 0) {
 			fputs("\\ufffd", f);
 			i++;
@@ -1082,7 +1088,7 @@ static void print_stats(struct ctx *c)
 	vtime(c->last_ns, o->local, t1, sizeof t1);
 	if (o->format == FMT_JSON) {
 		fprintf(f, "{\"events\":%" PRIu64 ",\"read\":%zu,\"duplicates\":%zu,\"files\":%zu",
-			c->shown, c->read, c->dups, nfiles);
+			c->shown, c->read + c->dups, c->dups, nfiles);
 		if (c->shown)
 			fprintf(f, ",\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64
 				",\"first\":\"%s\",\"last\":\"%s\",\"span_s\":%.9f",
@@ -1111,7 +1117,7 @@ static void print_stats(struct ctx *c)
 	} else if (o->format == FMT_CSV) {
 		fputs("kind,key,value\n", f);
 		fprintf(f, "events,shown,%" PRIu64 "\nevents,read,%zu\nevents,duplicates,%zu\n"
-			"events,files,%zu\n", c->shown, c->read, c->dups, nfiles);
+			"events,files,%zu\n", c->shown, c->read + c->dups, c->dups, nfiles);
 		if (c->shown)
 			fprintf(f, "span,first_ns,%" PRIu64 "\nspan,last_ns,%" PRIu64 "\n",
 				c->first_ns, c->last_ns);
@@ -1132,7 +1138,7 @@ static void print_stats(struct ctx *c)
 			loss.overwritten, loss.dropped, loss.truncated, loss.in_flight);
 	} else {
 		fprintf(f, "events       %" PRIu64 " shown of %zu read from %zu file%s", c->shown,
-			c->read, nfiles, nfiles == 1 ? "" : "s");
+			c->read + c->dups, nfiles, nfiles == 1 ? "" : "s");
 		if (c->dups)
 			fprintf(f, " (%zu duplicates of overlapping snapshots skipped)", c->dups);
 		putc('\n', f);
@@ -1220,9 +1226,11 @@ static bool add_input(const char *path, struct vsource **src, size_t *nsrc, size
 }
 
 /* Labels: the service; @host when the files come from several hosts; [pid] when one
- * label would stand for several processes. */
-static void make_labels(struct vsource *src, size_t nsrc)
+ * label would stand for several processes. Groups: the files of one process. Returns
+ * the number of processes. */
+static size_t make_labels(struct vsource *src, size_t nsrc)
 {
+	size_t groups = 0;
 	bool hosts = false;
 	size_t i, j;
 
@@ -1266,9 +1274,12 @@ static void make_labels(struct vsource *src, size_t nsrc)
 				break;
 			}
 	}
-	for (i = 0; i < nsrc; i++) /* every file of a group de-duplicates */
+	for (i = 0; i < nsrc; i++) { /* every file of a group de-duplicates */
 		if (src[i].snap && src[src[i].group].overlaps)
 			src[i].overlaps = true;
+		groups += src[i].snap && src[i].group == i;
+	}
+	return groups;
 }
 
 /* ---- options --------------------------------------------------------------------- */
@@ -1623,7 +1634,7 @@ int main(int argc, char **argv)
 	struct vopts o = {0};
 	struct ctx c = {0};
 	struct vsource *src = NULL;
-	size_t nsrc = 0, cap = 0, i, opened = 0, skip = 0;
+	size_t nsrc = 0, cap = 0, i, opened = 0, skip = 0, procs;
 	int status = 0, first = 0, rc, err;
 	const char *cs;
 
@@ -1654,12 +1665,12 @@ int main(int argc, char **argv)
 		src[i].host = ttlog_snapshot_hostname(src[i].snap);
 		src[i].pid = ttlog_snapshot_pid(src[i].snap);
 	}
-	make_labels(src, nsrc);
+	procs = make_labels(src, nsrc);
 
 	c.o = &o;
 	c.src = src;
 	c.nsrc = nsrc;
-	c.several = opened > 1;
+	c.several = procs > 1; /* events say where they come from */
 	c.out = stdout;
 	c.w_tid = 1;
 	c.w_target = 1;

@@ -617,12 +617,12 @@ int vtui_run(struct vsource *src, size_t nsrc, const struct vopts *o)
 {
 	struct tui t = {.src = src, .nsrc = nsrc, .o = o, .min_level = 0};
 	const char *cs = nl_langinfo(CODESET);
-	size_t i, opened = 0;
+	size_t i, procs = 0;
 	int ch;
 
-	for (i = 0; i < nsrc; i++)
-		opened += src[i].snap != NULL;
-	t.several = opened > 1;
+	for (i = 0; i < nsrc; i++) /* files of more than one process: show the source */
+		procs += src[i].snap != NULL && src[i].group == i;
+	t.several = procs > 1;
 	t.utf8 = cs != NULL && strcmp(cs, "UTF-8") == 0;
 	load(&t);
 	refilter(&t);
