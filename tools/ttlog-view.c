@@ -441,22 +441,13 @@ bool vmatch_text(const struct vopts *o, const char *text)
 
 /* ---- the merged timeline --------------------------------------------------------- */
 
-/* A seen event of an overlapping group: exact identity, no hash collisions trusted. */
-struct seen_key {
-	uint64_t ts;
-	uint32_t tid, callsite;
-	size_t group;
-};
-
 struct vmerge {
 	struct vsource *src;
 	size_t nsrc;
 	size_t *heap; /* indexes of sources with an event, the oldest head on top */
 	size_t nheap;
 	struct vsource *last; /* advance it on the next call */
-	struct seen_key *seen; /* open addressing; ts == 0 && tid == 0 && callsite == 0: empty */
-	bool *used;
-	size_t seen_cap, nseen, dups;
+	size_t dups;
 };
 
 static bool head_before(const struct vmerge *m, size_t a, size_t b)
@@ -482,45 +473,13 @@ static void heap_down(struct vmerge *m, size_t i)
 	}
 }
 
-static uint64_t seen_hash(const struct seen_key *k)
+/* Read the source's next event into its head; false at the end. */
+static bool advance(struct vsource *s)
 {
-	uint64_t h = k->ts * 0x9e3779b97f4a7c15ull;
-	h ^= ((uint64_t)k->tid << 32 | k->callsite) + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
-	h ^= (uint64_t)k->group * 0xff51afd7ed558ccdull;
-	return h ^ (h >> 29);
-}
-
-/* Insert; false when it was there already. */
-static bool seen_add(struct vmerge *m, const struct seen_key *k)
-{
-	size_t i;
-
-	if (2 * (m->nseen + 1) > m->seen_cap) {
-		struct seen_key *old = m->seen;
-		bool *old_used = m->used;
-		size_t old_cap = m->seen_cap;
-		m->seen_cap = old_cap ? 2 * old_cap : 1024;
-		m->seen = xmalloc(m->seen_cap * sizeof *m->seen);
-		m->used = xmalloc(m->seen_cap * sizeof *m->used);
-		memset(m->used, 0, m->seen_cap * sizeof *m->used);
-		m->nseen = 0;
-		for (i = 0; i < old_cap; i++)
-			if (old_used[i])
-				seen_add(m, &old[i]);
-		free(old);
-		free(old_used);
-	}
-	for (i = seen_hash(k) & (m->seen_cap - 1);; i = (i + 1) & (m->seen_cap - 1)) {
-		if (!m->used[i]) {
-			m->used[i] = true;
-			m->seen[i] = *k;
-			m->nseen++;
-			return true;
-		}
-		if (m->seen[i].ts == k->ts && m->seen[i].tid == k->tid &&
-		    m->seen[i].callsite == k->callsite && m->seen[i].group == k->group)
-			return false;
-	}
+	s->has_ev = ttlog_snapshot_next(s->snap, &s->ev) == 1;
+	if (s->has_ev)
+		s->ord++;
+	return s->has_ev;
 }
 
 struct vmerge *vmerge_begin(struct vsource *src, size_t nsrc)
@@ -534,13 +493,18 @@ struct vmerge *vmerge_begin(struct vsource *src, size_t nsrc)
 		if (src[i].snap == NULL)
 			continue;
 		ttlog_snapshot_rewind(src[i].snap);
-		src[i].has_ev = ttlog_snapshot_next(src[i].snap, &src[i].ev) == 1;
-		if (src[i].has_ev)
+		src[i].ord = SIZE_MAX; /* the first advance() makes it 0 */
+		if (advance(&src[i]))
 			m->heap[m->nheap++] = i;
 	}
 	for (i = m->nheap / 2; i-- > 0;)
 		heap_down(m, i);
 	return m;
+}
+
+static bool is_dup(const struct vsource *s)
+{
+	return s->dup != NULL && (s->dup[s->ord / 8] >> (s->ord % 8) & 1);
 }
 
 struct vsource *vmerge_next(struct vmerge *m, const ttlog_event **ev)
@@ -551,8 +515,7 @@ struct vsource *vmerge_next(struct vmerge *m, const ttlog_event **ev)
 			/* the event handed out last time is consumed: advance its file */
 			s = m->last;
 			m->last = NULL;
-			s->has_ev = ttlog_snapshot_next(s->snap, &s->ev) == 1;
-			if (!s->has_ev)
+			if (!advance(s))
 				m->heap[0] = m->heap[--m->nheap];
 			if (m->nheap > 0)
 				heap_down(m, 0);
@@ -561,13 +524,9 @@ struct vsource *vmerge_next(struct vmerge *m, const ttlog_event **ev)
 			return NULL;
 		s = &m->src[m->heap[0]];
 		m->last = s;
-		if (s->overlaps) {
-			struct seen_key k = {.ts = s->ev.timestamp_ns, .tid = s->ev.thread_id,
-					     .callsite = s->ev.callsite_id, .group = s->group};
-			if (!seen_add(m, &k)) {
-				m->dups++;
-				continue;
-			}
+		if (is_dup(s)) {
+			m->dups++;
+			continue;
 		}
 		*ev = &s->ev;
 		return s;
@@ -584,9 +543,164 @@ void vmerge_end(struct vmerge *m)
 	if (m == NULL)
 		return;
 	free(m->heap);
-	free(m->seen);
-	free(m->used);
 	free(m);
+}
+
+/* ---- overlapping snapshots of one process ------------------------------------------
+ *
+ * A process that wrote several of the files (periodic snapshots, one on a signal, then
+ * one at shutdown) has many events in more than one of them. Timestamps cannot say
+ * which: each snapshot converts the ring's clock ticks to ns with a mapping anchored
+ * when it is taken, so one event's ns differ between files (by microseconds, more under
+ * NTP slewing). Identity does: thread, callsite and field values. And the ring gives the
+ * shape of the overlap: an event of file B (later) that is also in A (the process's
+ * previous file) was in the ring at A's time, so only A needs looking at, never older
+ * files. Each event of B, oldest first, is matched with an unmatched event of A of the
+ * same identity whose timestamp is the nearest to its own minus the offset between the
+ * two files' mappings; the offset is learnt from the matches (it drifts slowly, so the
+ * latest match's), and a match must fall within DUP_WIDE of it before any is known and
+ * within DUP_NEAR after. Matched events of B are marked, and the merge skips them.
+ */
+#define DUP_WIDE 1000000000ll /* 1 s: mappings of one process never differ more */
+#define DUP_NEAR 5000000ll    /* 5 ms: the offset's drift across one file */
+
+struct ident {
+	uint64_t key; /* hash of thread, callsite and values */
+	uint64_t ts;
+	bool used;
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t event_key(const ttlog_event *ev)
+{
+	uint64_t h = mix(mix(0x243f6a8885a308d3ull, ev->thread_id), ev->callsite_id);
+	size_t i, j;
+
+	for (i = 0; i < ev->nfields; i++) {
+		const ttlog_field *f = &ev->fields[i];
+		h = mix(h, (uint64_t)f->type);
+		switch (f->type) {
+		case TTLOG_TYPE_STR:
+			h = mix(h, f->v.str.len);
+			for (j = 0; j < f->v.str.len; j++)
+				h = mix(h, (unsigned char)f->v.str.ptr[j]);
+			break;
+		case TTLOG_TYPE_BOOL: h = mix(h, f->v.b); break;
+		default: h = mix(h, f->v.u64); break; /* the bits of u64, i64, f64 */
+		}
+	}
+	return h;
+}
+
+static int ident_cmp(const void *a, const void *b)
+{
+	const struct ident *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Mark the events of b that are in a (b's previous file of the same process). */
+static void mark_overlap(struct vsource *a, struct vsource *b)
+{
+	size_t na = ttlog_snapshot_event_count(a->snap), nb = ttlog_snapshot_event_count(b->snap);
+	struct ident *ids = xmalloc(na * sizeof *ids);
+	uint64_t a_last = 0;
+	int64_t offset = 0;
+	bool known = false;
+	ttlog_event ev;
+	size_t i = 0, ord;
+
+	ttlog_snapshot_rewind(a->snap);
+	while (i < na && ttlog_snapshot_next(a->snap, &ev) == 1) {
+		ids[i++] = (struct ident){.key = event_key(&ev), .ts = ev.timestamp_ns};
+		a_last = ev.timestamp_ns > a_last ? ev.timestamp_ns : a_last;
+	}
+	na = i;
+	qsort(ids, na, sizeof *ids, ident_cmp);
+	ttlog_snapshot_rewind(b->snap);
+	for (ord = 0; ord < nb && ttlog_snapshot_next(b->snap, &ev) == 1; ord++) {
+		int64_t tol = known ? DUP_NEAR : DUP_WIDE, best_d = INT64_MAX, d;
+		uint64_t key = event_key(&ev), want;
+		size_t lo = 0, hi = na, best = SIZE_MAX, j;
+
+		if ((int64_t)ev.timestamp_ns - offset > (int64_t)a_last + tol)
+			continue; /* later than anything in a */
+		want = (uint64_t)((int64_t)ev.timestamp_ns - offset);
+		while (lo < hi) { /* the first entry >= (key, want) */
+			size_t mid = lo + (hi - lo) / 2;
+			if (ids[mid].key < key || (ids[mid].key == key && ids[mid].ts < want))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* the nearest unused entry of this key, on either side */
+		for (j = lo; j < na && ids[j].key == key; j++) {
+			if (ids[j].used)
+				continue;
+			if ((d = (int64_t)(ids[j].ts - want)) <= tol && d < best_d)
+				best = j, best_d = d;
+			break;
+		}
+		for (j = lo; j-- > 0 && ids[j].key == key;) {
+			if (ids[j].used)
+				continue;
+			if ((d = (int64_t)(want - ids[j].ts)) <= tol && d < best_d)
+				best = j, best_d = d;
+			break;
+		}
+		if (best == SIZE_MAX)
+			continue;
+		ids[best].used = true;
+		offset = (int64_t)(ev.timestamp_ns - ids[best].ts);
+		known = true;
+		if (b->dup == NULL) {
+			b->dup = xmalloc(nb / 8 + 1);
+			memset(b->dup, 0, nb / 8 + 1);
+		}
+		b->dup[ord / 8] |= (uint8_t)(1u << (ord % 8));
+	}
+	free(ids);
+}
+
+static struct vsource *sort_src; /* for member_cmp: qsort has no context argument */
+
+static int member_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	uint64_t cx = ttlog_snapshot_created_ns(sort_src[x].snap);
+	uint64_t cy = ttlog_snapshot_created_ns(sort_src[y].snap);
+
+	if (cx != cy)
+		return cx < cy ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* For each process with several files, in the order they were written: mark what each
+ * file repeats of the one before. */
+static void mark_overlaps(struct vsource *src, size_t nsrc)
+{
+	size_t *member = xmalloc(nsrc * sizeof *member), n, i, j;
+
+	sort_src = src;
+	for (i = 0; i < nsrc; i++) {
+		if (src[i].snap == NULL || src[i].group != i)
+			continue;
+		for (j = i, n = 0; j < nsrc; j++)
+			if (src[j].snap != NULL && src[j].group == i)
+				member[n++] = j;
+		if (n < 2)
+			continue;
+		qsort(member, n, sizeof *member, member_cmp);
+		for (j = 1; j < n; j++)
+			mark_overlap(&src[member[j - 1]], &src[member[j]]);
+	}
+	free(member);
 }
 
 /* ---- counting (--stats) ---------------------------------------------------------- */
@@ -1142,8 +1256,10 @@ static void print_stats(struct ctx *c)
 		if (c->dups)
 			fprintf(f, " (%zu duplicates of overlapping snapshots skipped)", c->dups);
 		putc('\n', f);
-		if (c->shown)
-			fprintf(f, "span         %s .. %s (%.6f s)\n", t0, t1, span);
+		if (c->shown) /* microseconds, cut like the times */
+			fprintf(f, "span         %s .. %s (%" PRIu64 ".%06" PRIu64 " s)\n", t0, t1,
+				(c->last_ns - c->first_ns) / 1000000000u,
+				(c->last_ns - c->first_ns) % 1000000000u / 1000u);
 		fprintf(f, "loss         overwritten=%" PRIu64 " dropped=%" PRIu64
 			" truncated=%" PRIu64 " in_flight=%" PRIu64 "%s\n", loss.overwritten,
 			loss.dropped, loss.truncated, loss.in_flight,
@@ -1270,15 +1386,11 @@ static size_t make_labels(struct vsource *src, size_t nsrc)
 			    strcmp(src[j].host, src[i].host) == 0 &&
 			    strcmp(src[j].service, src[i].service) == 0) {
 				src[i].group = src[j].group;
-				src[i].overlaps = src[src[j].group].overlaps = true;
 				break;
 			}
 	}
-	for (i = 0; i < nsrc; i++) { /* every file of a group de-duplicates */
-		if (src[i].snap && src[src[i].group].overlaps)
-			src[i].overlaps = true;
+	for (i = 0; i < nsrc; i++)
 		groups += src[i].snap && src[i].group == i;
-	}
 	return groups;
 }
 
@@ -1666,6 +1778,7 @@ int main(int argc, char **argv)
 		src[i].pid = ttlog_snapshot_pid(src[i].snap);
 	}
 	procs = make_labels(src, nsrc);
+	mark_overlaps(src, nsrc);
 
 	c.o = &o;
 	c.src = src;
@@ -1715,6 +1828,7 @@ int main(int argc, char **argv)
 		ttlog_snapshot_close(src[i].snap);
 		free(src[i].owned_path);
 		free(src[i].label);
+		free(src[i].dup);
 	}
 	free(src);
 	vbuf_free(&c.text);

@@ -23,9 +23,10 @@ struct vsource {
 	uint64_t pid;
 	char *label;   /* how events of this file are marked when there are several files */
 	size_t group;  /* index of the first open source of the same process (host, pid) */
-	bool overlaps; /* its group has several files: their events are de-duplicated */
+	uint8_t *dup;  /* bit per event: also in the process's previous file (NULL: none) */
 	/* merge state */
 	ttlog_event ev; /* this file's next event, when has_ev */
+	size_t ord;     /* its index in the file */
 	bool has_ev;
 };
 
@@ -86,8 +87,8 @@ bool vmatch_text(const struct vopts *o, const char *text);
 
 /*
  * The merged timeline: every open source's events by timestamp, a stable k-way merge
- * (each file keeps its own order; equal timestamps go to the file given first), events
- * of overlapping snapshots of one process shown once.
+ * (each file keeps its own order; equal timestamps go to the file given first); the
+ * events of a file marked in its dup bitmap are skipped (counted in duplicates).
  */
 struct vmerge;
 struct vmerge *vmerge_begin(struct vsource *src, size_t nsrc);

@@ -7,7 +7,8 @@
  * that timestamps, services, hosts, pids and truncation flags are known to the test:
  *   a.bin   alpha@h1 pid 100, 4 events (threads 101, 102; a truncated string)
  *   b.bin   beta@h1 pid 200, 2 events between a's
- *   a2.bin  a later snapshot of alpha pid 100: a's last 2 events again, and one more
+ *   a2.bin  a later snapshot of alpha pid 100: a's last 2 events again, and one more;
+ *           its timestamps 2.5 us later than a's, as a snapshot re-anchors the clock
  *   c.bin   gamma@h2 pid 100: another host, the same pid (not alpha's process)
  *   odd.bin control characters, bad UTF-8 and quotes in strings, {} left over
  * Hostile files, each must be refused with a one-line error:
@@ -179,6 +180,7 @@ static const struct ev odd_events[] = {
 struct snap {
 	const char *service, *host, *reason;
 	uint64_t pid, overwritten, dropped, truncated;
+	uint64_t shift_ns; /* added to every timestamp */
 	const struct ev *ev;
 	size_t nev;
 };
@@ -197,7 +199,7 @@ static void encode(struct out *o, const struct snap *s)
 	str(o, "hostname"); str(o, s->host);
 	str(o, "pid"); u(o, s->pid);
 	str(o, "reason"); str(o, s->reason);
-	str(o, "created_ns"); u(o, BASE_NS + 1000000);
+	str(o, "created_ns"); u(o, BASE_NS + 1000000 + s->shift_ns);
 	str(o, "variant"); str(o, "mpmc");
 	str(o, "capacity"); u(o, 1024);
 	str(o, "counters");
@@ -233,7 +235,7 @@ static void encode(struct out *o, const struct snap *s)
 	for (i = 0; i < s->nev; i++) {
 		const struct ev *e = &s->ev[i];
 		arr(o, 3 + (uint64_t)shapes[e->cs - 1].nf);
-		u(o, BASE_NS + e->us * 1000ull);
+		u(o, BASE_NS + e->us * 1000ull + s->shift_ns);
 		u(o, e->cs);
 		u(o, e->tid);
 		e->values(o);
@@ -422,11 +424,11 @@ static int real(const char *dir)
 
 int main(int argc, char **argv)
 {
-	const struct snap a = {"alpha", "h1", "interval", 100, 0, 0, 1, a_events, 4};
-	const struct snap b = {"beta", "h1", "SIGSEGV", 200, 3, 1, 0, b_events, 2};
-	const struct snap a2 = {"alpha", "h1", "shutdown", 100, 5, 0, 1, a2_events, 3};
-	const struct snap c = {"gamma", "h2", "manual", 100, 0, 0, 0, c_events, 1};
-	const struct snap odd = {"odd", "h1", "manual", 300, 0, 0, 0, odd_events, 1};
+	const struct snap a = {"alpha", "h1", "interval", 100, 0, 0, 1, 0, a_events, 4};
+	const struct snap b = {"beta", "h1", "SIGSEGV", 200, 3, 1, 0, 0, b_events, 2};
+	const struct snap a2 = {"alpha", "h1", "shutdown", 100, 5, 0, 1, 2500, a2_events, 3};
+	const struct snap c = {"gamma", "h2", "manual", 100, 0, 0, 0, 0, c_events, 1};
+	const struct snap odd = {"odd", "h1", "manual", 300, 0, 0, 0, 0, odd_events, 1};
 	int err = 0;
 
 	if (argc != 2) {
