@@ -89,9 +89,12 @@ static int overflow(int depth)
 static void die(int how)
 {
 	switch (how) {
-	case SIGSEGV:
-		*(volatile int *)(uintptr_t)zero = 1;
+	case SIGSEGV: {
+		/* a valid pointer to a page we may not touch: a fault, not undefined behaviour */
+		volatile int *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		*p = 1;
 		break;
+	}
 	case SIGBUS: {
 		char p[4200];
 		snprintf(p, sizeof p, "%s/empty-file", dir);
@@ -104,8 +107,9 @@ static void die(int how)
 		__builtin_trap();
 		break;
 	case SIGFPE: {
-		volatile int a = 1;
-		a = a / zero;
+		/* the division in assembly: in C it would be undefined behaviour */
+		int a = 1, b = zero;
+		__asm__ volatile("cltd; idivl %1" : "+a"(a) : "r"(b) : "edx");
 		break;
 	}
 	case SIGABRT:
@@ -122,8 +126,13 @@ static _Atomic int stop_loggers;
 static void *logger(void *arg)
 {
 	(void)arg;
-	for (uint64_t i = 0; !atomic_load(&stop_loggers); i++)
+	/* busy, but not flat out: ~100 events per 50 us, so the 64K ring holds more than
+	 * a time slice of theirs while the crashing thread waits to be scheduled */
+	for (uint64_t i = 0; !atomic_load(&stop_loggers); i++) {
 		TTLOG_DEBUG("bg", "background {}", TTLOG_U64("i", i));
+		if (i % 100 == 99)
+			usleep(50);
+	}
 	return NULL;
 }
 
@@ -138,8 +147,8 @@ static void child(int how, int loggers, int count_allocs)
 	for (int sig = 1; sig < 32; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && !(count_allocs && sig == SIGSEGV))
 			signal(sig, SIG_DFL);
-	/* With threads logging flat out, the ring must hold more than they log between the
-	 * last event and the crash handler's freeze (a few microseconds): 64K events. */
+	/* With threads logging, the ring must hold more than they log between the last
+	 * event and the crash handler's freeze (a preemption of the crashing thread). */
 	tu_start(dir, loggers ? 65536 : 1024, TTLOG_POLICY_OVERWRITE);
 	if (ttlog_install_crash_handler() != 0)
 		_exit(98);

@@ -46,6 +46,7 @@ static void verify(ttlog_snapshot_file *s, uint64_t count[MAXT], uint64_t last[M
 
 	memset(seen, 0, sizeof seen);
 	memset(count, 0, sizeof(uint64_t) * MAXT);
+	memset(last, 0, sizeof(uint64_t) * MAXT);
 	ttlog_snapshot_rewind(s);
 	while (ttlog_snapshot_next(s, &ev) == 1) {
 		assert_string_equal(ev.target, "thr");
@@ -137,8 +138,19 @@ static void test_snapshots_while_logging(void **state)
 	assert_int_equal(c.in_flight, 0);
 	tu_assert_balanced(s);
 	verify(s, count, last);
-	assert_int_equal(last[0], w[0].done - 1); /* the newest events are kept */
-	assert_int_equal(last[1], w[1].done - 1);
+	/* What is kept is the newest part of the log: for each thread, either nothing (the
+	 * other thread's later events pushed all of it out) or its newest events. Unless
+	 * events were dropped: mpmc drops (and counts) new events while the oldest slot is
+	 * held by a preempted producer, so a later event may be missing. */
+	assert_true(count[0] + count[1] > 0);
+	assert_int_equal(count[0] + count[1], c.kept);
+	if (c.dropped > 0)
+		print_message("%llu events dropped under preemption (counted)\n",
+			      (unsigned long long)c.dropped);
+	for (int i = 0; i < 2 && c.dropped == 0; i++)
+		if (count[i] > 0 && last[i] != w[i].done - 1)
+			fail_msg("thread %d: newest kept seq %llu, but it logged up to %llu", i,
+				 (unsigned long long)last[i], (unsigned long long)(w[i].done - 1));
 	ttlog_snapshot_close(s);
 	ttlog_shutdown();
 	tu_rmdir(dir);
