@@ -5,9 +5,8 @@
  *
  * Files and directories (their ttlog-*.bin) merge into one timeline: a stable k-way merge
  * by timestamp, each file keeping its own order. Snapshots of one process overlap (a
- * periodic snapshot holds most of the previous one's events): an event met again in
- * another file of the same process (same host, pid, thread, callsite and timestamp) is
- * shown once.
+ * periodic snapshot holds most of the previous one's events): an event met again in the
+ * process's next file is shown once, from the newest file (see mark_overlap()).
  *
  * Output that needs to know the whole selection first (the table's column widths,
  * --last N) reads the files twice: once to count, once to print. Nothing is kept per
@@ -559,7 +558,8 @@ void vmerge_end(struct vmerge *m)
  * same identity whose timestamp is the nearest to its own minus the offset between the
  * two files' mappings; the offset is learnt from the matches (it drifts slowly, so the
  * latest match's), and a match must fall within DUP_WIDE of it before any is known and
- * within DUP_NEAR after. Matched events of B are marked, and the merge skips them.
+ * within DUP_NEAR after. Matched events of A are marked, and the merge skips them: each
+ * event is shown once, from the newest file that has it.
  */
 #define DUP_WIDE 1000000000ll /* 1 s: mappings of one process never differ more */
 #define DUP_NEAR 5000000ll    /* 5 ms: the offset's drift across one file */
@@ -567,6 +567,7 @@ void vmerge_end(struct vmerge *m)
 struct ident {
 	uint64_t key; /* hash of thread, callsite and values */
 	uint64_t ts;
+	size_t ord; /* index in its file */
 	bool used;
 };
 
@@ -605,7 +606,8 @@ static int ident_cmp(const void *a, const void *b)
 	return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
-/* Mark the events of b that are in a (b's previous file of the same process). */
+/* Mark the events of a that are in b (a's next file of the same process): b's copy is
+ * the one shown, with the timestamp of the newer mapping (its rate refined longer). */
 static void mark_overlap(struct vsource *a, struct vsource *b)
 {
 	size_t na = ttlog_snapshot_event_count(a->snap), nb = ttlog_snapshot_event_count(b->snap);
@@ -618,7 +620,8 @@ static void mark_overlap(struct vsource *a, struct vsource *b)
 
 	ttlog_snapshot_rewind(a->snap);
 	while (i < na && ttlog_snapshot_next(a->snap, &ev) == 1) {
-		ids[i++] = (struct ident){.key = event_key(&ev), .ts = ev.timestamp_ns};
+		ids[i] = (struct ident){.key = event_key(&ev), .ts = ev.timestamp_ns, .ord = i};
+		i++;
 		a_last = ev.timestamp_ns > a_last ? ev.timestamp_ns : a_last;
 	}
 	na = i;
@@ -659,11 +662,11 @@ static void mark_overlap(struct vsource *a, struct vsource *b)
 		ids[best].used = true;
 		offset = (int64_t)(ev.timestamp_ns - ids[best].ts);
 		known = true;
-		if (b->dup == NULL) {
-			b->dup = xmalloc(nb / 8 + 1);
-			memset(b->dup, 0, nb / 8 + 1);
+		if (a->dup == NULL) {
+			a->dup = xmalloc(na / 8 + 1);
+			memset(a->dup, 0, na / 8 + 1);
 		}
-		b->dup[ord / 8] |= (uint8_t)(1u << (ord % 8));
+		a->dup[ids[best].ord / 8] |= (uint8_t)(1u << (ids[best].ord % 8));
 	}
 	free(ids);
 }
@@ -682,7 +685,7 @@ static int member_cmp(const void *a, const void *b)
 }
 
 /* For each process with several files, in the order they were written: mark what each
- * file repeats of the one before. */
+ * file has that the next one repeats. */
 static void mark_overlaps(struct vsource *src, size_t nsrc)
 {
 	size_t *member = xmalloc(nsrc * sizeof *member), n, i, j;

@@ -23,7 +23,7 @@ struct vsource {
 	uint64_t pid;
 	char *label;   /* how events of this file are marked when there are several files */
 	size_t group;  /* index of the first open source of the same process (host, pid) */
-	uint8_t *dup;  /* bit per event: also in the process's previous file (NULL: none) */
+	uint8_t *dup;  /* bit per event: also in the process's next file (NULL: none) */
 	/* merge state */
 	ttlog_event ev; /* this file's next event, when has_ev */
 	size_t ord;     /* its index in the file */

@@ -134,12 +134,12 @@ check "the merge does not depend on the argument order" 0
 cat >exp <<'EOF'
 2024-05-01T12:00:00.000100Z INFO  101 http GET /index.html -> 200 ms=1.5
 2024-05-01T12:00:00.000300Z DEBUG 102 auth user ann logged in request_id=7
-2024-05-01T12:00:00.000500Z WARN  101 db   slow query SELECT * FROM t WHERE x = 'lo...
-2024-05-01T12:00:00.000700Z ERROR 102 db   failed code=-3 retry=true
+2024-05-01T12:00:00.000502Z WARN  101 db   slow query SELECT * FROM t WHERE x = 'lo...
+2024-05-01T12:00:00.000702Z ERROR 102 db   failed code=-3 retry=true
 2024-05-01T12:00:00.000902Z INFO  101 http GET /a b -> 404 ms=0.25
 EOF
 run "$VIEW" a.bin a2.bin
-check "overlapping snapshots of one process (clock re-anchored): each event once" 0
+check "overlapping snapshots of one process (clock re-anchored): each event once, newest copy" 0
 run "$VIEW" a2.bin a.bin
 check "overlap found whatever the argument order" 0
 
