@@ -10,9 +10,17 @@
  * Links the multi-variant library; each snapshot is taken in a child process so that
  * every case starts from a fresh ttlog_init(). Kept small (capacity 16..256) so that the
  * seeds stay under the fuzzer's -max_len.
+ *
+ * Then crafted seeds (crafted()) in encodings the library does not write but a generic
+ * CBOR writer may, which the reader accepts and the fuzzer would hardly find alone:
+ * indefinite-length maps, arrays and chunked strings, the self-describe tag, half and
+ * single floats, negative and extreme integers, a string of 20 KB (the reader's big
+ * arena allocations) and more than 1024 callsites (its growing arrays).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +124,209 @@ static int run_case(const struct seed_case *c, const char *dir)
 	return 0;
 }
 
+/* ---- crafted seeds: a small CBOR writer, definite or indefinite ---- */
+
+struct cb {
+	unsigned char *p;
+	size_t len, cap;
+	bool indef; /* containers with a break, text in two chunks */
+};
+
+static void cb_put(struct cb *c, const void *d, size_t n)
+{
+	if (c->cap - c->len < n) {
+		while (c->cap - c->len < n)
+			c->cap = c->cap ? 2 * c->cap : 4096;
+		if ((c->p = realloc(c->p, c->cap)) == NULL)
+			exit(1);
+	}
+	memcpy(c->p + c->len, d, n);
+	c->len += n;
+}
+
+static void cb_head(struct cb *c, int major, uint64_t v)
+{
+	unsigned char b[9];
+	int n = v < 24 ? 0 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+
+	b[0] = (unsigned char)(major << 5 | (n == 0 ? (int)v : n == 1 ? 24 : n == 2 ? 25 : n == 4 ? 26 : 27));
+	for (int i = 0; i < n; i++)
+		b[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	cb_put(c, b, (size_t)n + 1);
+}
+
+static void cb_u(struct cb *c, uint64_t v) { cb_head(c, 0, v); }
+static void cb_neg(struct cb *c, uint64_t n) { cb_head(c, 1, n); } /* -1 - n */
+static void cb_brk(struct cb *c) { cb_put(c, "\xff", 1); }
+
+static void cb_text(struct cb *c, const char *s, size_t n)
+{
+	if (!c->indef) {
+		cb_head(c, 3, n);
+		cb_put(c, s, n);
+		return;
+	}
+	cb_put(c, "\x7f", 1); /* two chunks, then the break */
+	cb_head(c, 3, n / 2);
+	cb_put(c, s, n / 2);
+	cb_head(c, 3, n - n / 2);
+	cb_put(c, s + n / 2, n - n / 2);
+	cb_brk(c);
+}
+
+static void cb_str(struct cb *c, const char *s) { cb_text(c, s, strlen(s)); }
+static void cb_arr(struct cb *c, uint64_t n)
+{
+	if (c->indef)
+		cb_put(c, "\x9f", 1);
+	else
+		cb_head(c, 4, n);
+}
+static void cb_map(struct cb *c, uint64_t n)
+{
+	if (c->indef)
+		cb_put(c, "\xbf", 1);
+	else
+		cb_head(c, 5, n);
+}
+static void cb_end(struct cb *c)
+{
+	if (c->indef)
+		cb_brk(c);
+}
+
+/* A snapshot with every field type in every float width, many callsites, a long
+ * string; indef: the same in indefinite-length encoding. */
+static void crafted_snapshot(struct cb *c, bool indef, unsigned ncallsites)
+{
+	static char longmsg[20000];
+	static const unsigned char half_1_5[] = {0xf9, 0x3e, 0x00};        /* 1.5 */
+	static const unsigned char single_q[] = {0xfa, 0x3e, 0x80, 0x00, 0x00}; /* 0.25 */
+	static const unsigned char double_pi[] = {0xfb, 0x40, 0x09, 0x21, 0xfb,
+						  0x54, 0x44, 0x2d, 0x18};
+	unsigned i;
+
+	memset(longmsg, 'm', sizeof longmsg - 1);
+	memcpy(longmsg, "long {} ", 8);
+	c->indef = indef;
+	if (indef)
+		cb_put(c, "\xd9\xd9\xf7", 3); /* self-describe tag */
+	cb_map(c, 11);
+	cb_str(c, "format"); cb_str(c, "ttlog");
+	cb_str(c, "version"); cb_u(c, 1);
+	cb_str(c, "service"); cb_str(c, "crafted");
+	cb_str(c, "hostname"); cb_str(c, "h\xc3\xa9");
+	cb_str(c, "pid"); cb_u(c, 4294967296ull);
+	cb_str(c, "unknown_key"); cb_arr(c, 2); cb_u(c, 1); cb_map(c, 1); cb_str(c, "x"); cb_u(c, 2);
+	cb_end(c); cb_end(c);
+	cb_str(c, "counters"); cb_map(c, 4);
+	cb_str(c, "logged"); cb_u(c, 3);
+	cb_str(c, "overwritten"); cb_u(c, 0);
+	cb_str(c, "dropped"); cb_u(c, 0);
+	cb_str(c, "truncated"); cb_u(c, 1);
+	cb_end(c);
+	cb_str(c, "clock"); cb_map(c, 2);
+	cb_str(c, "source"); cb_str(c, "tsc");
+	cb_str(c, "ticks_per_sec"); cb_put(c, single_q, sizeof single_q);
+	cb_end(c);
+	cb_str(c, "callsites"); cb_arr(c, ncallsites);
+	for (i = 0; i < ncallsites; i++) {
+		static const char *const types[] = {"u64", "i64", "f64", "f64", "f64", "bool", "str"};
+		static const char *const names[] = {"u", "i", "h", "s", "d", "b", "t"};
+		cb_map(c, 7);
+		cb_str(c, "id"); cb_u(c, i + 1);
+		cb_str(c, "level"); cb_u(c, i % 6);
+		cb_str(c, "target"); cb_str(c, i == 0 ? "craft" : "t");
+		cb_str(c, "message");
+		if (i == 1)
+			cb_text(c, longmsg, sizeof longmsg - 1);
+		else
+			cb_str(c, i == 0 ? "{} {} {} {} {} {} {}" : "m");
+		cb_str(c, "line"); cb_u(c, i);
+		cb_str(c, "fields"); cb_arr(c, i < 2 ? 7 : 0);
+		for (int k = 0; k < 7 && i < 2; k++)
+			cb_str(c, names[k]);
+		cb_end(c);
+		cb_str(c, "types"); cb_arr(c, i < 2 ? 7 : 0);
+		for (int k = 0; k < 7 && i < 2; k++)
+			cb_str(c, types[k]);
+		cb_end(c);
+		cb_end(c);
+	}
+	cb_end(c);
+	cb_str(c, "events"); cb_arr(c, 3);
+	for (i = 0; i < 3; i++) {
+		cb_arr(c, i < 2 ? 10 : 3);
+		cb_u(c, 1714564800000000000ull + i);
+		cb_u(c, i < 2 ? i + 1 : 3);
+		cb_u(c, 77);
+		if (i < 2) {
+			cb_u(c, i == 0 ? UINT64_MAX : 7);
+			if (i == 0)
+				cb_neg(c, (uint64_t)INT64_MAX); /* INT64_MIN */
+			else
+				cb_u(c, 5);
+			cb_put(c, half_1_5, sizeof half_1_5);
+			cb_put(c, single_q, sizeof single_q);
+			cb_put(c, double_pi, sizeof double_pi);
+			cb_put(c, i == 0 ? "\xf5" : "\xf4", 1);
+			cb_str(c, i == 0 ? "chunked string value" : "");
+		}
+		cb_end(c);
+	}
+	cb_end(c);
+	cb_str(c, "truncated"); cb_arr(c, 1);
+	cb_arr(c, 2); cb_u(c, 0); cb_u(c, 6); cb_end(c);
+	cb_end(c);
+	cb_end(c);
+}
+
+static int write_bytes(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int err = f == NULL || fwrite(p, 1, n, f) != n;
+	if (f != NULL)
+		err |= fclose(f) != 0;
+	if (err)
+		perror(path);
+	return err;
+}
+
+static int crafted(const char *dir)
+{
+	static const struct {
+		const char *name;
+		bool indef;
+		unsigned ncallsites;
+	} v[] = {{"crafted-definite", false, 3}, {"crafted-indef", true, 3},
+		 {"crafted-many-callsites", true, 1100}};
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct cb c = {0};
+		LZ4F_preferences_t prefs;
+		char path[4096];
+		size_t cap, n;
+		void *frame;
+
+		crafted_snapshot(&c, v[i].indef, v[i].ncallsites);
+		snprintf(path, sizeof path, "%s/seed-%s.cbor", dir, v[i].name);
+		if (c.len <= 60000) /* the fuzzer's -max_len is 64 KiB; the .bin stays smaller */
+			err |= write_bytes(path, c.p, c.len);
+		memset(&prefs, 0, sizeof prefs);
+		prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+		cap = LZ4F_compressFrameBound(c.len, &prefs);
+		if ((frame = malloc(cap)) == NULL)
+			return 1;
+		n = LZ4F_compressFrame(frame, cap, c.p, c.len, &prefs);
+		snprintf(path, sizeof path, "%s/seed-%s.bin", dir, v[i].name);
+		err |= LZ4F_isError(n) ? 1 : write_bytes(path, frame, n);
+		free(frame);
+		free(c.p);
+	}
+	return err;
+}
+
 /* Write the decompressed CBOR of file src to dst. */
 static int decompress_to(const char *src, const char *dst)
 {
@@ -179,5 +390,6 @@ int main(int argc, char **argv)
 		}
 	}
 	closedir(dp);
+	failed |= crafted(argv[1]);
 	return failed;
 }
