@@ -39,6 +39,12 @@
 
 #define PROG "ttlog-view"
 
+/* One thread writes the output: the stdio calls without their per-call lock (a third of
+ * the time of --json on a big snapshot). */
+#define putc putc_unlocked
+#define fputs fputs_unlocked
+#define fwrite fwrite_unlocked
+
 static const char usage_text[] =
 	"usage: ttlog-view [OPTION]... FILE|DIR...\n"
 	"Show the events of ttlog snapshot files, oldest first. Several files, and the\n"
