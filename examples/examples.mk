@@ -29,7 +29,8 @@ $(VIEW_FIXTURES): tests/view/fixtures.c $(B)/libttlog.a
 
 examples: $(EXAMPLE_BINS)
 all: examples
-tests: examples $(VIEW_FIXTURES)
+# the sanitizer passes run only the viewer's test: no examples to build for them
+tests: $(if $(SAN),,examples) $(VIEW_FIXTURES)
 
 # slow or terminal-bound tests: the plain pass of each variant only
 EXTRA_TESTS += $(wildcard tests/view/test_view.sh)
