@@ -212,17 +212,24 @@ static long tmp_pid(const char *name)
 	return *end == '-' && pid > 0 ? pid : 0;
 }
 
-void ttlog__clean_stale(int dirfd)
+/* A directory stream on its own descriptor (closedir must not close dirfd). */
+static DIR *open_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
+void ttlog__clean_stale(int dirfd)
+{
+	DIR *d = open_dir(dirfd);
 	struct dirent *de;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		long pid = tmp_pid(de->d_name);
 		if (pid == 0 || pid == (long)getpid())
@@ -250,18 +257,14 @@ static int by_age(const void *a, const void *b)
 
 void ttlog__retention(int dirfd, unsigned keep)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = open_dir(dirfd);
 	struct snapfile *files = NULL;
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	struct stat st;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
 		if (strncmp(de->d_name, "ttlog-", 6) != 0 || l < 10 || l >= 256 ||
