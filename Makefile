@@ -79,8 +79,8 @@ $(B)/ttlog.pc: Makefile
 	@mkdir -p $(B)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: ttlog' 'Description: flight-recorder logging (variant $(VARIANT))' \
-	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor hwloc' \
-	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -pthread' > $@
+	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -lhwloc -pthread' > $@
 
 VIEW_SRC := tools/ttlog-view.c tools/view_tui.c
 $(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
