@@ -75,7 +75,8 @@ $(B)/libttlog.so: $(LIB_OBJ)
 	ln -sf libttlog.so.$(VERSION) $@.$(SOVERSION)
 	ln -sf libttlog.so.$(VERSION) $@
 
-$(B)/ttlog.pc: Makefile
+# regenerated every time: it carries PREFIX, which install may change
+$(B)/ttlog.pc: FORCE
 	@mkdir -p $(B)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: ttlog' 'Description: flight-recorder logging (variant $(VARIANT))' \
@@ -152,3 +153,4 @@ clean:
 -include harness/harness.mk
 -include stress/stress.mk
 -include examples/examples.mk
+FORCE:
