@@ -5,7 +5,7 @@
 #   make bench [QUICK=1]                 Google Benchmark micro-benchmarks (C via a C++ shim)
 #   make harness                         build only
 #
-# QUICK=1 runs the short version (100 ms points, 5 repetitions, fewer samples; LTTng-UST is
+# QUICK=1 runs the short version (100 ms points, 3 repetitions, fewer samples; LTTng-UST is
 # only in the full run). BENCH_ARGS adds ttlog-bench options (e.g. --pin, --reps=9).
 
 HB := $(B)/harness

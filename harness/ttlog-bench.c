@@ -663,9 +663,9 @@ static void usage(FILE *f)
 		"  --experiments=all|NAME,...        (--list shows them)\n"
 		"  --threads=1,2,4,8,16              throughput thread counts\n"
 		"  --duration-ms=N --warmup-ms=N     measured window and warm-up per point\n"
-		"  --reps=N                          repetitions (default 5)\n"
+		"  --reps=N                          repetitions (default 5; 3 with --quick)\n"
 		"  --lat-samples=N --lat-gap-ns=N    latency samples per run, unloaded gap\n"
-		"  --quick                           short run (CI): 100 ms points, fewer samples\n"
+		"  --quick                           short run (CI): 100 ms points, 3 reps, fewer samples\n"
 		"  --pin                             bind threads to PUs (hwloc)\n"
 		"  --out=DIR                         results directory (default benchmark_reports)\n"
 		"  --crossbeam=BIN --lttng=BIN       baseline helper programs\n");
@@ -745,8 +745,8 @@ int main(int argc, char **argv)
 			printf("%-14s %s\n", all_experiments[e]->name, all_experiments[e]->summary);
 		return 0;
 	}
-	/* full run: 5 s per point, 5 repetitions; quick: 100 ms points */
-	c->reps = reps > 0 ? reps : 5;
+	/* full run: 5 s per point, 5 repetitions; quick: 100 ms points, 3 repetitions */
+	c->reps = reps > 0 ? reps : c->quick ? 3 : 5;
 	if (c->reps > BENCH_MAX_REPS)
 		c->reps = BENCH_MAX_REPS;
 	c->duration_ms = dur > 0 ? (unsigned)dur : c->quick ? 100 : 5000;
