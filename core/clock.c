@@ -82,11 +82,14 @@ void ttlog__clock_map_now(struct ttlog__clock *c, struct ttlog__clock_map *m)
 	}
 	uint64_t t, mono, real;
 	pair(CLOCK_MONOTONIC_RAW, &t, &mono);
-	real = ttlog__realtime_ns();
 	/* A longer baseline gives a better rate: refine after a second of running. The
 	 * field is only read by snapshots, which are serialised. */
 	if (mono > c->mono0 + 1000000000u && t > c->tsc0)
 		c->ticks_per_ns = (double)(t - c->tsc0) / (double)(mono - c->mono0);
+	/* The origin: CLOCK_REALTIME read between two TSC reads too. Read on its own after
+	 * the pair above, a preemption in between (tens of us, or ms on a busy machine)
+	 * would shift every event of the snapshot by as much. */
+	pair(CLOCK_REALTIME, &t, &real);
 	m->base_ticks = t;
 	m->base_ns = real;
 	m->ticks_per_ns = c->ticks_per_ns;
