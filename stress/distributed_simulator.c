@@ -15,8 +15,9 @@
  *   - every node's exit status is the one its fate gives;
  *   - every ttlog-*.bin in the directory decodes completely (a SIGKILLed node, perhaps
  *     killed in the middle of writing one, leaves no partial file) and balances;
- *   - a crashed node's crash snapshot exists and holds its last events (the event it
- *     logged right before the fault, and the 50 before it on its main thread);
+ *   - a crashed node's crash snapshot exists and holds its last events: the event it
+ *     logged right before the fault, and the 50 before it on its main thread, in order
+ *     (any of those 50 missing must be counted as dropped);
  *   - a surviving node's shutdown snapshot accounts for every event it logged, exactly;
  *   - the next ttlog_init() on the directory removes the temporary file a killed node
  *     may have left;
@@ -52,6 +53,8 @@ struct node {
 	_Atomic uint64_t last_seq; /* the main thread's last event before a crash, +1 */
 	_Atomic uint64_t sent, received;
 	_Atomic int done;          /* logged counts final (shutdown begun) */
+	_Atomic int bg_pause, bg_paused; /* the background thread holds still (see bg_main) */
+	_Atomic uint64_t lost_before_crash; /* parent: last events missing, counted as dropped */
 };
 
 static struct node *nodes;
@@ -76,6 +79,15 @@ static void *bg_main(void *arg)
 	uint64_t rng = st_seed_mix((uint64_t)getpid(), 99), s = 0;
 	(void)arg;
 	while (!atomic_load(&bg_stop)) {
+		/* Held still between two pushes while the main thread logs its crash event: a
+		 * thread descheduled inside a push makes mpmc and numa drop other threads' new
+		 * events (by design), which would make "the last event is there" a matter of
+		 * scheduling. Earlier events may be dropped so: check_round accounts for them. */
+		if (atomic_load(&me->bg_pause)) {
+			atomic_store(&me->bg_paused, 1);
+			sched_yield();
+			continue;
+		}
 		uint64_t burst = 1 + st_rand(&rng) % 200;
 		for (uint64_t i = 0; i < burst; i++) {
 			TTLOG_DEBUG("work", "background step {} of node {}", TTLOG_U64("seq", s),
@@ -153,11 +165,15 @@ static void node_main(unsigned id, uint64_t seed)
 		if (cmd == CMD_QUIT)
 			break;
 		if (cmd == CMD_CRASH) {
+			atomic_store(&me->bg_pause, 1);
+			while (!atomic_load(&me->bg_paused))
+				sched_yield();
 			uint64_t seq = next_seq();
 			TTLOG_ERROR("node", "node {} crashes now, seq {}", TTLOG_U64("node", id),
 				    TTLOG_U64("seq", seq));
 			logged_one();
 			atomic_store(&me->last_seq, seq + 1);
+			atomic_store(&me->bg_pause, 0); /* it logs again as we crash */
 			if (me->fate == CRASH_SEGV)
 				*(volatile int *)(uintptr_t)zero = 1;
 			abort();
@@ -204,7 +220,9 @@ static void node_main(unsigned id, uint64_t seed)
 
 struct ev {
 	uint64_t ts, req, hop, node, seq, created; /* created: the snapshot it came from */
+	uint64_t ts_min, ts_max;                   /* over every copy of the event */
 	int kind;                                  /* 0 send, 1 recv */
+	char reason[24];                           /* of the snapshot it came from */
 };
 
 static struct ev *evs;
@@ -289,8 +307,9 @@ static void check_round(struct totals *tot)
 		bool is_crash = strcmp(reason, "SIGSEGV") == 0 || strcmp(reason, "SIGABRT") == 0;
 		bool is_shutdown = strcmp(reason, "shutdown") == 0;
 		uint64_t created = ttlog_snapshot_created_ns(s);
-		uint64_t last = atomic_load(&nd->last_seq), run = 0, next = 0;
-		bool last_found = false;
+		uint64_t last = atomic_load(&nd->last_seq), prev = 0, present = 0;
+		uint64_t from = last > LAST_RUN ? last - LAST_RUN : 0;
+		bool last_found = false, any = false;
 
 		if (is_crash) {
 			ST_CHECK(nd->fate == (strcmp(reason, "SIGSEGV") == 0 ? CRASH_SEGV : CRASH_ABRT),
@@ -313,14 +332,20 @@ static void check_round(struct totals *tot)
 			if (strcmp(e.target, "net") == 0) {
 				struct ev x = {e.timestamp_ns, e.fields[0].v.u64, e.fields[1].v.u64,
 					       (uint64_t)id, e.fields[3].v.u64, created,
-					       e.message[0] == 'r'};
+					       e.timestamp_ns, e.timestamp_ns, e.message[0] == 'r', ""};
+				snprintf(x.reason, sizeof x.reason, "%s", reason);
 				add_event(&x);
 			}
 			if (is_crash && (strcmp(e.target, "net") == 0 || strcmp(e.target, "node") == 0)) {
-				/* the main thread's seq: count the run of consecutive ones at the end */
+				/* the main thread's events: in order, ending with the crash event */
 				uint64_t seq = e.fields[strcmp(e.target, "node") == 0 ? 1 : 3].v.u64;
-				run = seq == next ? run + 1 : 1;
-				next = seq + 1;
+				ST_CHECK(!any || seq > prev, "node %d: %s: main-thread seq %" PRIu64
+					 " after %" PRIu64, id, path, seq, prev);
+				ST_CHECK(seq < last, "node %d: %s: seq %" PRIu64 " after its crash event",
+					 id, path, seq);
+				any = true;
+				prev = seq;
+				present += seq >= from;
 				if (strcmp(e.target, "node") == 0)
 					last_found = seq + 1 == last;
 			}
@@ -328,10 +353,13 @@ static void check_round(struct totals *tot)
 		if (is_crash) {
 			ST_CHECK(last_found, "node %d: its last event (seq %" PRIu64
 				 ") is not in its crash snapshot %s", id, last - 1, path);
-			ST_CHECK(next == last && run >= (last < LAST_RUN ? last : LAST_RUN),
-				 "node %d: its crash snapshot ends at seq %" PRIu64 " with %" PRIu64
-				 " consecutive main-thread events, want up to %" PRIu64 " with %d",
-				 id, next, run, last, LAST_RUN);
+			/* the events before it: all there, or their loss counted */
+			uint64_t missing = last - from - present;
+			ST_CHECK(missing <= c.dropped,
+				 "node %d: %" PRIu64 " of its last %" PRIu64 " events are missing from "
+				 "%s, and only %" PRIu64 " events were dropped",
+				 id, missing, last - from, path, c.dropped);
+			nd->lost_before_crash = missing;
 		}
 		if (is_crash || is_shutdown) {
 			tot->logged += c.logged;
@@ -355,10 +383,13 @@ static void check_round(struct totals *tot)
 	size_t m = 0;
 	for (size_t i = 0; i < nev; i++) {
 		if (m > 0 && evs[m - 1].node == evs[i].node && evs[m - 1].seq == evs[i].seq) {
-			uint64_t d = evs[m - 1].ts > evs[i].ts ? evs[m - 1].ts - evs[i].ts
-							       : evs[i].ts - evs[m - 1].ts;
-			if (d > max_copy_skew)
-				max_copy_skew = d;
+			struct ev *k = &evs[m - 1];
+			if (evs[i].ts < k->ts_min)
+				k->ts_min = evs[i].ts;
+			if (evs[i].ts > k->ts_max)
+				k->ts_max = evs[i].ts;
+			if (k->ts_max - k->ts_min > max_copy_skew)
+				max_copy_skew = k->ts_max - k->ts_min;
 			continue;
 		}
 		evs[m++] = evs[i];
@@ -379,10 +410,14 @@ static void check_round(struct totals *tot)
 				bool b_causes_a = b->hop < a->hop || (b->hop == a->hop && b->kind < a->kind);
 				ST_CHECK(!b_causes_a,
 					 "request %#" PRIx64 ": %s of hop %" PRIu64 " on node %" PRIu64
-					 " at %" PRIu64 " ns comes before %s of hop %" PRIu64
-					 " on node %" PRIu64 " at %" PRIu64 " ns (%" PRIu64 " ns earlier)",
-					 a->req, a->kind ? "recv" : "send", a->hop, a->node, a->ts,
-					 b->kind ? "recv" : "send", b->hop, b->node, b->ts, b->ts - a->ts);
+					 " (%s) at %" PRIu64 " ns [copies %" PRIu64 "..%" PRIu64
+					 "] comes %" PRIu64 " ns before %s of hop %" PRIu64
+					 " on node %" PRIu64 " (%s) at %" PRIu64 " ns [copies %" PRIu64
+					 "..%" PRIu64 "]",
+					 a->req, a->kind ? "recv" : "send", a->hop, a->node, a->reason,
+					 a->ts, a->ts_min, a->ts_max, b->ts - a->ts,
+					 b->kind ? "recv" : "send", b->hop, b->node, b->reason, b->ts,
+					 b->ts_min, b->ts_max);
 				if (a->kind == 0 && b->kind == 1 && a->hop == b->hop)
 					pairs++;
 			}
@@ -474,9 +509,14 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 		}
 		st_sleep_us(10000);
 	}
-	for (unsigned i = 0; i < nnodes; i++)
+	for (unsigned i = 0; i < nnodes; i++) {
 		if (nodes[i].fate == SURVIVE)
 			atomic_store(&nodes[i].cmd, CMD_QUIT);
+		else if (!acted[i] && nodes[i].fate == KILLED)
+			kill(nodes[i].pid, SIGKILL); /* a run too short to reach its time */
+		else if (!acted[i])
+			atomic_store(&nodes[i].cmd, CMD_CRASH);
+	}
 	for (unsigned i = 0; i < nnodes; i++) {
 		int status, waited;
 		for (waited = 0; waited < 12000; waited++) { /* hang guard: 2 minutes */
@@ -522,6 +562,11 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 	}
 	st_note("%" PRIu64 " messages sent, %" PRIu64 " received; %d temporary files of killed "
 		"nodes cleaned", sent, received, tmps);
+	for (unsigned i = 0; i < nnodes; i++)
+		if (nodes[i].lost_before_crash)
+			st_note("node %u: %" PRIu64 " of its last %d events before the crash were "
+				"dropped (counted): a thread descheduled inside a push blocks eviction",
+				i, nodes[i].lost_before_crash, LAST_RUN);
 	tot->runs += nnodes;
 	tot->faults += nnodes >= 4 ? 3 : nnodes - 1;
 	tot->survived += nnodes;
