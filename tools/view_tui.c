@@ -252,6 +252,7 @@ static void draw_row(struct tui *t, int y, const struct trow *r, bool selected)
 {
 	ttlog_event ev;
 	char when[64];
+	const char *tod;
 	int x = 0, maxx = COLS;
 	size_t i, n;
 
@@ -263,12 +264,13 @@ static void draw_row(struct tui *t, int y, const struct trow *r, bool selected)
 	if (selected) /* the whole line in reverse video */
 		mvhline(y, 0, ' ', COLS);
 	vtime(r->ts, t->o->local, when, sizeof when);
-	x = put_str(t, y, x, when + 11, maxx); /* HH:MM:SS.uuuuuu... */
+	tod = strlen(when) > 11 ? when + 11 : when; /* HH:MM:SS.uuuuuu... */
+	x = put_str(t, y, x, tod, maxx);
 	x++;
 	level_attr(t, r->level, true);
 	x = put_str(t, y, x, ttlog_level_name(r->level), maxx);
 	level_attr(t, r->level, false);
-	x = (int)strlen(when + 11) + 1 + 5 + 1;
+	x = (int)strlen(tod) + 1 + 5 + 1;
 	if (t->several) {
 		int x0 = x;
 		if (t->color)
@@ -321,7 +323,8 @@ static void draw_list(struct tui *t)
 	vbuf_printf(&t->line, " ttlog-view  %zu/%zu events", t->nvis, t->nrows);
 	if (t->nrows > 0) {
 		vtime(t->rows[0].ts, t->o->local, when, sizeof when);
-		when[10] = '\0';
+		if (strlen(when) > 10)
+			when[10] = '\0'; /* the date */
 		vbuf_printf(&t->line, "  from %s", when);
 	}
 	vbuf_printf(&t->line, "  level>=%s", ttlog_level_name(t->min_level));
