@@ -108,7 +108,7 @@ TTLOG_API void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r);
 			struct ttlog_record ttlog__r; \
 			unsigned char *ttlog__p = ttlog__r.data; \
 			size_t ttlog__avail = TTLOG_PAYLOAD_SIZE - (fixed); \
-			_Static_assert((fixed) <= TTLOG_PAYLOAD_SIZE, \
+			TTLOG__STATIC_ASSERT((fixed) <= TTLOG_PAYLOAD_SIZE, \
 				       "ttlog: the fields of this event do not fit TTLOG_RECORD_SIZE"); \
 			(void)ttlog__p; \
 			(void)ttlog__avail; \

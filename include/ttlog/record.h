@@ -55,7 +55,13 @@ struct ttlog_record {
 	unsigned char data[TTLOG_PAYLOAD_SIZE]; /* values in the callsite's field order:
 		u64/i64/f64 8 bytes (native order), bool 1 byte, str 1 length byte + bytes */
 };
-_Static_assert(sizeof(struct ttlog_record) == TTLOG_RECORD_SIZE - 8, "record size");
+/* C11 and C++11 spell the compile-time check differently; the header serves both */
+#ifdef __cplusplus
+#define TTLOG__STATIC_ASSERT(c, msg) static_assert(c, msg)
+#else
+#define TTLOG__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
+#endif
+TTLOG__STATIC_ASSERT(sizeof(struct ttlog_record) == TTLOG_RECORD_SIZE - 8, "record size");
 
 /* ---- packing, inlined into the log call ---- */
 
