@@ -628,6 +628,9 @@ static void case_full_disk(void)
 	long rss0 = st_rss_kb(), heap0 = atomic_load(&live_blocks);
 	ttlog_get_stats(&st0);
 	st_sleep_us(full_disk_s * 1000000);
+	/* at least two more attempts in the window: on a machine too busy for that, wait
+	 * for them (no timing bound, the watchdog guards a hang) */
+	wait_failures(st0.snapshot_failures + 2, "interval snapshots on a full disk");
 	ttlog_get_stats(&st1);
 	int fd1 = st_fd_count();
 	long rss1 = st_rss_kb(), heap1 = atomic_load(&live_blocks);
@@ -636,9 +639,6 @@ static void case_full_disk(void)
 	ST_CHECK(st1.snapshots_written == st0.snapshots_written,
 		 "%" PRIu64 " snapshots written on a full disk",
 		 st1.snapshots_written - st0.snapshots_written);
-	ST_CHECK(st1.snapshot_failures >= st0.snapshot_failures + 2,
-		 "%" PRIu64 " failures counted in %" PRIu64 " s of 1 s intervals",
-		 st1.snapshot_failures - st0.snapshot_failures, full_disk_s);
 	ST_CHECK(fd1 == fd0, "file descriptors: %d before, %d after the full-disk period", fd0, fd1);
 	ST_CHECK(heap1 == heap0, "live heap blocks: %ld before, %ld after the full-disk period",
 		 heap0, heap1);
