@@ -32,11 +32,13 @@ all: examples
 # the sanitizer passes run only the viewer's test: no examples to build for them
 tests: $(if $(SAN),,examples) $(VIEW_FIXTURES)
 
-# slow or terminal-bound tests: the plain pass of each variant only
+# slow or terminal-bound tests: the plain pass of each variant only; the UI's test
+# does not depend on the variant (the examples do: they log through it)
 EXTRA_TESTS += $(wildcard tests/view/test_view.sh)
 ifeq ($(SAN),)
 EXTRA_TESTS += $(wildcard examples/test_examples.sh tests/view/test_tui.sh)
 endif
+VARIANT_FREE += test_tui.sh
 
 # ---- fuzzing the reader ------------------------------------------------------------
 # The target links core/reader.c itself (instrumented for coverage); the seeds are real
