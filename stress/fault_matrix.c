@@ -2,7 +2,7 @@
  * fault_matrix.c - snapshots that cannot be written, on every variant, under load.
  *
  *   fault_matrix [--variants=mpmc,spsc,numa] [--full-disk-seconds=S] [--kill-rounds=K]
- *                [--seed=X]
+ *                [--case=NAME]
  *
  * Cases (each in its own child process, two threads logging throughout):
  *   enospc          a small tmpfs filled up: synchronous snapshots return -ENOSPC, the
@@ -100,7 +100,7 @@ struct result {
 };
 static struct result *RES;
 
-static uint64_t seed, full_disk_s, kill_rounds;
+static uint64_t full_disk_s, kill_rounds;
 static const char *variant;
 static char dir[4096];
 static bool mounted;
@@ -230,11 +230,16 @@ static void *watch_main(void *arg)
 static void watch_begin(const char *d)
 {
 	atomic_store(&watch_stop, 0);
+	atomic_store(&watch_scans, 0);
 	pthread_create(&watcher, NULL, watch_main, (void *)d);
 }
 
 static void watch_end(void)
 {
+	/* a watcher that never looked would have seen nothing: let it look once more */
+	uint64_t n = atomic_load(&watch_scans);
+	while (atomic_load(&watch_scans) < n + 1)
+		st_sleep_us(1000);
 	atomic_store(&watch_stop, 1);
 	pthread_join(watcher, NULL);
 }
@@ -731,7 +736,6 @@ int main(int argc, char **argv)
 
 	full_disk_s = st_arg_u64(argc, argv, "--full-disk-seconds", st_quick() ? 10 : 60);
 	kill_rounds = st_arg_u64(argc, argv, "--kill-rounds", st_quick() ? 3 : 20);
-	seed = st_arg_u64(argc, argv, "--seed", (uint64_t)time(NULL));
 	const char *only = st_arg(argc, argv, "--case");
 	snprintf(list, sizeof list, "%s", vs ? vs : "mpmc");
 	for (char *v = strtok_r(list, ", ", &save); v && nv < 8; v = strtok_r(NULL, ", ", &save))

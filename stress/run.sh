@@ -75,7 +75,20 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 echo "ttlog stress suite: mode $mode, variants: $VARIANTS, seed $SEED"
 
+# numa also runs as two nodes under a synthetic hwloc topology (one PU per node, as many
+# as this machine's 2 CPUs): producers split over two rings, snapshots merge them
+NUMA2="numa:2 core:1 pu:1"
+has_numa() { case " $VARIANTS " in *" numa "*) return 0 ;; esac; return 1; }
+# numa2 CMD...: run CMD as the numa-2node variant
+numa2() { HWLOC_SYNTHETIC="$NUMA2" TTLOG_STRESS_VARIANT_LABEL=numa-2node "$@"; }
+
 if want heavy; then
+	if has_numa; then
+		numa2 run heavy numa-2node $((HEAVY_S * 10 + 300)) "$BIN/heavy_stress_test" \
+			--variant=numa --scenario=heavy --seconds="$HEAVY_S" --seed="$SEED"
+		numa2 run threads-1024 numa-2node 900 "$BIN/heavy_stress_test" --variant=numa \
+			--scenario=threads-1024 --per-thread="$T1024_PER" --seed="$SEED"
+	fi
 	for v in $VARIANTS; do
 		run heavy "$v" $((HEAVY_S * 10 + 300)) "$BIN/heavy_stress_test" --variant="$v" \
 			--scenario=heavy --seconds="$HEAVY_S" --seed="$SEED"
@@ -111,14 +124,19 @@ vlist=$(echo $VARIANTS | tr ' ' ',')
 if want crash; then
 	run crash "$vlist" 3600 "$BIN/crash_matrix" --variants="$vlist" \
 		--rounds="$CRASH_ROUNDS" --capacity="$CRASH_CAP"
+	has_numa && numa2 run crash numa-2node 3600 "$BIN/crash_matrix" --variants=numa \
+		--rounds="$CRASH_ROUNDS" --capacity="$CRASH_CAP"
 fi
 
 if want faults; then
 	run faults "$vlist" 3600 "$BIN/fault_matrix" --variants="$vlist" \
-		--full-disk-seconds="$FULLDISK_S" --kill-rounds="$KILL_ROUNDS" --seed="$SEED"
+		--full-disk-seconds="$FULLDISK_S" --kill-rounds="$KILL_ROUNDS"
 fi
 
 if want distributed; then
+	has_numa && numa2 run distributed numa-2node $((DIST_S * DIST_ROUNDS * 10 + 300)) \
+		"$BIN/distributed_simulator" --variant=numa --nodes=8 --seconds="$DIST_S" \
+		--rounds="$DIST_ROUNDS" --seed="$SEED"
 	for v in $VARIANTS; do
 		run distributed "$v" $((DIST_S * DIST_ROUNDS * 10 + 300)) \
 			"$BIN/distributed_simulator" --variant="$v" --nodes=8 --seconds="$DIST_S" \

@@ -623,6 +623,9 @@ struct st_row {
 static inline void st_row_write(const struct st_row *r)
 {
 	const char *csv = getenv("TTLOG_STRESS_CSV");
+	/* a variant run in another setting (numa under a synthetic topology) is named so */
+	const char *label = getenv("TTLOG_STRESS_VARIANT_LABEL");
+	const char *variant = label != NULL && label[0] != '\0' ? label : r->variant;
 	char line[512];
 	int64_t unaccounted = (int64_t)(r->logged - r->kept - r->overwritten - r->dropped);
 	int n, fd;
@@ -631,16 +634,16 @@ static inline void st_row_write(const struct st_row *r)
 		"[%s/%s] runs %" PRIu64 " faults %" PRIu64 " survived %" PRIu64 " logged %" PRIu64
 		" kept %" PRIu64 " overwritten %" PRIu64 " dropped %" PRIu64 " unaccounted %" PRId64
 		"\n",
-		r->scenario, r->variant, r->runs, r->faults, r->survived, r->logged, r->kept,
+		r->scenario, variant, r->runs, r->faults, r->survived, r->logged, r->kept,
 		r->overwritten, r->dropped, unaccounted);
-	ST_CHECK(unaccounted == 0, "%s/%s: %" PRId64 " events unaccounted", r->scenario, r->variant,
+	ST_CHECK(unaccounted == 0, "%s/%s: %" PRId64 " events unaccounted", r->scenario, variant,
 		 unaccounted);
 	if (csv == NULL || csv[0] == '\0')
 		return;
 	n = snprintf(line, sizeof line,
 		     "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		     ",%" PRIu64 ",%" PRId64 "\n",
-		     r->scenario, r->variant, r->runs, r->faults, r->survived, r->logged, r->kept,
+		     r->scenario, variant, r->runs, r->faults, r->survived, r->logged, r->kept,
 		     r->overwritten, r->dropped, unaccounted);
 	fd = open(csv, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	ST_CHECK(fd >= 0, "%s: %s", csv, strerror(errno));
