@@ -224,7 +224,11 @@ static void *crasher_main(void *arg)
 	rep->dropped_after = st.dropped;
 	rep->logged_after = st.logged;
 	rep->loggers_after = atomic_load(&T->count[2]) + atomic_load(&T->count[3]);
+	/* resume the loggers, and crash once each has logged again: they are logging */
+	uint64_t c2 = atomic_load(&T->count[2]), c3 = atomic_load(&T->count[3]);
 	atomic_store(&rep->phase, 2);
+	while (atomic_load(&T->count[2]) == c2 || atomic_load(&T->count[3]) == c3)
+		sched_yield();
 	die(a->how);
 	return NULL;
 }
