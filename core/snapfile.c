@@ -26,7 +26,7 @@ void ttlog__sanitize_reason(const char *in, char *out, size_t len)
 	size_t i = 0;
 
 	if (in != NULL) {
-		for (; in[i] != '\0' && i < TTLOG_REASON_MAX && i + 1 < len; i++) {
+		for (; i < TTLOG_REASON_MAX && i + 1 < len && in[i] != '\0'; i++) {
 			char c = in[i];
 			int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 				 (c >= '0' && c <= '9') || c == '-' || c == '_';
