@@ -239,7 +239,6 @@ static void child(const char *variant, enum how how, enum cond cond)
 	struct crasher_arg a = {how, cond};
 	pthread_t lt[LOGGERS], ct;
 	ttlog_config cfg;
-	int rc;
 
 	setrlimit(RLIMIT_CORE, &no_core);
 	if (cond == C_CHAIN) {
@@ -250,14 +249,8 @@ static void child(const char *variant, enum how how, enum cond cond)
 		sigemptyset(&sa.sa_mask);
 		sigaction(how_sig[how], &sa, NULL);
 	}
-	ttlog_config_default(&cfg);
-	cfg.variant = variant;
-	cfg.service = "crash";
-	cfg.snapshot_dir = dir;
-	cfg.capacity = capacity;
-	cfg.level = TTLOG_LEVEL_TRACE;
-	rc = ttlog_init(&cfg);
-	ST_CHECK(rc == 0, "ttlog_init: %d %s (%s)", rc, ttlog_strerror(rc), ttlog_errmsg());
+	st_config(&cfg, variant, "crash", dir, capacity);
+	st_start(&cfg);
 	ST_CHECK(ttlog_install_crash_handler() == 0, "ttlog_install_crash_handler");
 	ST_CHECK(st_thread_new(T) == CRASHER, "logical threads out of step");
 	for (int i = 0; i < LOGGERS; i++) {

@@ -136,7 +136,6 @@ static void node_main(unsigned id, uint64_t seed)
 	ttlog_config cfg;
 	pthread_t bg;
 	uint64_t rng = st_seed_mix(seed, 1000 + id), nreq = 0, last_req_ns = 0, last_tick_ns = 0;
-	int rc;
 
 	me = &nodes[id];
 	my_id = id;
@@ -146,17 +145,11 @@ static void node_main(unsigned id, uint64_t seed)
 			close(socks[i]);
 	snprintf(svc, sizeof svc, "node-%u", id);
 	setenv("TTLOG_SERVICE_NAME", svc, 1);
-	ttlog_config_default(&cfg); /* the service name comes from the environment */
-	cfg.variant = variant;
-	cfg.snapshot_dir = dir;
-	cfg.capacity = 1 << 14;
-	cfg.level = TTLOG_LEVEL_TRACE;
+	st_config(&cfg, variant, NULL, dir, 1 << 14); /* the service: from the environment */
 	cfg.snapshot_interval_s = 1;
 	cfg.final_snapshot = true;
 	cfg.quiet = true;
-	rc = ttlog_init(&cfg);
-	ST_CHECK(rc == 0, "node %u: ttlog_init: %d %s (%s)", id, rc, ttlog_strerror(rc),
-		 ttlog_errmsg());
+	st_start(&cfg);
 	ST_CHECK(ttlog_install_crash_handler() == 0, "node %u: crash handler", id);
 	pthread_create(&bg, NULL, bg_main, NULL);
 
@@ -545,13 +538,9 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 	/* the next start on the directory removes what a killed node left half-written */
 	int tmps = st_count(dir, ".ttlog-tmp-");
 	ttlog_config cfg;
-	ttlog_config_default(&cfg);
-	cfg.variant = variant;
-	cfg.snapshot_dir = dir;
-	cfg.capacity = 16;
+	st_config(&cfg, variant, NULL, dir, 16);
 	cfg.quiet = true;
-	int rc = ttlog_init(&cfg);
-	ST_CHECK(rc == 0, "ttlog_init on the cluster's directory: %d %s", rc, ttlog_strerror(rc));
+	st_start(&cfg);
 	ST_CHECK(st_count(dir, ".ttlog-tmp-") == 0, "%d stale temporary files survived ttlog_init",
 		 st_count(dir, ".ttlog-tmp-"));
 	ttlog_shutdown();

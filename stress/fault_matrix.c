@@ -130,18 +130,11 @@ static void *logger_main(void *arg)
 static void start_q(const char *d, size_t capacity, unsigned interval, bool quiet)
 {
 	ttlog_config cfg;
-	int rc;
 
-	ttlog_config_default(&cfg);
-	cfg.variant = variant;
-	cfg.service = "faults";
-	cfg.snapshot_dir = d;
-	cfg.capacity = capacity;
-	cfg.level = TTLOG_LEVEL_TRACE;
+	st_config(&cfg, variant, "faults", d, capacity);
 	cfg.snapshot_interval_s = interval;
 	cfg.quiet = quiet; /* failures are counted; enospc checks the stderr lines */
-	rc = ttlog_init(&cfg);
-	ST_CHECK(rc == 0, "ttlog_init(%s): %d %s (%s)", d, rc, ttlog_strerror(rc), ttlog_errmsg());
+	st_start(&cfg);
 }
 
 static void start(const char *d, size_t capacity, unsigned interval)
@@ -440,9 +433,7 @@ static void case_dir_missing(void)
 	int rc;
 
 	snprintf(missing, sizeof missing, "%s/does-not-exist", dir);
-	ttlog_config_default(&cfg);
-	cfg.variant = variant;
-	cfg.snapshot_dir = missing;
+	st_config(&cfg, variant, "faults", missing, 16384);
 	cfg.quiet = true;
 	rc = ttlog_init(&cfg);
 	ST_CHECK(rc == -ENOENT, "ttlog_init on a missing directory: %d %s, want -ENOENT", rc,

@@ -405,19 +405,13 @@ int main(int argc, char **argv)
 	st_verifier_init(&R.V, &R.T, R.variant, "stress");
 	pthread_mutex_init(&R.sync_lock, NULL);
 
-	ttlog_config_default(&cfg);
-	cfg.variant = R.variant;
-	cfg.service = "stress";
-	cfg.snapshot_dir = R.dir;
-	cfg.capacity = R.capacity;
-	cfg.level = TTLOG_LEVEL_TRACE;
+	st_config(&cfg, R.variant, "stress", R.dir, R.capacity);
 	cfg.policy = TTLOG_POLICY_OVERWRITE;
 	cfg.snapshot_interval_s = 1;
 	cfg.snapshot_keep = 0;
 	cfg.snapshot_signal = SIGUSR2;
 	cfg.final_snapshot = true;
-	rc = ttlog_init(&cfg);
-	ST_CHECK(rc == 0, "ttlog_init: %d %s (%s)", rc, ttlog_strerror(rc), ttlog_errmsg());
+	st_start(&cfg);
 	ST_CHECK(strcmp(ttlog_variant(), R.variant) == 0, "running variant '%s'", ttlog_variant());
 	ST_CHECK(ttlog_install_crash_handler() == 0, "ttlog_install_crash_handler");
 	{

@@ -218,6 +218,32 @@ static inline int st_log_built(uint64_t t, uint64_t s)
 	return ttlog_builder_commit(&b);
 }
 
+/* ---- starting ttlog ----------------------------------------------------------------- */
+
+/* The defaults (and the TTLOG_* environment), then what every stress program sets: the
+ * variant, the service (NULL: the environment's or the program's), the directory, the
+ * capacity, and level trace, so that a TTLOG_LEVEL in the environment cannot filter the
+ * checked events. */
+static inline void st_config(ttlog_config *cfg, const char *variant, const char *service,
+			     const char *dir, size_t capacity)
+{
+	ttlog_config_default(cfg);
+	cfg->variant = variant;
+	if (service != NULL)
+		cfg->service = service;
+	cfg->snapshot_dir = dir;
+	cfg->capacity = capacity;
+	cfg->level = TTLOG_LEVEL_TRACE;
+}
+
+/* ttlog_init(cfg), failing loudly. */
+static inline void st_start(const ttlog_config *cfg)
+{
+	int rc = ttlog_init(cfg);
+	ST_CHECK(rc == 0, "ttlog_init(%s, %s): %d %s (%s)", cfg->variant ? cfg->variant : "-",
+		 cfg->snapshot_dir, rc, ttlog_strerror(rc), ttlog_errmsg());
+}
+
 /* ---- logical threads ---------------------------------------------------------------- */
 
 /*
