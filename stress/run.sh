@@ -5,7 +5,7 @@
 # Environment: VARIANTS (e.g. "mpmc spsc numa"), BIN (plain programs), ASAN_BIN and
 # TSAN_BIN (sanitized heavy_stress_test), STRESS_OUT (default benchmark_reports), QUICK,
 # FULL, STRESS_ONLY (a space-separated subset of: heavy sanitizers distributed crash
-# faults), STRESS_SEED (repeat a run), STRESS_NUMA2=1 (numa-2node in a QUICK run too).
+# faults), STRESS_SEED (repeat a run).
 #
 # Every scenario runs even when one fails; each failure is named on stderr and in the
 # table, and the exit status is 1. A scenario that hangs is killed by `timeout` (a hang
@@ -76,13 +76,9 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 echo "ttlog stress suite: mode $mode, variants: $VARIANTS, seed $SEED"
 
 # numa also runs as two nodes under a synthetic hwloc topology (one PU per node, as many
-# as this machine's 2 CPUs): producers split over two rings, snapshots merge them. Not in
-# the QUICK (CI) run until numa's merge handles a node ring whose copy is not in timestamp
-# order (a producer preempted between its timestamp and its push): such a snapshot
-# breaks per-thread order, about one numa-2node crash-matrix run in three here.
+# as this machine's 2 CPUs): producers split over two rings, snapshots merge them.
 NUMA2="numa:2 core:1 pu:1"
 has_numa() {
-	[ "$mode" != quick ] || [ -n "${STRESS_NUMA2:-}" ] || return 1
 	case " $VARIANTS " in *" numa "*) return 0 ;; esac
 	return 1
 }

@@ -1266,11 +1266,56 @@ static void test_merge_inplace(void **state)
 	}
 }
 
+/* merge.h's in-place stable sort against a reference (insertion sort), on runs that look
+ * like a shared ring's push order: ascending with a few records taken out of place, and
+ * on random data with many equal timestamps. */
+static void test_sort_inplace(void **state)
+{
+	(void)state;
+	cur = "merge.h";
+	static struct ttlog_record a[400], ref[400];
+	unsigned seed = 777;
+
+	for (int iter = 0; iter < 2000; iter++) {
+		size_t n = (size_t)(rand_r(&seed) % 400);
+		int shuffled = iter % 2;
+		uint64_t t = 0;
+		for (size_t i = 0; i < n; i++) {
+			memset(&a[i], 0, sizeof a[i]);
+			t += (uint64_t)(rand_r(&seed) % 3);
+			a[i].ts = shuffled ? (uint64_t)(rand_r(&seed) % 20) : t;
+			a[i].tid = (uint32_t)i; /* identity: original position */
+		}
+		for (int k = 0; !shuffled && n > 1 && k < 4; k++) {
+			/* a preempted producer: its early timestamp lands late in the ring */
+			size_t from = (size_t)rand_r(&seed) % n, to = (size_t)rand_r(&seed) % n;
+			struct ttlog_record x = a[from];
+			if (from < to)
+				memmove(&a[from], &a[from + 1], (to - from) * sizeof a[0]);
+			else
+				memmove(&a[to + 1], &a[to], (from - to) * sizeof a[0]);
+			a[to] = x;
+		}
+		memcpy(ref, a, n * sizeof a[0]);
+		for (size_t i = 1; i < n; i++) {
+			struct ttlog_record x = ref[i];
+			size_t j = i;
+			for (; j > 0 && ref[j - 1].ts > x.ts; j--)
+				ref[j] = ref[j - 1];
+			ref[j] = x;
+		}
+		ttlog__sort_inplace(a, n);
+		for (size_t x = 0; x < n; x++)
+			CHECK_EQ(a[x].tid, ref[x].tid);
+	}
+}
+
 int main(void)
 {
 	pthread_getaffinity_np(pthread_self(), sizeof saved_mask, &saved_mask);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_inplace),
+		cmocka_unit_test(test_sort_inplace),
 		cmocka_unit_test(test_create_destroy),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_overwrite_policy),

@@ -102,6 +102,40 @@ static inline void ttlog__merge_inplace(struct ttlog_record *r, size_t a, size_t
 		ttlog__merge_inplace(r, mid, end, b);
 }
 
+/* The end of the ascending run of r[] that starts at a (r[a, end) sorted by ts). */
+static inline size_t ttlog__run_end(const struct ttlog_record *r, size_t a, size_t n)
+{
+	size_t i = a + 1;
+
+	while (i < n && r[i - 1].ts <= r[i].ts)
+		i++;
+	return i < n ? i : n;
+}
+
+/* Sort r[0, n) by timestamp, stably, in place: a natural bottom-up merge sort over the
+ * ascending runs already there. A shared (mpmc) ring's contents are in push order, which
+ * is timestamp order except where a producer was preempted between taking its timestamp
+ * and claiming its slot: few, short descents, so few runs and few passes. Stable, so each
+ * thread's records (increasing timestamps, or equal ones in push order) keep their order.
+ * No memory beyond merge_inplace's O(log n) stack. */
+static inline void ttlog__sort_inplace(struct ttlog_record *r, size_t n)
+{
+	for (;;) {
+		size_t a = 0, merges = 0;
+		while (a < n) {
+			size_t m = ttlog__run_end(r, a, n), b;
+			if (m == n)
+				break;
+			b = ttlog__run_end(r, m, n);
+			ttlog__merge_inplace(r, a, m, b);
+			merges++;
+			a = b;
+		}
+		if (merges == 0)
+			return;
+	}
+}
+
 /* Fill w's time window from a run of n records in shard order (the oldest and newest
  * timestamps: a shared ring's run is in push order, not quite in timestamp order). */
 static inline void ttlog__window_fill(struct ttlog_shard_window *w, const struct ttlog_record *run,

@@ -21,6 +21,11 @@
  * (rseq or vDSO, no system call) every NUMA_RECHECK pushes; a thread that migrates writes
  * to its old node's ring for at most that many pushes.
  *
+ * Snapshot: each node ring's copy is in push order, which is not quite timestamp order
+ * (a producer preempted between its timestamp and its slot), so each copy is sorted by
+ * timestamp (merge.h, stable, in place) before the runs are merged; otherwise a thread
+ * that moved between nodes could see its records reordered.
+ *
  * Progress: as mpmc's (push never waits; pop lock-free; snapshot wait-free). The merge
  * (newest first, filling the caller's buffer from its end) uses scratch reserved at create
  * (N > 1 only); a snapshot that finds it in use copies the node rings one after another
@@ -295,6 +300,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	for (unsigned i = 0; i < r->n; i++) {
 		size_t n = mpmc_snapshot(r->node[i].ring, out + used, max - used, &c);
 		cut_add(cut, &c);
+		ttlog__sort_inplace(out + used, n);
 		ttlog__merge_inplace(out, 0, used, used + n);
 		used += n;
 	}
@@ -325,6 +331,8 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		struct numa_node *nd = &r->node[i];
 		nd->pos = mpmc_snapshot(nd->ring, r->scratch + off, nd->cap, &c);
 		cut_add(cut, &c);
+		/* the merge below takes each run's newest first: it must be in ts order */
+		ttlog__sort_inplace(r->scratch + off, nd->pos);
 		nd->win = (struct ttlog_shard_window){
 			.node = numa_os[i], .shard = i, .shared = 1};
 		off += nd->cap;

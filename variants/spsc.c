@@ -660,6 +660,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 		used += n;
 	}
 	n = mpmc_snapshot(r->shared, out + used, max - used, &sc);
+	ttlog__sort_inplace(out + used, n); /* push order is not quite ts order */
 	ttlog__merge_inplace(out, 0, used, used + n);
 	used += n;
 	cut->stored += sc.stored;
@@ -695,6 +696,10 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	r->runs[nruns] = (struct spsc_run){
 		.sh = NULL, .lo = 0,
 		.hi = mpmc_snapshot(r->shared, r->shared_buf, r->capacity, &sc)};
+	/* the merge takes each run's newest first, so the shared ring's copy (push order,
+	 * not quite ts order with several producers) is sorted; a thread's records can be
+	 * in its shard and in the shared ring (a nested push from a signal handler) */
+	ttlog__sort_inplace(r->shared_buf, r->runs[nruns].hi);
 	r->win[nruns] = (struct ttlog_shard_window){
 		.node = -1, .shard = r->nshards, .shared = 1};
 	nruns++;
