@@ -67,25 +67,6 @@ __attribute__((format(printf, 1, 2), noreturn)) static inline void st_fail(const
 			st_fail(__VA_ARGS__); \
 	} while (0)
 
-static uint64_t st_t0_ns; /* CLOCK_MONOTONIC at the first note */
-
-__attribute__((format(printf, 1, 2))) static inline void st_note(const char *fmt, ...)
-{
-	char msg[1024];
-	struct timespec ts;
-	uint64_t now;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (st_t0_ns == 0)
-		st_t0_ns = now;
-	fprintf(stderr, "[%s +%.1fs] %s\n", st_what, (double)(now - st_t0_ns) / 1e9, msg);
-}
-
 /* ---- small things ------------------------------------------------------------------ */
 
 #include <pthread.h>
@@ -125,6 +106,23 @@ static inline uint64_t st_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t st_t0_ns; /* CLOCK_MONOTONIC at the first note */
+
+/* A line on stderr: "[scenario/variant +seconds] text". */
+__attribute__((format(printf, 1, 2))) static inline void st_note(const char *fmt, ...)
+{
+	char msg[1024];
+	uint64_t now = st_now_ns();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (st_t0_ns == 0)
+		st_t0_ns = now;
+	fprintf(stderr, "[%s +%.1fs] %s\n", st_what, (double)(now - st_t0_ns) / 1e9, msg);
 }
 
 static inline void st_sleep_us(uint64_t us)
