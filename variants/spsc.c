@@ -22,7 +22,11 @@
  *
  * Shards: created on a thread's first push to a ring (ttlog__ring_alloc: the only push
  * that may allocate or make a system call), owned through a token (thread-table index,
- * generation). A thread's exit (pthread key destructor) bumps its generation: its shards
+ * generation). A creating thread first claims a shard index (nclaimed), then allocates:
+ * however many threads make their first push at once, no more than S shards are ever
+ * allocated (a thread that finds every index claimed writes to the shared ring). A
+ * thread that dies between the claim and the publication (pthread_exit from a signal
+ * handler interrupting that push) costs the ring that index: S - 1 shards from then on. A thread's exit (pthread key destructor) bumps its generation: its shards
  * are retired at once without being touched and keep their records for snapshots. A
  * thread that needs a shard creates one while the ring has fewer than S, else takes
  * over the retired shard whose newest record is the oldest (continuing its positions, so
@@ -102,9 +106,14 @@ struct ttlog_ring {
 	unsigned nshards;   /* S */
 	int policy;
 	struct ttlog_ring *shared; /* an mpmc ring (mpmc.c), used through mpmc_* only */
-	/* nshards entries, set once each (CAS from NULL, R6) by the thread that creates the
-	 * shard, read by everyone (A6) */
+	/* nshards entries, set once each (R6) by the thread that claimed the index through
+	 * nclaimed, read by everyone (A6); NULL until then (also while it is being created) */
 	_Atomic(struct spsc_shard *) *shards;
+	/* indexes of shards[] claimed so far (CAS k -> k + 1 claims index k; relaxed: it
+	 * only arbitrates, the shard is published by R6). A thread claims an index before it
+	 * allocates, so at most nshards shards are ever allocated, even while many threads
+	 * make their first push at once */
+	_Alignas(64) _Atomic uint32_t nclaimed;
 	/* snapshot scratch (nshards + 1 runs, heads, heap entries, windows; C records for
 	 * the shared ring's copy), owned by whoever set scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
@@ -238,28 +247,24 @@ static uint64_t shard_newest(struct spsc_shard *sh)
 /* The calling thread's shard in r: its own; else a new one while the ring has room for
  * one (memory stays bounded by the capacity); else the retired shard whose newest record
  * is the oldest (so an exited thread's last events are overwritten last); NULL when every
- * shard is owned by a live thread. */
+ * shard is owned by a live thread (or still being created by one). */
 static struct spsc_shard *shard_find(struct ttlog_ring *r)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		struct spsc_shard *best = NULL;
 		uint64_t best_owner = 0, best_ts = UINT64_MAX;
-		unsigned empty = r->nshards;
 
 		for (unsigned i = 0; i < r->nshards; i++) {
 			/* A6: acquire, pairs with R6 below: the shard's header is initialised */
 			struct spsc_shard *sh =
 				atomic_load_explicit(&r->shards[i], memory_order_acquire);
-			if (sh == NULL) {
-				if (empty == r->nshards)
-					empty = i;
+			if (sh == NULL)
 				continue;
-			}
 			/* relaxed: compared with our own token, or handed to the CAS below */
 			uint64_t o = atomic_load_explicit(&sh->owner, memory_order_relaxed);
 			if (o == tl.token)
 				return sh;
-			if (empty == r->nshards && shard_dead(o)) {
+			if (shard_dead(o)) {
 				uint64_t ts = shard_newest(sh);
 				if (best == NULL || ts < best_ts) {
 					best = sh;
@@ -268,17 +273,29 @@ static struct spsc_shard *shard_find(struct ttlog_ring *r)
 				}
 			}
 		}
-		if (empty < r->nshards) {
-			struct spsc_shard *sh = shard_new(r, empty), *expect = NULL;
-			if (sh == NULL)
+		/* Claim an index before allocating: a thread that loses the race allocates
+		 * nothing. (Allocating first and publishing by a CAS from NULL let every thread
+		 * that saw the same empty entry allocate, and pre-fault, a whole shard: with
+		 * 1024 threads making their first push at once and shards of 2^20 records,
+		 * many GiB that were freed again at once.) relaxed: see nclaimed. */
+		uint32_t k = atomic_load_explicit(&r->nclaimed, memory_order_relaxed);
+		while (k < r->nshards) {
+			if (!atomic_compare_exchange_weak_explicit(&r->nclaimed, &k, k + 1,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+				continue;
+			struct spsc_shard *sh = shard_new(r, k);
+			if (sh == NULL) {
+				/* give the index back if nobody claimed one after it */
+				uint32_t k1 = k + 1;
+				atomic_compare_exchange_strong_explicit(&r->nclaimed, &k1, k,
+									memory_order_relaxed,
+									memory_order_relaxed);
 				return NULL;
+			}
 			/* R6: release, pairs with A6: the header before the pointer */
-			if (atomic_compare_exchange_strong_explicit(&r->shards[empty], &expect, sh,
-								    memory_order_release,
-								    memory_order_relaxed))
-				return sh;
-			ttlog__ring_free(sh, sh->bytes); /* another thread filled the slot */
-			continue;
+			atomic_store_explicit(&r->shards[k], sh, memory_order_release);
+			return sh;
 		}
 		if (best == NULL)
 			return NULL;
@@ -384,6 +401,7 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 	for (size_t i = 0; i < r->nshards; i++)
 		atomic_init(&r->shards[i], NULL);
 	atomic_init(&r->scratch_busy, 0);
+	atomic_init(&r->nclaimed, 0);
 	/* relaxed: a unique number, nothing to order */
 	r->id = atomic_fetch_add_explicit(&spsc_next_id, 1, memory_order_relaxed);
 	*out = r;
