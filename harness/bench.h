@@ -135,6 +135,9 @@ struct bench_counter {
 /* ---- memory ---------------------------------------------------------------------- */
 
 uint64_t bench_rss_bytes(void);                 /* resident set, from /proc/self/statm */
+/* the resident set's high-water mark (VmHWM in /proc/self/status): in an isolated task
+ * (a forked child) the peak of that task, counted from the parent's RSS at the fork */
+uint64_t bench_hwm_bytes(void);
 /* jemalloc counters (mallctl, after an epoch refresh): bytes allocated now, and
  * allocations made so far (small + large.nrequests over every arena). -1 if unavailable. */
 int64_t bench_je_allocated(void);
