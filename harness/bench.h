@@ -86,16 +86,56 @@ static inline void bench_spin_ticks(uint64_t ticks)
 		}                                                        \
 	} while (0)
 
+/*
+ * LAT_BATCH(samples, nb, k, gap_ticks, FENCE, CALL): nb samples, each one fenced rdtsc pair
+ * around k expansions of CALL (lat_i_: the call's index, counting on over the batches),
+ * gap_ticks of spinning between batches (never between the calls of a batch). FENCE 0:
+ * the calls run back to back (the CPU may overlap one call with the next); FENCE 1: an
+ * lfence after each call, so that a call starts only once the previous one has executed,
+ * as in LAT_SAMPLE. The TSC's step is divided by k: a batch's mean per call has a
+ * resolution of step / k. The same macro with an empty CALL measures the timer's cost
+ * (FENCE 1: with the k lfences).
+ */
+#define LAT_BATCH_K 64
+static inline void bench_lfence(void)
+{
+	__asm__ __volatile__("lfence" ::: "memory");
+}
+#define LAT_BATCH(samples, nb, k, gap_ticks, FENCE, CALL)                                   \
+	do {                                                                                \
+		for (size_t lat_b_ = 0; lat_b_ < (nb); lat_b_++) {                          \
+			uint64_t lat_t0_ = bench_tsc_start();                               \
+			for (size_t lat_i_ = lat_b_ * (k); lat_i_ < (lat_b_ + 1) * (k); lat_i_++) { \
+				CALL;                                                       \
+				if (FENCE)                                                  \
+					bench_lfence();                                     \
+			}                                                                   \
+			uint64_t lat_t1_ = bench_tsc_end();                                 \
+			(samples)[lat_b_] = lat_t1_ - lat_t0_;                              \
+			if ((gap_ticks) != 0)                                               \
+				bench_spin_ticks(gap_ticks);                                \
+		}                                                                           \
+	} while (0)
+
 /* Percentiles of a latency run, in ns, after the timer cost was subtracted. */
 struct lat_summary {
 	double p50, p90, p99, p999, p9999, max, timer_ns;
 	size_t n;
+	/* LAT_BATCH: mean ns per call of a batch, median and p99 over batches; back to back
+	 * and fenced (0 when not measured) */
+	double batch_mean, batch_p99, fenced_mean, fenced_p99;
 };
 /* Sort samples (ticks), subtract timer_ticks (clamped at 0), convert with ticks_per_ns. */
 void lat_summarize(uint64_t *samples, size_t n, double timer_ticks, double ticks_per_ns,
 		   struct lat_summary *out);
 /* Median cost of an empty LAT_SAMPLE in ticks, over n samples. */
 double lat_timer_ticks(size_t n);
+/* Median cost of an empty LAT_BATCH of k (with its k lfences when fence), over n samples. */
+double lat_batch_timer_ticks(size_t n, unsigned k, int fence);
+/* Batch samples (ticks for k calls): the median and p99 over batches of the mean per call,
+ * (ticks - timer_ticks) / k, clamped at 0, in ns. Sorts samples. */
+void lat_batch_summarize(uint64_t *samples, size_t nb, unsigned k, double timer_ticks,
+			 double ticks_per_ns, double *median, double *p99);
 
 /* ---- statistics ------------------------------------------------------------------ */
 

@@ -56,6 +56,37 @@ double lat_timer_ticks(size_t n)
 	return med;
 }
 
+double lat_batch_timer_ticks(size_t n, unsigned k, int fence)
+{
+	uint64_t *s = malloc(n * sizeof *s);
+	double med;
+
+	if (s == NULL)
+		return 0;
+	if (fence)
+		LAT_BATCH(s, n, k, 0, 1, (void)0);
+	else
+		LAT_BATCH(s, n, k, 0, 0, (void)0);
+	qsort(s, n, sizeof *s, cmp_u64);
+	med = (double)s[n / 2];
+	free(s);
+	return med;
+}
+
+void lat_batch_summarize(uint64_t *s, size_t nb, unsigned k, double timer_ticks, double tpn,
+			 double *median, double *p99)
+{
+	*median = *p99 = 0;
+	if (nb == 0 || k == 0)
+		return;
+	qsort(s, nb, sizeof *s, cmp_u64);
+#define PCT(q) \
+	(fmax(0.0, (double)s[(size_t)((q) * (double)(nb - 1) + 0.5)] - timer_ticks) / k / tpn)
+	*median = PCT(0.50);
+	*p99 = PCT(0.99);
+#undef PCT
+}
+
 void lat_summarize(uint64_t *s, size_t n, double timer_ticks, double tpn,
 		   struct lat_summary *out)
 {

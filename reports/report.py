@@ -38,8 +38,12 @@ EXPERIMENTS = [
     ("latency", "Log-call latency (ns)",
      "rdtsc around each call, the timer's own cost (measured in the same run) subtracted; "
      "unloaded = one thread, ~250 ns spin between calls; saturated = back to back with every "
-     "other core logging too",
-     ["p50", "p90", "p99", "p99.9", "p99.99", "max", "timer"], ["p50", "p99.9"]),
+     "other core logging too. batch_* / fenced_*: rdtsc around batches of 64 calls (same run, "
+     "the gap between batches only), the empty batch's cost subtracted, / 64: the mean per "
+     "call, finer than the TSC step; median and p99 over batches; batch = calls back to back, "
+     "fenced = an lfence after each call",
+     ["p50", "p90", "p99", "p99.9", "p99.99", "max", "timer", "batch_mean", "batch_p99",
+      "fenced_mean", "fenced_p99"], ["p50", "p99.9", "fenced_mean"]),
     ("threads-1024", "1024 concurrent threads through the real log call",
      "every thread logs its share; exact accounting checked (logged = kept + overwritten + "
      "dropped, and logged = events issued)", None, []),
@@ -307,6 +311,8 @@ def headline(run):
     add("pc-matrix 1P/1C", "pc-matrix", "1P/1C", "ops_per_s", True)
     add("pc-matrix 2P/2C", "pc-matrix", "2P/2C", "ops_per_s", True)
     add("latency p50 unloaded", "latency", "unloaded", "p50", False)
+    add("latency fenced_mean unloaded", "latency", "unloaded", "fenced_mean", False)
+    add("latency batch_mean unloaded", "latency", "unloaded", "batch_mean", False)
     add("latency p99.9 unloaded", "latency", "unloaded", "p99.9", False)
     add("latency p50 saturated", "latency", "saturated", "p50", False)
     add("latency p99.9 saturated", "latency", "saturated", "p99.9", False)

@@ -6,7 +6,8 @@
  *   ttlog-bench-lttng throughput THREADS WARMUP_MS DURATION_MS
  *       -> calls=N elapsed_ns=N
  *   ttlog-bench-lttng latency unloaded|saturated SAMPLES GAP_NS BACKGROUND_THREADS
- *       -> p50=.. p90=.. p99=.. p999=.. p9999=.. max=.. timer=..   (ns)
+ *       -> p50=.. p90=.. p99=.. p999=.. p9999=.. max=.. timer=.. batch_mean=.. batch_p99=..
+ *          fenced_mean=.. fenced_p99=..   (ns)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,9 @@ static int latency(bool saturated, size_t n, unsigned gap_ns, int nbg)
 	double tpn = bench_tsc_calibrate(50), timer;
 	uint64_t gap = saturated ? 0 : (uint64_t)(gap_ns * tpn), c0, n0;
 	uint64_t *s = malloc(n * sizeof *s);
+	size_t nb = n / LAT_BATCH_K > 0 ? n / LAT_BATCH_K : 1;
+	uint64_t *bs = calloc(nb, sizeof *bs), *fs = calloc(nb, sizeof *fs);
+	double btimer, ftimer;
 	size_t nwarm = n / 10 > 10000 ? n / 10 : 10000;
 	struct arg *args = calloc((size_t)(nbg ? nbg : 1), sizeof *args);
 	_Atomic bool stop = false;
@@ -92,17 +96,28 @@ static int latency(bool saturated, size_t n, unsigned gap_ns, int nbg)
 	if (nbg > 0)
 		th = bench_threads_start(nbg, logger, args, sizeof *args, 0);
 	timer = lat_timer_ticks(100000);
+	btimer = lat_batch_timer_ticks(20000, LAT_BATCH_K, 0);
+	ftimer = lat_batch_timer_ticks(20000, LAT_BATCH_K, 1);
 	c0 = bench_tsc();
 	n0 = bench_now_ns();
 	LAT_SAMPLE(s, nwarm < n ? nwarm : n, gap, LOG_STANDARD(lat_i_));
 	LAT_SAMPLE(s, n, gap, LOG_STANDARD(lat_i_));
+	/* as exp_latency.c: batches of LAT_BATCH_K calls, back to back, then fenced */
+	LAT_BATCH(bs, nb, LAT_BATCH_K, gap, 0, LOG_STANDARD(lat_i_));
+	LAT_BATCH(fs, nb, LAT_BATCH_K, gap, 1, LOG_STANDARD(lat_i_));
 	tpn = (double)(bench_tsc() - c0) / (double)(bench_now_ns() - n0);
 	atomic_store_explicit(&stop, true, memory_order_relaxed);
 	if (th != NULL)
 		bench_threads_join(th);
 	lat_summarize(s, n, timer, tpn, &r);
-	printf("p50=%.1f p90=%.1f p99=%.1f p999=%.1f p9999=%.1f max=%.1f timer=%.1f\n", r.p50,
-	       r.p90, r.p99, r.p999, r.p9999, r.max, r.timer_ns);
+	lat_batch_summarize(bs, nb, LAT_BATCH_K, btimer, tpn, &r.batch_mean, &r.batch_p99);
+	lat_batch_summarize(fs, nb, LAT_BATCH_K, ftimer, tpn, &r.fenced_mean, &r.fenced_p99);
+	printf("p50=%.1f p90=%.1f p99=%.1f p999=%.1f p9999=%.1f max=%.1f timer=%.1f "
+	       "batch_mean=%.3f batch_p99=%.3f fenced_mean=%.3f fenced_p99=%.3f\n",
+	       r.p50, r.p90, r.p99, r.p999, r.p9999, r.max, r.timer_ns, r.batch_mean, r.batch_p99,
+	       r.fenced_mean, r.fenced_p99);
+	free(bs);
+	free(fs);
 	return 0;
 }
 
