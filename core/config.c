@@ -169,5 +169,10 @@ int ttlog_config_default(ttlog_config *cfg)
 		else
 			return env_fail(cfg, "TTLOG_POLICY", v, "want overwrite or drop");
 	}
+	if ((v = getenv("TTLOG_SNAPSHOT_CLIP")) != NULL) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_CLIP", v, "want 0 or 1");
+		cfg->snapshot_clip = v[0] == '1';
+	}
 	return 0;
 }

@@ -251,8 +251,8 @@ static void put_events(struct enc *e, const struct ttlog__snapinfo *info,
 	struct field_val f[TTLOG_MAX_FIELDS];
 	size_t i, k, nf;
 
-	put_array(e, info->n);
-	for (i = 0; i < info->n && e->err == 0; i++) {
+	put_array(e, info->n - info->first);
+	for (i = info->first; i < info->n && e->err == 0; i++) {
 		const struct ttlog_callsite *cs =
 			ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK);
 		nf = decode_fields(cs, &recs[i], f);
@@ -277,8 +277,9 @@ static void put_events(struct enc *e, const struct ttlog__snapinfo *info,
 	}
 }
 
-/* [event_index, field_index] of every truncated string; two passes (count, then
- * write) because CBOR arrays carry their length first. */
+/* [event_index, field_index] of every truncated string (event_index counts the events
+ * written, from records[info->first]); two passes (count, then write) because CBOR
+ * arrays carry their length first. */
 static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 {
 	const struct ttlog_record *recs = e->s->records;
@@ -288,7 +289,7 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			put_array(e, count);
-		for (i = 0; i < info->n; i++) {
+		for (i = info->first; i < info->n; i++) {
 			if (!(recs[i].callsite & TTLOG_REC_TRUNCATED))
 				continue;
 			nf = decode_fields(ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK),
@@ -300,7 +301,7 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 					count++;
 				} else {
 					put_array(e, 2);
-					put_uint(e, i);
+					put_uint(e, i - info->first);
 					put_uint(e, k);
 				}
 			}
@@ -355,7 +356,7 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	if ((e.err = write_all(fd, s->out, n)) < 0)
 		return e.err;
 
-	put_map(&e, 17);
+	put_map(&e, 18);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -385,15 +386,17 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "ticks_per_sec");
 	put_double(&e, map.ticks_per_ns * 1e9);
 	put_cstr(&e, "counters");
-	put_map(&e, 8);
+	put_map(&e, 9);
 	put_cstr(&e, "logged");
 	put_uint(&e, c->stored + c->dropped);
 	put_cstr(&e, "kept");
-	put_uint(&e, c->kept);
+	put_uint(&e, c->kept - info->first);
 	put_cstr(&e, "overwritten");
 	put_uint(&e, c->overwritten + c->popped);
 	put_cstr(&e, "dropped");
 	put_uint(&e, c->dropped);
+	put_cstr(&e, "clipped");
+	put_uint(&e, info->first);
 	put_cstr(&e, "truncated");
 	put_uint(&e, atomic_load_explicit(&ttlog__g.truncated, memory_order_relaxed));
 	put_cstr(&e, "in_flight");
@@ -404,6 +407,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
 	put_cstr(&e, "shards");
 	put_shards(&e, &map);
+	put_cstr(&e, "clipped_before_ns");
+	put_uint(&e, info->clip ? ttlog__clock_to_ns(&map, info->clip_ts) : 0);
 	put_cstr(&e, "callsites");
 	put_callsites(&e);
 	put_cstr(&e, "events");

@@ -107,11 +107,17 @@ struct ttlog__snapinfo {
 	uint64_t created_ns;
 	struct ttlog_ring_cut cut;
 	size_t n;
+	/* snapshot_clip: records[0..first) are older than the window common to all shards
+	 * and left out of the file (counters.clipped); clip_ts is that window's start in
+	 * record ticks. first 0 and clip false when no clip was applied. */
+	size_t first;
+	bool clip;
+	uint64_t clip_ts;
 };
 
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
 void ttlog__snapres_fini(struct ttlog__snapres *s);
-/* Encode records[0..info->n) with the header into fd (CBOR in an LZ4 frame).
+/* Encode records[info->first..info->n) with the header into fd (CBOR in an LZ4 frame).
  * 0 or a negative errno. Allocates nothing; async-signal-safe. */
 int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd);
 
@@ -164,7 +170,7 @@ struct ttlog__state {
 	struct ttlog__clock clock;
 	size_t capacity;
 	int policy;
-	bool quiet, final_snapshot;
+	bool quiet, final_snapshot, snapshot_clip;
 	unsigned interval_s, keep;
 	int snapshot_signal;
 	int dirfd;

@@ -81,7 +81,7 @@ struct ttlog_snapshot_file {
 	struct arena_chunk *arena;
 
 	const char *service, *hostname, *reason, *variant;
-	uint64_t pid, created_ns, capacity;
+	uint64_t pid, created_ns, capacity, clipped_before_ns;
 	ttlog_snapshot_counters counters;
 
 	struct callsite *cs; /* sorted by id, ids unique */
@@ -1033,16 +1033,18 @@ static int parse_truncated(struct rd *r)
 
 enum { K_COUNTERS_LOGGED, K_COUNTERS_KEPT, K_COUNTERS_OVERWRITTEN, K_COUNTERS_DROPPED,
        K_COUNTERS_TRUNCATED, K_COUNTERS_IN_FLIGHT, K_COUNTERS_WRITTEN, K_COUNTERS_FAILURES,
-       K_COUNTERS_N };
+       K_COUNTERS_CLIPPED, K_COUNTERS_N };
 static const char *const counter_keys[K_COUNTERS_N] = {
 	"logged",    "kept",      "overwritten",       "dropped",
-	"truncated", "in_flight", "snapshots_written", "snapshot_failures"};
+	"truncated", "in_flight", "snapshots_written", "snapshot_failures",
+	"clipped"};
 
 static int parse_counters(struct rd *r)
 {
 	ttlog_snapshot_counters *c = &r->s->counters;
-	uint64_t *dst[K_COUNTERS_N] = {&c->logged, &c->kept, &c->overwritten, &c->dropped,
-				       &c->truncated, &c->in_flight, NULL, NULL};
+	uint64_t *dst[K_COUNTERS_N] = {&c->logged,   &c->kept,      &c->overwritten,
+				       &c->dropped,  &c->truncated, &c->in_flight,
+				       NULL,         NULL,          &c->clipped};
 	struct cont m;
 	char key[32];
 	size_t klen;
@@ -1119,11 +1121,11 @@ static int parse_clock(struct rd *r)
 
 enum { K_FORMAT, K_VERSION, K_SERVICE, K_HOSTNAME, K_PID, K_REASON, K_CREATED, K_VARIANT,
        K_CAPACITY, K_RECORD_SIZE, K_POLICY, K_CLOCK, K_COUNTERS, K_CALLSITES, K_EVENTS,
-       K_TRUNCATED, K_N };
+       K_TRUNCATED, K_CLIPPED_BEFORE, K_N };
 static const char *const top_keys[K_N] = {
 	"format",   "version",     "service", "hostname", "pid",      "reason",
 	"created_ns", "variant",   "capacity", "record_size", "policy", "clock",
-	"counters", "callsites",   "events",  "truncated"};
+	"counters", "callsites",   "events",  "truncated", "clipped_before_ns"};
 
 static int parse_snapshot(ttlog_snapshot_file *s)
 {
@@ -1204,6 +1206,9 @@ static int parse_snapshot(ttlog_snapshot_file *s)
 			err = parse_events(&r);
 			break;
 		case K_TRUNCATED: err = parse_truncated(&r); break; /* after events */
+		case K_CLIPPED_BEFORE:
+			err = get_uint(&r, "clipped_before_ns", &s->clipped_before_ns);
+			break;
 		default: break;
 		}
 		if (err < 0)
@@ -1505,6 +1510,11 @@ TTLOG_API uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *s)
 TTLOG_API uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *s)
 {
 	return s ? s->capacity : 0;
+}
+
+TTLOG_API uint64_t ttlog_snapshot_clipped_before_ns(const ttlog_snapshot_file *s)
+{
+	return s ? s->clipped_before_ns : 0;
 }
 
 TTLOG_API void ttlog_snapshot_get_counters(const ttlog_snapshot_file *s,

@@ -105,6 +105,35 @@ static int publish(const char *tmp, const char *reason, uint64_t ns, char *name,
 	return -EEXIST;
 }
 
+/* snapshot_clip: the start of the window common to all shards (the latest first_ts of
+ * the shards that kept events) when two or more shards kept events, and how many of the
+ * leading records are older than it. The sharded variants return records sorted by ts, so
+ * the older ones are a prefix; it is counted, not inferred, and only a prefix is left out
+ * (the file stays in ring order). Reads the windows of the snapshot just taken; no
+ * allocation (the crash path uses it). */
+static void clip_window(struct ttlog_ring *ring, struct ttlog__snapinfo *info,
+			const struct ttlog_record *recs)
+{
+	struct ttlog_shard_window w[16];
+	size_t n = ring_windows(ring, 0, w, 16), shards = 0, i;
+	uint64_t start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && i % 16 == 0)
+			ring_windows(ring, i, w, 16);
+		if (w[i % 16].kept == 0)
+			continue;
+		if (shards++ == 0 || w[i % 16].first_ts > start)
+			start = w[i % 16].first_ts;
+	}
+	if (shards < 2)
+		return;
+	info->clip = true;
+	info->clip_ts = start;
+	while (info->first < info->n && recs[info->first].ts < start)
+		info->first++;
+}
+
 static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *name,
 			  size_t name_len)
 {
@@ -119,6 +148,11 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 	info.created_ns = ttlog__realtime_ns();
 	info.n = ring_snapshot(ring, s->records, s->records_cap, &info.cut);
 	info.cut.dropped += atomic_load_explicit(&ttlog__g.dropped_extra, memory_order_relaxed);
+	info.first = 0;
+	info.clip = false;
+	info.clip_ts = 0;
+	if (ttlog__g.snapshot_clip)
+		clip_window(ring, &info, s->records);
 
 	ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, TMP_PREFIX);
 	ttlog__fmt_u64(s->tmp_name, sizeof s->tmp_name, &pos, (uint64_t)getpid());

@@ -143,6 +143,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		strcpy(ttlog__g.hostname, "unknown");
 	ttlog__g.policy = cfg->policy;
 	ttlog__g.final_snapshot = cfg->final_snapshot;
+	ttlog__g.snapshot_clip = cfg->snapshot_clip;
 	ttlog__g.interval_s = cfg->snapshot_interval_s;
 	ttlog__g.keep = cfg->snapshot_keep;
 	ttlog__g.snapshot_signal = cfg->snapshot_signal;

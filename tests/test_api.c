@@ -1,12 +1,15 @@
 /*
  * test_api.c - the public API as a program uses it: round trips through a snapshot file
  * and the reader, levels, truncation, accounting, builder events, configuration errors,
- * file names.
+ * file names, the clip to the window common to all shards.
  */
 #include "testutil.h"
 
+#include <cbor.h>
 #include <fcntl.h>
+#include <lz4frame.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -330,7 +333,8 @@ static void test_env_errors(void **state)
 		{"TTLOG_SNAPSHOT_INTERVAL", "1.5"}, {"TTLOG_SNAPSHOT_KEEP", "x"},
 		{"TTLOG_SNAPSHOT_SIGNAL", "SEGV"}, {"TTLOG_SNAPSHOT_SIGNAL", "KILL"},
 		{"TTLOG_SNAPSHOT_DIR", ""},       {"TTLOG_SERVICE_NAME", ""},
-		{"TTLOG_POLICY", "sometimes"},
+		{"TTLOG_POLICY", "sometimes"},    {"TTLOG_SNAPSHOT_CLIP", "yes"},
+		{"TTLOG_SNAPSHOT_CLIP", ""},      {"TTLOG_SNAPSHOT_CLIP", "2"},
 	};
 	ttlog_config cfg;
 
@@ -350,6 +354,15 @@ static void test_env_errors(void **state)
 		unsetenv(bad[i].var);
 	}
 	/* good values are taken */
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	assert_false(cfg.snapshot_clip); /* off by default */
+	setenv("TTLOG_SNAPSHOT_CLIP", "1", 1);
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	assert_true(cfg.snapshot_clip);
+	setenv("TTLOG_SNAPSHOT_CLIP", "0", 1);
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	assert_false(cfg.snapshot_clip);
+	unsetenv("TTLOG_SNAPSHOT_CLIP");
 	setenv("TTLOG_CAPACITY", "100", 1);
 	setenv("TTLOG_LEVEL", "warn", 1);
 	setenv("TTLOG_SNAPSHOT_SIGNAL", "USR1", 1);
@@ -505,6 +518,244 @@ static void test_stale_temp_cleaned(void **state)
 	assert_int_equal(access(p, F_OK), 0);
 }
 
+/* ---- snapshot_clip ---------------------------------------------------------------- */
+
+/* What the file says of its shards, read with a generic CBOR decoder (the reader does not
+ * parse "shards"): how many kept events, their kept sum, the largest first_ns of those. */
+struct shard_info {
+	size_t n, nkept;
+	uint64_t kept_sum, max_first_ns;
+};
+
+static const cbor_item_t *map_get(const cbor_item_t *m, const char *key)
+{
+	struct cbor_pair *p = cbor_map_handle(m);
+
+	for (size_t i = 0; i < cbor_map_size(m); i++)
+		if (cbor_isa_string(p[i].key) && cbor_string_length(p[i].key) == strlen(key) &&
+		    memcmp(cbor_string_handle(p[i].key), key, strlen(key)) == 0)
+			return p[i].value;
+	fail_msg("no key '%s' in the map", key);
+	return NULL;
+}
+
+static void read_shards(const char *path, struct shard_info *si)
+{
+	static unsigned char in[1 << 20], out[8 << 20];
+	LZ4F_dctx *dctx;
+	struct cbor_load_result res;
+	size_t nin, pos = 0, olen = 0;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	nin = (size_t)read(fd, in, sizeof in);
+	close(fd);
+	assert_true(nin > 0 && nin < sizeof in);
+	assert_false(LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)));
+	while (pos < nin) {
+		size_t src = nin - pos, dst = sizeof out - olen;
+		size_t r = LZ4F_decompress(dctx, out + olen, &dst, in + pos, &src, NULL);
+		assert_false(LZ4F_isError(r));
+		pos += src;
+		olen += dst;
+		if (r == 0)
+			break;
+		assert_true(olen < sizeof out);
+	}
+	LZ4F_freeDecompressionContext(dctx);
+	cbor_item_t *top = cbor_load(out, olen, &res);
+	assert_non_null(top);
+	const cbor_item_t *shards = map_get(top, "shards");
+	memset(si, 0, sizeof *si);
+	si->n = cbor_array_size(shards);
+	for (size_t i = 0; i < si->n; i++) {
+		const cbor_item_t *w = cbor_array_handle(shards)[i];
+		uint64_t kept = cbor_get_int(map_get(w, "kept"));
+		uint64_t first = cbor_get_int(map_get(w, "first_ns"));
+		si->kept_sum += kept;
+		if (kept == 0)
+			continue;
+		if (si->nkept++ == 0 || first > si->max_first_ns)
+			si->max_first_ns = first;
+	}
+	cbor_decref(&top);
+}
+
+static void *log_quiet(void *arg)
+{
+	(void)arg;
+	for (uint64_t j = 0; j < 4; j++)
+		TTLOG_INFO("clip.quiet", "quiet {}", TTLOG_U64("j", j));
+	return NULL;
+}
+
+/* Capacity 16, overwrite: this thread logs 1000 events (its shard overwrites), another
+ * thread logs 4 and exits (its spsc shard keeps them), this thread logs 4 more. Checks
+ * what holds for every variant and returns the snapshot, open, for the variant's own
+ * checks. In spsc the snapshot holds the newest 16: busy 992..999, quiet 0..3, busy
+ * 1000..1003; the busy shard's window starts at busy 992, the quiet one's at quiet 0. */
+static ttlog_snapshot_file *clip_run(bool clip, struct shard_info *si)
+{
+	ttlog_snapshot_file *s;
+	ttlog_snapshot_counters c;
+	ttlog_config cfg;
+	ttlog_event ev;
+	pthread_t t;
+	char path[4096];
+	int rc;
+
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	cfg.snapshot_dir = dir;
+	cfg.capacity = 16;
+	cfg.policy = TTLOG_POLICY_OVERWRITE;
+	cfg.service = "test";
+	cfg.snapshot_clip = clip;
+	assert_int_equal(ttlog_init(&cfg), 0);
+	for (uint64_t i = 0; i < 1000; i++)
+		TTLOG_INFO("clip.busy", "busy {}", TTLOG_U64("i", i));
+	assert_int_equal(pthread_create(&t, NULL, log_quiet, NULL), 0);
+	pthread_join(t, NULL);
+	for (uint64_t i = 1000; i < 1004; i++)
+		TTLOG_INFO("clip.busy", "busy {}", TTLOG_U64("i", i));
+	assert_int_equal(ttlog_snapshot(clip ? "clip-on" : "clip-off", path, sizeof path), 0);
+	rc = ttlog_snapshot_open(path, &s);
+	if (rc != 0)
+		fail_msg("ttlog_snapshot_open(%s): %d %s", path, rc, ttlog_reader_errmsg());
+	assert_string_equal(ttlog_snapshot_variant(s), TTLOG_TEST_VARIANT);
+	read_shards(path, si);
+
+	/* logged = kept + clipped + overwritten + dropped; in_flight is not in logged */
+	ttlog_snapshot_get_counters(s, &c);
+	if (c.logged != c.kept + c.clipped + c.overwritten + c.dropped)
+		fail_msg("unbalanced: logged %llu != kept %llu + clipped %llu + overwritten %llu "
+			 "+ dropped %llu", (unsigned long long)c.logged,
+			 (unsigned long long)c.kept, (unsigned long long)c.clipped,
+			 (unsigned long long)c.overwritten, (unsigned long long)c.dropped);
+	assert_int_equal(c.logged, 1008);
+	assert_int_equal(c.in_flight, 0);
+	assert_int_equal(c.kept, ttlog_snapshot_event_count(s));
+	/* the shards' kept describe the ring before the clip */
+	if (si->n > 0)
+		assert_int_equal(si->kept_sum, c.kept + c.clipped);
+	if (clip && si->nkept >= 2) {
+		assert_int_equal(ttlog_snapshot_clipped_before_ns(s), si->max_first_ns);
+		while (ttlog_snapshot_next(s, &ev) == 1)
+			if (ev.timestamp_ns < si->max_first_ns)
+				fail_msg("event at %llu ns is before the common window start %llu",
+					 (unsigned long long)ev.timestamp_ns,
+					 (unsigned long long)si->max_first_ns);
+		ttlog_snapshot_rewind(s);
+	} else {
+		assert_int_equal(c.clipped, 0);
+		assert_int_equal(ttlog_snapshot_clipped_before_ns(s), 0);
+	}
+	return s;
+}
+
+static void test_snapshot_clip(void **state)
+{
+	bool spsc = strcmp(TTLOG_TEST_VARIANT, "spsc") == 0;
+	bool mpmc = strcmp(TTLOG_TEST_VARIANT, "mpmc") == 0;
+	struct shard_info si;
+	ttlog_snapshot_counters c;
+	ttlog_snapshot_file *s;
+	ttlog_event ev;
+
+	(void)state;
+	/* off: nothing left out, the busy events older than the quiet ones are there */
+	s = clip_run(false, &si);
+	ttlog_snapshot_get_counters(s, &c);
+	assert_int_equal(c.clipped, 0);
+	assert_int_equal(c.kept, 16);
+	if (spsc) {
+		assert_int_equal(si.nkept, 2);
+		next_event(s, &ev);
+		assert_string_equal(ev.target, "clip.busy");
+		assert_int_equal(ev.fields[0].v.u64, 992);
+		for (int i = 0; i < 7; i++)
+			next_event(s, &ev);
+		assert_int_equal(ev.fields[0].v.u64, 999);
+		next_event(s, &ev);
+		assert_string_equal(ev.target, "clip.quiet");
+		assert_int_equal(ev.timestamp_ns, si.max_first_ns);
+	}
+	ttlog_snapshot_close(s);
+	ttlog_shutdown();
+
+	/* on */
+	s = clip_run(true, &si);
+	ttlog_snapshot_get_counters(s, &c);
+	if (mpmc) {
+		/* no shards: nothing changes */
+		assert_int_equal(si.n, 0);
+		assert_int_equal(c.clipped, 0);
+		assert_int_equal(c.kept, 16);
+		assert_int_equal(c.overwritten, 992);
+		assert_int_equal(ttlog_snapshot_clipped_before_ns(s), 0);
+	} else if (spsc) {
+		/* busy 992..999 are older than the quiet shard's first event: left out */
+		assert_int_equal(si.nkept, 2);
+		assert_int_equal(c.clipped, 8);
+		assert_int_equal(c.kept, 8);
+		assert_int_equal(c.overwritten, 992);
+		for (uint64_t j = 0; j < 4; j++) {
+			next_event(s, &ev);
+			assert_string_equal(ev.target, "clip.quiet");
+			assert_int_equal(ev.fields[0].v.u64, j);
+			if (j == 0) /* the quiet shard's first event starts the common window */
+				assert_int_equal(ev.timestamp_ns,
+						 ttlog_snapshot_clipped_before_ns(s));
+		}
+		for (uint64_t i = 1000; i < 1004; i++) {
+			next_event(s, &ev);
+			assert_string_equal(ev.target, "clip.busy");
+			assert_int_equal(ev.fields[0].v.u64, i);
+		}
+		assert_int_equal(ttlog_snapshot_next(s, &ev), 0);
+	}
+	/* numa: one shard per node the threads ran on; clip_run checked the invariants */
+	ttlog_snapshot_close(s);
+}
+
+/* A string cut to fit, behind the clip: its truncated entry indexes the events written. */
+static void test_snapshot_clip_truncated_index(void **state)
+{
+	ttlog_snapshot_file *s;
+	ttlog_snapshot_counters c;
+	ttlog_config cfg;
+	ttlog_event ev;
+	pthread_t t;
+	char longs[100];
+
+	(void)state;
+	if (strcmp(TTLOG_TEST_VARIANT, "spsc") != 0)
+		skip();
+	memset(longs, 'y', sizeof longs - 1);
+	longs[sizeof longs - 1] = '\0';
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	cfg.snapshot_dir = dir;
+	cfg.capacity = 64;
+	cfg.service = "test";
+	cfg.snapshot_clip = true;
+	assert_int_equal(ttlog_init(&cfg), 0);
+	/* the quiet thread first: its 4 events are older than the busy shard's window */
+	assert_int_equal(pthread_create(&t, NULL, log_quiet, NULL), 0);
+	pthread_join(t, NULL);
+	TTLOG_INFO("clip.busy", "busy {}", TTLOG_U64("i", 0));
+	TTLOG_INFO("clip.busy", "long {}", TTLOG_STR("s", longs));
+	s = tu_snapshot("clip-trunc");
+	ttlog_snapshot_get_counters(s, &c);
+	assert_int_equal(c.clipped, 4);
+	assert_int_equal(c.kept, 2);
+	assert_int_equal(c.logged, 6);
+	next_event(s, &ev);
+	assert_false(ev.fields[0].truncated);
+	next_event(s, &ev);
+	assert_string_equal(ev.message, "long {}");
+	assert_true(ev.fields[0].truncated);
+	ttlog_snapshot_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +771,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_request_snapshot_async, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interval_signal_final_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temp_cleaned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_clip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_clip_truncated_index, setup,
+						teardown),
 		/* last: it fills the process-wide interner */
 		cmocka_unit_test_setup_teardown(test_interner_full_counted, setup, teardown),
 	};

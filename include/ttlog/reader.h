@@ -61,9 +61,12 @@ typedef struct ttlog_event {
 	ttlog_field fields[TTLOG_MAX_FIELDS];
 } ttlog_event;
 
-/* Counters of the snapshot (docs/snapshot-format.md, "counters"). */
+/* Counters of the snapshot (docs/snapshot-format.md, "counters"):
+ * logged = kept + clipped + overwritten + dropped. clipped: events the ring held that
+ * snapshot_clip left out (0 in files written without the key). */
 typedef struct ttlog_snapshot_counters {
 	uint64_t logged, kept, overwritten, dropped, truncated, in_flight;
+	uint64_t clipped;
 } ttlog_snapshot_counters;
 
 /*
@@ -90,6 +93,10 @@ TTLOG_API uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *snap);
 TTLOG_API uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *snap);
 TTLOG_API void ttlog_snapshot_get_counters(const ttlog_snapshot_file *snap,
 					   ttlog_snapshot_counters *c);
+/* The start of the window common to all shards (ns since the epoch) when the snapshot was
+ * clipped to it (snapshot_clip): every event is at or after it and counters.clipped
+ * events of the ring older than it were left out. 0 when no clip was applied. */
+TTLOG_API uint64_t ttlog_snapshot_clipped_before_ns(const ttlog_snapshot_file *snap);
 TTLOG_API size_t ttlog_snapshot_event_count(const ttlog_snapshot_file *snap);
 
 /*

@@ -61,6 +61,7 @@ enum ttlog_policy {
  *                            directory, 0 = keep all
  *   TTLOG_SNAPSHOT_SIGNAL    snapshot_signal: a signal name (USR2, SIGUSR1) or number, 0 = off
  *   TTLOG_POLICY             overwrite|drop
+ *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
  */
@@ -77,6 +78,10 @@ typedef struct ttlog_config {
 	bool quiet;                   /* do not print errors on stderr (they are still counted) */
 	const char *variant;          /* ring variant; only the multi-variant build selects */
 	size_t interner_bytes;        /* runtime-built event names (ttlog_builder), default 1 MiB */
+	/* sharded variants (spsc, numa): leave out of each snapshot the events older than the
+	 * window common to all shards (they are counted in its counters.clipped); no effect on
+	 * mpmc. docs/snapshot-format.md, "shards". */
+	bool snapshot_clip;
 	/* set by ttlog_config_default() when the environment holds a bad value */
 	int env_error;
 	char env_errmsg[160];
