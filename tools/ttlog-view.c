@@ -1098,17 +1098,20 @@ static void print_header(struct ctx *c)
 	const struct vopts *o = c->o;
 	FILE *f = c->out;
 	ttlog_snapshot_counters k;
+	uint64_t clip_ns;
 	char when[64];
 	bool first = true;
 
 	if (o->format == FMT_CSV)
 		fputs("file,service,hostname,pid,reason,created_ns,created,variant,capacity,"
-		      "events,logged,kept,overwritten,dropped,truncated,in_flight\n", f);
+		      "events,logged,kept,overwritten,dropped,truncated,in_flight,clipped,"
+		      "clipped_before_ns\n", f);
 	for (size_t i = 0; i < c->nsrc; i++) {
 		const struct vsource *s = &c->src[i];
 		if (s->snap == NULL)
 			continue;
 		ttlog_snapshot_get_counters(s->snap, &k);
+		clip_ns = ttlog_snapshot_clipped_before_ns(s->snap);
 		vtime(ttlog_snapshot_created_ns(s->snap), o->local, when, sizeof when);
 		if (o->format == FMT_JSON) {
 			fputs("{\"file\":", f);
@@ -1124,10 +1127,12 @@ static void print_header(struct ctx *c)
 			json_cstr(f, ttlog_snapshot_variant(s->snap));
 			fprintf(f, ",\"capacity\":%" PRIu64 ",\"events\":%zu,\"counters\":{"
 				"\"logged\":%" PRIu64 ",\"kept\":%" PRIu64 ",\"overwritten\":%" PRIu64
-				",\"dropped\":%" PRIu64 ",\"truncated\":%" PRIu64
-				",\"in_flight\":%" PRIu64 "}}\n",
+				",\"dropped\":%" PRIu64 ",\"clipped\":%" PRIu64
+				",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64
+				"},\"clipped_before_ns\":%" PRIu64 "}\n",
 				ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
-				k.logged, k.kept, k.overwritten, k.dropped, k.truncated, k.in_flight);
+				k.logged, k.kept, k.overwritten, k.dropped, k.clipped, k.truncated,
+				k.in_flight, clip_ns);
 		} else if (o->format == FMT_CSV) {
 			csv_str(f, s->path, strlen(s->path));
 			putc(',', f);
@@ -1139,9 +1144,10 @@ static void print_header(struct ctx *c)
 			fprintf(f, ",%" PRIu64 ",%s,", ttlog_snapshot_created_ns(s->snap), when);
 			csv_str(f, ttlog_snapshot_variant(s->snap), strlen(ttlog_snapshot_variant(s->snap)));
 			fprintf(f, ",%" PRIu64 ",%zu,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-				",%" PRIu64 ",%" PRIu64 "\n", ttlog_snapshot_capacity(s->snap),
-				ttlog_snapshot_event_count(s->snap), k.logged, k.kept, k.overwritten,
-				k.dropped, k.truncated, k.in_flight);
+				",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+				ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
+				k.logged, k.kept, k.overwritten, k.dropped, k.truncated,
+				k.in_flight, k.clipped, clip_ns);
 		} else {
 			if (!first)
 				putc('\n', f);
@@ -1159,18 +1165,28 @@ static void print_header(struct ctx *c)
 			text_str(f, ttlog_snapshot_variant(s->snap), strlen(ttlog_snapshot_variant(s->snap)), false);
 			fprintf(f, "\ncapacity     %" PRIu64 "\nevents       %zu\n"
 				"counters     logged=%" PRIu64 " kept=%" PRIu64 " overwritten=%" PRIu64
-				" dropped=%" PRIu64 " truncated=%" PRIu64 " in_flight=%" PRIu64 "\n",
+				" dropped=%" PRIu64 " clipped=%" PRIu64 " truncated=%" PRIu64
+				" in_flight=%" PRIu64 "\n",
 				ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
-				k.logged, k.kept, k.overwritten, k.dropped, k.truncated, k.in_flight);
+				k.logged, k.kept, k.overwritten, k.dropped, k.clipped, k.truncated,
+				k.in_flight);
+			if (clip_ns != 0) {
+				vtime(clip_ns, o->local, when, sizeof when);
+				fprintf(f, "clipped      events before %s (%" PRIu64
+					" ns), the start of the window common to all shards\n",
+					when, clip_ns);
+			}
 		}
 	}
 }
 
 /* Loss over the files: counters are totals over a process's life, so the files of one
- * process count once (the largest values, its newest snapshot's). */
+ * process count once (the largest values, its newest snapshot's). clipped is a count of
+ * one snapshot, not a total: the newest snapshot's (largest logged) is taken. */
 static void loss_totals(const struct ctx *c, ttlog_snapshot_counters *t)
 {
 	ttlog_snapshot_counters k, g;
+	uint64_t newest;
 	size_t i, j;
 
 	memset(t, 0, sizeof *t);
@@ -1178,6 +1194,7 @@ static void loss_totals(const struct ctx *c, ttlog_snapshot_counters *t)
 		if (c->src[i].snap == NULL || c->src[i].group != i)
 			continue;
 		memset(&g, 0, sizeof g);
+		newest = 0;
 		for (j = i; j < c->nsrc; j++) {
 			if (c->src[j].snap == NULL || c->src[j].group != i)
 				continue;
@@ -1186,11 +1203,16 @@ static void loss_totals(const struct ctx *c, ttlog_snapshot_counters *t)
 			g.dropped = k.dropped > g.dropped ? k.dropped : g.dropped;
 			g.truncated = k.truncated > g.truncated ? k.truncated : g.truncated;
 			g.in_flight = k.in_flight > g.in_flight ? k.in_flight : g.in_flight;
+			if (j == i || k.logged > newest) {
+				newest = k.logged;
+				g.clipped = k.clipped;
+			}
 		}
 		t->overwritten += g.overwritten;
 		t->dropped += g.dropped;
 		t->truncated += g.truncated;
 		t->in_flight += g.in_flight;
+		t->clipped += g.clipped;
 	}
 }
 
@@ -1235,8 +1257,9 @@ static void print_stats(struct ctx *c)
 			fprintf(f, ":%" PRIu64, th[i].n);
 		}
 		fprintf(f, "},\"loss\":{\"overwritten\":%" PRIu64 ",\"dropped\":%" PRIu64
-			",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64 "}}\n",
-			loss.overwritten, loss.dropped, loss.truncated, loss.in_flight);
+			",\"clipped\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64
+			"}}\n", loss.overwritten, loss.dropped, loss.clipped, loss.truncated,
+			loss.in_flight);
 	} else if (o->format == FMT_CSV) {
 		fputs("kind,key,value\n", f);
 		fprintf(f, "events,shown,%" PRIu64 "\nevents,read,%zu\nevents,duplicates,%zu\n"
@@ -1257,8 +1280,9 @@ static void print_stats(struct ctx *c)
 			fprintf(f, ",%" PRIu64 "\n", th[i].n);
 		}
 		fprintf(f, "loss,overwritten,%" PRIu64 "\nloss,dropped,%" PRIu64
-			"\nloss,truncated,%" PRIu64 "\nloss,in_flight,%" PRIu64 "\n",
-			loss.overwritten, loss.dropped, loss.truncated, loss.in_flight);
+			"\nloss,clipped,%" PRIu64 "\nloss,truncated,%" PRIu64
+			"\nloss,in_flight,%" PRIu64 "\n", loss.overwritten, loss.dropped,
+			loss.clipped, loss.truncated, loss.in_flight);
 	} else {
 		fprintf(f, "events       %" PRIu64 " shown of %zu read from %zu file%s", c->shown,
 			c->read + c->dups, nfiles, nfiles == 1 ? "" : "s");
@@ -1269,10 +1293,11 @@ static void print_stats(struct ctx *c)
 			fprintf(f, "span         %s .. %s (%" PRIu64 ".%06" PRIu64 " s)\n", t0, t1,
 				(c->last_ns - c->first_ns) / 1000000000u,
 				(c->last_ns - c->first_ns) % 1000000000u / 1000u);
+		bool missing = loss.overwritten || loss.dropped || loss.clipped;
 		fprintf(f, "loss         overwritten=%" PRIu64 " dropped=%" PRIu64
-			" truncated=%" PRIu64 " in_flight=%" PRIu64 "%s\n", loss.overwritten,
-			loss.dropped, loss.truncated, loss.in_flight,
-			loss.overwritten || loss.dropped ? "  (events are missing)" : "");
+			" clipped=%" PRIu64 " truncated=%" PRIu64 " in_flight=%" PRIu64 "%s\n",
+			loss.overwritten, loss.dropped, loss.clipped, loss.truncated,
+			loss.in_flight, missing ? "  (events are missing)" : "");
 		int w = 5;
 		for (i = 0; i < c->targets.len; i++)
 			if (text_width(tg[i].key) > w && text_width(tg[i].key) <= 40)

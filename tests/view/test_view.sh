@@ -302,11 +302,11 @@ fi
 run "$VIEW" --header a.bin
 has "--header" out "service      alpha" "hostname     h1" "pid          100" \
 	"reason       interval" "variant      mpmc" "capacity     1024" "events       4" \
-	"counters     logged=4 kept=4 overwritten=0 dropped=0 truncated=1 in_flight=0" \
+	"counters     logged=4 kept=4 overwritten=0 dropped=0 clipped=0 truncated=1 in_flight=0" \
 	"created      2024-05-01T12:00:00.001000Z"
 run "$VIEW" -H --json b.bin
 has "--header --json" out '"service":"beta"' '"reason":"SIGSEGV"' '"events":2' \
-	'"counters":{"logged":6,"kept":2,"overwritten":3,"dropped":1,"truncated":0,"in_flight":0}}'
+	'"counters":{"logged":6,"kept":2,"overwritten":3,"dropped":1,"clipped":0,"truncated":0,"in_flight":0},"clipped_before_ns":0}'
 run "$VIEW" -H --csv a.bin b.bin
 count "--header --csv: a header row and a row per file" 0 3
 
@@ -333,6 +333,7 @@ thread,alpha 102,2
 thread,beta 201,2
 loss,overwritten,3
 loss,dropped,1
+loss,clipped,0
 loss,truncated,1
 loss,in_flight,0
 EOF
@@ -342,11 +343,11 @@ run "$VIEW" --stats a.bin a2.bin b.bin
 has "--stats: one process's files count once, duplicates said" out \
 	"events       7 shown of 9 read from 3 files (2 duplicates of overlapping snapshots skipped)" \
 	"span         2024-05-01T12:00:00.000100Z .. 2024-05-01T12:00:00.000902Z (0.000802 s)" \
-	"loss         overwritten=8 dropped=1 truncated=1 in_flight=0  (events are missing)"
+	"loss         overwritten=8 dropped=1 clipped=0 truncated=1 in_flight=0  (events are missing)"
 run "$VIEW" --stats --json --level error a.bin b.bin
 has "--stats --json after filters" out '"events":2' \
 	'"levels":{"TRACE":0,"DEBUG":0,"INFO":0,"WARN":0,"ERROR":1,"FATAL":1}' \
-	'"loss":{"overwritten":3,"dropped":1,"truncated":1,"in_flight":0}'
+	'"loss":{"overwritten":3,"dropped":1,"clipped":0,"truncated":1,"in_flight":0}'
 
 # ---- bad inputs --------------------------------------------------------------------
 run "$VIEW" bad-*.bin a.bin missing.bin
