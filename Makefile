@@ -6,8 +6,9 @@ PREFIX ?= /usr/local
 SAN ?=
 QUICK ?=
 export TTLOG_TEST_QUICK
-VERSION := 0.1.0
-SOVERSION := 0
+# SOVERSION changes when the ABI does (ttlog_config grew snapshot_clip: 0 -> 1)
+VERSION := 0.2.0
+SOVERSION := 1
 
 VARIANTS := mpmc spsc numa
 CC ?= cc
