@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 static const LZ4F_preferences_t lz4_prefs = {
 	.frameInfo = {.blockSizeID = LZ4F_max64KB,
@@ -103,35 +104,6 @@ static void put_map(struct enc *e, size_t n)
 	PUT(e, cbor_encode_map_start(n, p_, len_));
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not valid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* A text string; bytes that are not UTF-8 (and NULs) become '?', so that any CBOR
  * decoder accepts the file and C readers can use the text as a string. */
 static void put_text(struct enc *e, const char *s, size_t n)
@@ -142,7 +114,7 @@ static void put_text(struct enc *e, const char *s, size_t n)
 	PUT(e, cbor_encode_string_start(n, p_, len_));
 	while (i < n) {
 		unsigned char *d = room(e, 8);
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = ttlog__utf8_seq(p + i, n - i);
 		if (k == 0 || p[i] == 0) {
 			*d = '?';
 			k = 1;

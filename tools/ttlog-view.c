@@ -156,34 +156,6 @@ void vbuf_free(struct vbuf *b)
 	*b = (struct vbuf){0};
 }
 
-size_t vutf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* ---- rendering ------------------------------------------------------------------- */
 
 void vfield_text(const ttlog_field *f, const char *marker, struct vbuf *b)
@@ -277,7 +249,7 @@ static void json_str(FILE *f, const char *s, size_t n)
 			default: fprintf(f, "\\u%04x", p[i]); break;
 			}
 			i++;
-		} else if ((k = vutf8_seq(p + i, n - i)) == 0) {
+		} else if ((k = ttlog__utf8_seq(p + i, n - i)) == 0) {
 			fputs("\\ufffd", f);
 			i++;
 		} else {
@@ -310,7 +282,7 @@ static void text_str(FILE *f, const char *s, size_t n, bool quote)
 		putc('"', f);
 	for (i = 0; i < n; i += k) {
 		unsigned char c = p[i];
-		if (c >= 0x80 && (k = vutf8_seq(p + i, n - i)) > 0) {
+		if (c >= 0x80 && (k = ttlog__utf8_seq(p + i, n - i)) > 0) {
 			fwrite(p + i, 1, k, f);
 			continue;
 		}

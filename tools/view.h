@@ -14,6 +14,8 @@
 
 #include <ttlog/reader.h>
 
+#include "../core/utf8.h" /* ttlog__utf8_seq */
+
 /* One snapshot file given on the command line (or found in a directory). */
 struct vsource {
 	const char *path;           /* as given, or owned_path */
@@ -78,8 +80,6 @@ size_t vplaceholders(const char *message);
 void vfield_text(const ttlog_field *f, const char *marker, struct vbuf *b);
 /* YYYY-mm-ddTHH:MM:SS.uuuuuuZ, or with the local offset (+hh:mm) when local. */
 void vtime(uint64_t ns, bool local, char *buf, size_t len);
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when it is not valid. */
-size_t vutf8_seq(const unsigned char *p, size_t n);
 
 /* Does the event pass the filters? text is its rendered message without marker. */
 bool vmatch_meta(const struct vopts *o, const struct vsource *src, const ttlog_event *ev);

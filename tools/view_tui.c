@@ -206,7 +206,7 @@ static int put_clip(struct tui *t, int y, int x, const char *s, size_t n, int ma
 	while (i < n && x < maxx) {
 		int w = 1;
 		k = 1;
-		if (p[i] >= 0x80 && t->utf8 && (k = vutf8_seq(p + i, n - i)) > 0) {
+		if (p[i] >= 0x80 && t->utf8 && (k = ttlog__utf8_seq(p + i, n - i)) > 0) {
 			uint32_t cp = k == 2 ? (p[i] & 0x1fu) : k == 3 ? (p[i] & 0x0fu) : (p[i] & 0x07u);
 			for (size_t j = 1; j < k; j++)
 				cp = cp << 6 | (p[i + j] & 0x3fu);
@@ -374,7 +374,7 @@ static int put_wrapped(struct tui *t, int y, int x0, const char *s, size_t n)
 		size_t j = i;
 		int x = x0;
 		while (j < n) {
-			size_t k = p[j] >= 0x80 ? vutf8_seq(p + j, n - j) : 1;
+			size_t k = p[j] >= 0x80 ? ttlog__utf8_seq(p + j, n - j) : 1;
 			int w = 1;
 			if (k == 0)
 				k = 1;
