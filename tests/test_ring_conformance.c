@@ -1242,6 +1242,53 @@ static void test_numa_topology(void **state)
 	numa_ops.destroy(r);
 }
 
+/* numa: a node ring holds records in push order, and a producer preempted between taking
+ * its timestamp and pushing puts an old timestamp after newer ones. The snapshot's merge
+ * must still keep the order of a thread that moved between nodes (it once did not: the
+ * merge took each node ring's copy as sorted). Deterministic: the timestamps are chosen. */
+static void test_numa_merge_unsorted(void **state)
+{
+	(void)state;
+	cur = "numa";
+	if (!selected(&numa_ops) || numa_nodes() < 2 || ncpus() < 2) {
+		print_message("    numa: one node or one CPU: nothing to merge, skipped\n");
+		return;
+	}
+	struct ttlog_ring *r = mk(&numa_ops, 1024, TTLOG_POLICY_OVERWRITE);
+	struct ttlog_record rec, buf[8];
+	struct ttlog_ring_cut cut;
+	struct ttlog_shard_window w[64];
+	uint64_t last[3] = {0};
+	size_t n, nw, used = 0;
+	char msg[200];
+
+	/* stream 0 is the thread that moves; streams 1 and 2 were preempted producers */
+	pin(0);
+	mkrec(&rec, 0, 0, 100);
+	CHECK_EQ(numa_ops.push(r, &rec), 0);
+	mkrec(&rec, 1, 0, 50);
+	CHECK_EQ(numa_ops.push(r, &rec), 0);
+	pin(1);
+	mkrec(&rec, 0, 1, 200);
+	CHECK_EQ(numa_ops.push(r, &rec), 0);
+	mkrec(&rec, 2, 0, 40);
+	CHECK_EQ(numa_ops.push(r, &rec), 0);
+	unpin_main();
+	n = numa_ops.snapshot(r, buf, 8, &cut);
+	CHECK_EQ(n, 4);
+	nw = numa_ops.windows(r, 0, w, 64);
+	for (size_t i = 0; i < nw && i < 64; i++)
+		used += w[i].kept > 0;
+	if (used < 2) {
+		print_message("    numa: CPUs 0 and 1 are on one node: skipped\n");
+	} else {
+		CHECK_S(check_copy(buf, n, last, 3, msg, sizeof msg));
+		for (size_t i = 1; i < n; i++)
+			CHECK_OP(buf[i - 1].ts, <=, buf[i].ts);
+	}
+	numa_ops.destroy(r);
+}
+
 /* merge.h's in-place stable merge against a reference. */
 static void test_merge_inplace(void **state)
 {
@@ -1335,6 +1382,7 @@ int main(void)
 		cmocka_unit_test(test_signal_nested_push),
 		cmocka_unit_test(test_spsc_small_split),
 		cmocka_unit_test(test_numa_topology),
+		cmocka_unit_test(test_numa_merge_unsorted),
 	};
 	if (getenv("TTLOG_TEST_FILTER") != NULL) /* e.g. "*signal*" */
 		cmocka_set_test_filter(getenv("TTLOG_TEST_FILTER"));
