@@ -82,6 +82,10 @@ struct spsc_shard {
 	 * only (relaxed, with signal fences); reset by the next owner */
 	_Atomic uint32_t busy;
 	uint64_t mask; /* read-only after creation */
+	/* owner only (relaxed: any value head ever had will do, a new owner may read an old
+	 * one): head only grows, so t - head_seen <= mask means room without reading head,
+	 * the consumers' line */
+	_Atomic uint64_t head_seen;
 	/* CAS by consumers (pop) and by the owner evicting; read by snapshots */
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint64_t popped; /* consumers (RMW) */
@@ -452,25 +456,31 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 
 	/* relaxed: we are the only writer of tail */
 	t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
-	/* A1: acquire, pairs with R3 in shard_pop(): a consumer's reads of the slot we may
-	 * reuse are done before we write it */
-	h = atomic_load_explicit(&sh->head, memory_order_acquire);
-	while (__builtin_expect(t - h > sh->mask, 0)) {
-		/* full: the slot of t still holds the record of h = t - capacity */
-		if (r->policy == TTLOG_POLICY_DROP) {
-			own_inc(&sh->dropped);
-			atomic_signal_fence(memory_order_seq_cst);
-			atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
-			return -ENOBUFS;
+	if (t - atomic_load_explicit(&sh->head_seen, memory_order_relaxed) > sh->mask) {
+		/* A1: acquire, pairs with R3 in shard_pop(): a consumer's reads of the slot we
+		 * may reuse are done before we write it (head_seen was read the same way) */
+		h = atomic_load_explicit(&sh->head, memory_order_acquire);
+		while (t - h > sh->mask) {
+			/* full: the slot of t still holds the record of h = t - capacity */
+			if (r->policy == TTLOG_POLICY_DROP) {
+				atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
+				own_inc(&sh->dropped);
+				atomic_signal_fence(memory_order_seq_cst);
+				atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
+				return -ENOBUFS;
+			}
+			/* evict it; a failure means a consumer popped it (A1 again, on
+			 * failure) */
+			if (atomic_compare_exchange_weak_explicit(&sh->head, &h, h + 1,
+								  memory_order_acquire,
+								  memory_order_acquire)) {
+				own_inc(&sh->evicted);
+				ret = 1;
+				h++;
+				break;
+			}
 		}
-		/* evict it; a failure means a consumer popped it (A1 again, on failure) */
-		if (atomic_compare_exchange_weak_explicit(&sh->head, &h, h + 1,
-							  memory_order_acquire,
-							  memory_order_acquire)) {
-			own_inc(&sh->evicted);
-			ret = 1;
-			break;
-		}
+		atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
 	}
 	s = &sh->slots[t & sh->mask];
 	/* relaxed: marks the slot as being written; snapshots see it through F1/F2 */
@@ -508,18 +518,54 @@ int spsc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 	return shard_push(r, sh, rec);
 }
 
-static int shard_pop(struct spsc_shard *sh, struct ttlog_record *out)
+/* The consumer's cache of one shard's tail, so that a pop does not read the producer's
+ * line while it knows records are there: key = (ring id << 10) | shard index (0: none).
+ * Written key last, after a reset, with signal fences: a signal handler's pop that
+ * interrupts an update sees a miss; a pop it interrupts re-checks the key. */
+_Static_assert(SPSC_MAX_SHARDS <= 1024, "shard index fits the pop cache key");
+static __thread struct {
+	uint64_t key;
+	uint64_t tail;
+} tl_pop __attribute__((tls_model("initial-exec")));
+
+static uint64_t pop_tail_cached(uint64_t key)
+{
+	uint64_t t;
+
+	if (tl_pop.key != key)
+		return 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	t = tl_pop.tail;
+	atomic_signal_fence(memory_order_seq_cst);
+	return tl_pop.key == key ? t : 0;
+}
+
+static void pop_tail_cache(uint64_t key, uint64_t t)
+{
+	tl_pop.key = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl_pop.tail = t;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl_pop.key = key;
+}
+
+static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *out)
 {
 	uint64_t *w = (uint64_t *)out;
 	/* relaxed: a guess, the CAS decides */
-	uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed), t;
+	uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed);
+	/* a tail this thread read with A2 below: tail only grows */
+	uint64_t t = pop_tail_cached(key);
 
 	for (;;) {
-		/* A2: acquire, pairs with R2 in shard_push(): the records below tail are
-		 * complete */
-		t = atomic_load_explicit(&sh->tail, memory_order_acquire);
-		if (h >= t)
-			return -EAGAIN;
+		if (h >= t) {
+			/* A2: acquire, pairs with R2 in shard_push(): the records below tail
+			 * are complete */
+			t = atomic_load_explicit(&sh->tail, memory_order_acquire);
+			pop_tail_cache(key, t);
+			if (h >= t)
+				return -EAGAIN;
+		}
 		struct spsc_slot *s = &sh->slots[h & sh->mask];
 		for (size_t i = 0; i < SPSC_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
@@ -554,7 +600,7 @@ int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 			continue;
 		}
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
-		if (sh != NULL && shard_pop(sh, out) == 0)
+		if (sh != NULL && shard_pop(sh, r->id << 10 | i, out) == 0)
 			goto got;
 	}
 	return -EAGAIN;
