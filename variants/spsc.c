@@ -592,8 +592,9 @@ int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 		tl.pop_next = atomic_fetch_add_explicit(&spsc_pop_seed, 1, memory_order_relaxed);
 		tl.pop_seeded = 1;
 	}
+	unsigned start = tl.pop_next < n ? tl.pop_next : tl.pop_next % n; /* no division per probe */
 	for (unsigned k = 0; k < n; k++) {
-		i = (tl.pop_next + k) % n;
+		i = start + k < n ? start + k : start + k - n;
 		if (i == r->nshards) {
 			if (mpmc_pop(r->shared, out) == 0)
 				goto got;
