@@ -26,8 +26,9 @@
  * however many threads make their first push at once, no more than S shards are ever
  * allocated (a thread that finds every index claimed writes to the shared ring). A
  * thread that dies between the claim and the publication (pthread_exit from a signal
- * handler interrupting that push) costs the ring that index: S - 1 shards from then on. A thread's exit (pthread key destructor) bumps its generation: its shards
- * are retired at once without being touched and keep their records for snapshots. A
+ * handler interrupting that push) costs the ring that index: S - 1 shards from then on.
+ * A thread's exit (pthread key destructor) bumps its generation: its shards are retired
+ * at once without being touched and keep their records for snapshots. A
  * thread that needs a shard creates one while the ring has fewer than S, else takes
  * over the retired shard whose newest record is the oldest (continuing its positions, so
  * its records replace the old owner's oldest first): threads that come and go reuse the
