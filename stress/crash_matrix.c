@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "stress.h"
+#include "../tests/die.h"
 
 enum how { DIE_SEGV, DIE_BUS, DIE_ILL, DIE_FPE, DIE_ABRT, DIE_STACK, NHOW };
 static const char *const how_name[NHOW] = {"SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT",
@@ -60,51 +61,6 @@ static uint64_t capacity;
 static _Atomic int stop_loggers;
 
 /* ---- the child ---- */
-
-static volatile int zero = 0;
-static volatile int depth_limit = 1 << 30; /* never reached: the compiler cannot tell */
-
-static int overflow(int depth)
-{
-	volatile char pad[1024];
-	pad[0] = (char)depth;
-	if (depth > depth_limit)
-		return pad[0];
-	return overflow(depth + 1) + pad[0];
-}
-
-static void die(enum how how)
-{
-	switch (how) {
-	case DIE_SEGV:
-		*(volatile int *)(uintptr_t)zero = 1;
-		break;
-	case DIE_BUS: {
-		char p[] = "/tmp/ttlog-stress-bus-XXXXXX";
-		int fd = mkstemp(p);
-		unlink(p);
-		volatile char *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-		(void)m[0]; /* past the end of an empty file */
-		break;
-	}
-	case DIE_ILL:
-		__builtin_trap();
-		break;
-	case DIE_FPE: {
-		volatile int a = 1;
-		a = a / zero;
-		break;
-	}
-	case DIE_ABRT:
-		abort();
-	case DIE_STACK:
-		overflow(0);
-		break;
-	case NHOW:
-		break;
-	}
-	_exit(99); /* did not die */
-}
 
 /* The application's own handler, installed before ttlog's: it reports and then lets the
  * signal take its default course (the fault repeats, or abort() raises again). */
@@ -229,7 +185,7 @@ static void *crasher_main(void *arg)
 	atomic_store(&rep->phase, 2);
 	while (atomic_load(&T->count[2]) == c2 || atomic_load(&T->count[3]) == c3)
 		sched_yield();
-	die(a->how);
+	ttlog_die(a->how == DIE_STACK ? 0 : how_sig[a->how], dir); /* tests/die.h */
 	return NULL;
 }
 

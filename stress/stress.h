@@ -30,6 +30,8 @@
 #include <ttlog/reader.h>
 #include <ttlog/ttlog.h>
 
+#include "../tests/rmdir.h"
+
 /* ---- failing loudly ---------------------------------------------------------------- */
 
 /* "scenario/variant" of the running check; set by the program before each case. */
@@ -507,20 +509,7 @@ static inline void st_mkdtemp(char *buf, size_t len, const char *what)
 /* Remove the files of dir (one level) and dir. */
 static inline void st_rmdir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[4096 + 512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	ttlog_rm_scratch_dir(dir);
 }
 
 static inline bool st_has_prefix(const char *s, const char *p)

@@ -5,6 +5,7 @@
  * called, and the crash path allocates nothing (malloc is interposed in this binary).
  */
 #include "testutil.h"
+#include "die.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -72,54 +73,6 @@ void free(void *p)
 
 /* ---- ways to die ---- */
 
-static volatile int zero = 0;
-
-/* recursion the compiler cannot see the end of: depth_limit is never reached */
-static volatile int depth_limit = 1 << 30;
-
-static int overflow(int depth)
-{
-	volatile char pad[1024];
-	pad[0] = (char)depth;
-	if (depth > depth_limit)
-		return pad[0];
-	return overflow(depth + 1) + pad[0];
-}
-
-static void die(int how)
-{
-	switch (how) {
-	case SIGSEGV: {
-		/* a valid pointer to a page we may not touch: a fault, not undefined behaviour */
-		volatile int *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		*p = 1;
-		break;
-	}
-	case SIGBUS: {
-		char p[4200];
-		snprintf(p, sizeof p, "%s/empty-file", dir);
-		int fd = open(p, O_RDWR | O_CREAT, 0600);
-		volatile char *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-		(void)m[0]; /* past the end of an empty file */
-		break;
-	}
-	case SIGILL:
-		__builtin_trap();
-		break;
-	case SIGFPE: {
-		/* the division in assembly: in C it would be undefined behaviour */
-		int a = 1, b = zero;
-		__asm__ volatile("cltd; idivl %1" : "+a"(a) : "r"(b) : "edx");
-		break;
-	}
-	case SIGABRT:
-		abort();
-	case 0: /* stack overflow: SIGSEGV with no stack left */
-		overflow(0);
-		break;
-	}
-	_exit(99); /* did not die */
-}
 
 static _Atomic int stop_loggers;
 
@@ -163,7 +116,7 @@ static void child(int how, int loggers, int count_allocs)
 #else
 	(void)count_allocs;
 #endif
-	die(how);
+	ttlog_die(how, dir); /* tests/die.h: 0 is a stack overflow */
 }
 
 static void check_snapshot(const char *reason, int how)

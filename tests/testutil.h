@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "rmdir.h"
+
 #include <ttlog/reader.h>
 #include <ttlog/ttlog.h>
 
@@ -49,20 +51,7 @@ static inline void tu_mkdir(char *buf, size_t len)
 /* Remove every file in dir and dir itself. */
 static inline void tu_rmdir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[4096 + 512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	ttlog_rm_scratch_dir(dir);
 }
 
 /* Count the entries of dir whose name starts with prefix and ends with suffix. */
