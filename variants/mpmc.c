@@ -7,8 +7,11 @@
  * seq == pos + 1 means "holds the record of pos, ready for the consumer of pos". Producers
  * claim a position with a CAS on tail, consumers with a CAS on head.
  *
- * Overwrite mode: a producer that finds its slot still full evicts the oldest record (the
- * consumer step, without the copy) and retries. An eviction never waits: if the oldest
+ * Overwrite mode: a producer that finds its slot still full evicts the oldest records (the
+ * consumer step, without the copy) and retries. It evicts a batch of up to
+ * min(32, C / 64) records with one head CAS, so a full ring holds between C - batch + 1
+ * and C records: the price of taking the contended head line off most pushes (2 threads
+ * logging: 2.5M -> 5.7M events/s on the 2-core VM). An eviction never waits: if the oldest
  * slot is claimed but not yet published (its producer was preempted, or interrupted by the
  * signal handler now logging), the new record is dropped and counted instead.
  *
@@ -46,6 +49,7 @@ struct ttlog_ring {
 	/* read-only after create */
 	_Alignas(64) uint64_t mask;
 	int policy;
+	uint64_t batch; /* most records one eviction removes (mpmc_evict) */
 	size_t bytes;
 	struct mpmc_slot *slots;
 	struct ttlog_ring_mem mem; /* where the slots came from (mpmc__create_mem) */
@@ -100,6 +104,7 @@ int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cf
 	}
 	r->mask = cap - 1;
 	r->policy = cfg->policy;
+	r->batch = mpmc_evict_batch(cap);
 	atomic_init(&r->tail, 0);
 	atomic_init(&r->head, 0);
 	atomic_init(&r->popped, 0);
@@ -146,12 +151,41 @@ static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record 
 	return 0;
 }
 
+/* Overwrite mode: evict the oldest records from head == expect on, up to the first one not
+ * published yet and at most r->batch of them, with one head CAS. Batching takes the head
+ * line off the path of most pushes: with every push evicting one record, two producers
+ * move two contended lines (tail and head) per event. Returns how many were evicted, or
+ * -EAGAIN (head is not expect, or its record is not published yet). */
+static int mpmc_evict(struct ttlog_ring *r, uint64_t expect)
+{
+	uint64_t n, pos = expect;
+
+	for (n = 0; n < r->batch; n++) {
+		/* A2: acquire, pairs with R1 in mpmc_push(): the record of pos is complete,
+		 * and nobody can take it before head passes it */
+		struct mpmc_slot *s = &r->slots[(expect + n) & r->mask];
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != expect + n + 1)
+			break;
+	}
+	if (n == 0)
+		return -EAGAIN;
+	/* relaxed: the CAS only claims the positions; their records are ordered by A2 */
+	if (!atomic_compare_exchange_strong_explicit(&r->head, &pos, expect + n,
+						     memory_order_relaxed, memory_order_relaxed))
+		return -EAGAIN;
+	/* R2: release, pairs with A1 in mpmc_push(): each slot is free for the next lap */
+	for (pos = expect; pos < expect + n; pos++)
+		atomic_store_explicit(&r->slots[pos & r->mask].seq, pos + r->mask + 1,
+				      memory_order_release);
+	return (int)n;
+}
+
 int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 {
 	const uint64_t *w = (const uint64_t *)rec;
 	struct mpmc_slot *s;
 	uint64_t pos, seq;
-	int evicted = 0;
+	int evicted = 0, n;
 	unsigned waits = 0;
 	size_t i;
 
@@ -171,7 +205,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 		} else if (dif < 0) {
 			/* full: the slot still holds the record of pos - capacity */
 			if (r->policy == TTLOG_POLICY_DROP ||
-			    mpmc_take(r, pos - r->mask - 1, NULL) < 0) {
+			    (n = mpmc_evict(r, pos - r->mask - 1)) < 0) {
 				uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
 				/* ... or head moved but nobody made progress since: the
 				 * evictor (or consumer) between its head CAS and R2 may be the
@@ -185,7 +219,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 				}
 				/* head moved: space was freed by someone else, retry */
 			} else {
-				evicted = 1;
+				evicted += n;
 			}
 			uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 			waits = t == pos ? waits + 1 : 0; /* a lost race is progress */

@@ -13,7 +13,9 @@
  *
  * Capacity: a snapshot returns at most capacity() records (a buffer of capacity() records
  * always suffices) and ring memory is bounded by a small multiple of it:
- *   mpmc  one ring of C = capacity rounded up to a power of two (at least 16).
+ *   mpmc  one ring of C = capacity rounded up to a power of two (at least 16); overwrite
+ *         evicts up to mpmc_evict_batch(C) = min(32, C / 64) (at least 1) oldest records
+ *         at a time, so a full ring holds at least C - batch + 1 of the newest.
  *   spsc  per-thread shards of C records each, at most S of them (8 by default), and a
  *         shared ring of C for the rest (spsc_create_shards): a thread keeps up to C of
  *         its own records and a snapshot returns the newest C of all shards, as mpmc
@@ -81,8 +83,10 @@ struct ttlog_ring_ops {
 	/* Allocate (through ttlog__ring_alloc) and pre-fault a ring. 0, -EINVAL, -ENOMEM. */
 	int (*create)(struct ttlog_ring **out, const struct ttlog_ring_config *cfg);
 	void (*destroy)(struct ttlog_ring *r);
-	/* Store a copy of *rec; never blocks. 0 stored, 1 stored after evicting the
-	 * oldest record, -ENOBUFS dropped (counted). Thread-safe, async-signal-safe. */
+	/* Store a copy of *rec; never blocks. n >= 0 stored after evicting the n oldest
+	 * records (0 when there was room; mpmc evicts in batches, so n may exceed 1 and the
+	 * pushes after it find room), -ENOBUFS dropped (counted). Thread-safe,
+	 * async-signal-safe. */
 	int (*push)(struct ttlog_ring *r, const struct ttlog_record *rec);
 	/* Remove the oldest record into *out. 0, or -EAGAIN when empty. Thread-safe. */
 	int (*pop)(struct ttlog_ring *r, struct ttlog_record *out);
@@ -164,6 +168,11 @@ struct ttlog_ring_mem {
 	void (*free)(void *p, size_t bytes, void *arg);
 	void *arg;
 };
+/* How many records one overwrite eviction removes at most, for an mpmc ring of C slots. */
+static inline uint64_t mpmc_evict_batch(uint64_t c)
+{
+	return c / 64 >= 32 ? 32 : c / 64 ? c / 64 : 1;
+}
 int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
 		     const struct ttlog_ring_mem *mem);
 
