@@ -20,12 +20,20 @@
  * call starts once the previous one has executed, as in the per-call samples; the empty
  * batch then holds the 64 lfences). Median and p99 over batches of those means; a mean
  * includes whatever slow call fell in its batch, so it is not the per-call p50.
+ *
+ * Where a call's nanoseconds go (variants, unloaded, right after the fenced batches, same
+ * method): cost_clock = the logger's clock read alone (rdtsc, or clock_gettime where the
+ * TSC is not invariant); cost_push = the ring's push alone of a prepared record (claim,
+ * copy, publish; plus evicting the oldest: the ring is full) into a second ring of the
+ * same variant and capacity; cost_rest = fenced_mean - cost_clock - cost_push: the level
+ * checks, filling the record (message, fields), the callsite id, the thread id, the calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/internal.h"
 #include "bench.h"
 
 #define LAT_CAPACITY (1u << 20)
@@ -83,6 +91,43 @@ static void add(const struct impl *im, const char *cfg, int mode, const struct l
 	res_add("latency", im->name, im->kind, cfg, mode, "fenced_p99", "ns", false, s->fenced_p99);
 }
 
+/* cost_clock and cost_push (see the top of the file); false if the second ring cannot be
+ * made. Call with the logger initialised (its clock choice is read). */
+static bool lat_breakdown(const struct impl *im, size_t nb, uint64_t gap, double tpn,
+			  double *clock_ns, double *push_ns)
+{
+	struct ttlog_ring_config rc = {.capacity = LAT_CAPACITY, .policy = TTLOG_POLICY_OVERWRITE};
+	uint64_t *b = malloc(nb * sizeof *b);
+	double ftimer = lat_batch_timer_ticks(20000, LAT_BATCH_K, 1), p99;
+	bool tsc = ttlog__g.clock.tsc;
+	struct ttlog_ring *r = NULL;
+	struct ttlog_record rec;
+
+	if (b == NULL || im->ring->create(&r, &rc) < 0) {
+		free(b);
+		return false;
+	}
+	memset(b, 0, nb * sizeof *b);
+	memset(&rec, 0, sizeof rec);
+	rec.callsite = 1;
+	for (uint64_t i = 0; i < LAT_CAPACITY; i++) /* steady state: the ring is full */
+		im->ring->push(r, &rec);
+	/* the clock read is kept (an asm sink), not optimised away */
+	LAT_BATCH(b, nb, LAT_BATCH_K, gap, 1, {
+		uint64_t t_ = tsc ? ttlog__rdtsc() : ttlog__realtime_ns();
+		__asm__ __volatile__("" ::"r"(t_));
+	});
+	lat_batch_summarize(b, nb, LAT_BATCH_K, ftimer, tpn, clock_ns, &p99);
+	LAT_BATCH(b, nb, LAT_BATCH_K, gap, 1, {
+		rec.ts = lat_i_;
+		im->ring->push(r, &rec);
+	});
+	lat_batch_summarize(b, nb, LAT_BATCH_K, ftimer, tpn, push_ns, &p99);
+	im->ring->destroy(r);
+	free(b);
+	return true;
+}
+
 static void run(struct bench_ctx *c, const struct task *t)
 {
 	struct impl *im = t->impl;
@@ -124,7 +169,8 @@ static void run(struct bench_ctx *c, const struct task *t)
 	struct bg_arg *args = calloc((size_t)(nbg ? nbg : 1), sizeof *args);
 	struct bench_threads *th = NULL;
 	_Atomic bool stop = false;
-	double timer, tpn;
+	double timer, tpn, cost_clock = 0, cost_push = 0;
+	bool have_cost = false;
 	uint64_t c0, n0;
 
 	memset(samples, 0, n * sizeof *samples); /* pre-fault */
@@ -168,6 +214,8 @@ static void run(struct bench_ctx *c, const struct task *t)
 	tpn = (double)(bench_tsc() - c0) / (double)(bench_now_ns() - n0);
 	if (tpn <= 0)
 		tpn = c->ticks_per_ns;
+	if (mode == 0 && im->ring != NULL)
+		have_cost = lat_breakdown(im, nb, gap, tpn, &cost_clock, &cost_push);
 	atomic_store_explicit(&stop, true, memory_order_relaxed);
 	if (th != NULL)
 		bench_threads_join(th);
@@ -179,6 +227,12 @@ static void run(struct bench_ctx *c, const struct task *t)
 	lat_batch_summarize(bsamples, nb, LAT_BATCH_K, btimer, tpn, &s.batch_mean, &s.batch_p99);
 	lat_batch_summarize(fsamples, nb, LAT_BATCH_K, ftimer, tpn, &s.fenced_mean, &s.fenced_p99);
 	add(im, cfg, mode, &s);
+	if (have_cost) {
+		res_add("latency", im->name, im->kind, cfg, mode, "cost_clock", "ns", false, cost_clock);
+		res_add("latency", im->name, im->kind, cfg, mode, "cost_push", "ns", false, cost_push);
+		res_add("latency", im->name, im->kind, cfg, mode, "cost_rest", "ns", false,
+			s.fenced_mean - cost_clock - cost_push);
+	}
 out:
 	free(samples);
 	free(bsamples);

@@ -41,9 +41,12 @@ EXPERIMENTS = [
      "other core logging too. batch_* / fenced_*: rdtsc around batches of 64 calls (same run, "
      "the gap between batches only), the empty batch's cost subtracted, / 64: the mean per "
      "call, finer than the TSC step; median and p99 over batches; batch = calls back to back, "
-     "fenced = an lfence after each call",
+     "fenced = an lfence after each call. cost_*: where a fenced call's ns go (unloaded, "
+     "variants): the clock read alone, the ring push alone, and the rest (level checks, "
+     "filling the record, callsite and thread ids) = fenced_mean - clock - push",
      ["p50", "p90", "p99", "p99.9", "p99.99", "max", "timer", "batch_mean", "batch_p99",
-      "fenced_mean", "fenced_p99"], ["p50", "p99.9", "fenced_mean"]),
+      "fenced_mean", "fenced_p99", "cost_clock", "cost_push", "cost_rest"],
+     ["p50", "p99.9", "fenced_mean"]),
     ("threads-1024", "1024 concurrent threads through the real log call",
      "every thread logs its share; exact accounting checked (logged = kept + overwritten + "
      "dropped, and logged = events issued)", None, []),
@@ -313,6 +316,9 @@ def headline(run):
     add("latency p50 unloaded", "latency", "unloaded", "p50", False)
     add("latency fenced_mean unloaded", "latency", "unloaded", "fenced_mean", False)
     add("latency batch_mean unloaded", "latency", "unloaded", "batch_mean", False)
+    add("log call: clock read", "latency", "unloaded", "cost_clock", False)
+    add("log call: ring push", "latency", "unloaded", "cost_push", False)
+    add("log call: the rest", "latency", "unloaded", "cost_rest", False)
     add("latency p99.9 unloaded", "latency", "unloaded", "p99.9", False)
     add("latency p50 saturated", "latency", "saturated", "p50", False)
     add("latency p99.9 saturated", "latency", "saturated", "p99.9", False)
