@@ -14,7 +14,7 @@
  * Capacity: a snapshot returns at most capacity() records (a buffer of capacity() records
  * always suffices) and ring memory is bounded by a small multiple of it:
  *   mpmc  one ring of C = capacity rounded up to a power of two (at least 16); overwrite
- *         evicts up to mpmc_evict_batch(C) = min(32, C / 64) (at least 1) oldest records
+ *         evicts up to mpmc_evict_batch(C) = min(8, C / 64) (at least 1) oldest records
  *         at a time, so a full ring holds at least C - batch + 1 of the newest.
  *   spsc  per-thread shards of C records each, at most S of them (8 by default), and a
  *         shared ring of C for the rest (spsc_create_shards): a thread keeps up to C of
@@ -171,7 +171,7 @@ struct ttlog_ring_mem {
 /* How many records one overwrite eviction removes at most, for an mpmc ring of C slots. */
 static inline uint64_t mpmc_evict_batch(uint64_t c)
 {
-	return c / 64 >= 32 ? 32 : c / 64 ? c / 64 : 1;
+	return c / 64 >= 8 ? 8 : c / 64 ? c / 64 : 1;
 }
 int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
 		     const struct ttlog_ring_mem *mem);
