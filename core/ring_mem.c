@@ -4,16 +4,29 @@
  * ttlog__ring_alloc_bound: the same, with a memory policy applied before the pages are
  * first touched (numa rings bound to their node).
  */
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
 
+/* relaxed: a statistic; lock-free, so counting is safe where a push may allocate (spsc
+ * shards, also from a signal handler) */
+static _Atomic uint64_t ring_maps;
+
+uint64_t ttlog__ring_maps(void)
+{
+	return atomic_load_explicit(&ring_maps, memory_order_relaxed);
+}
+
 void *ttlog__ring_alloc(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	atomic_fetch_add_explicit(&ring_maps, 1, memory_order_relaxed);
+	return p;
 }
 
 void ttlog__ring_free(void *p, size_t bytes)
@@ -45,6 +58,7 @@ void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, v
 
 	if (p == MAP_FAILED)
 		return NULL;
+	atomic_fetch_add_explicit(&ring_maps, 1, memory_order_relaxed);
 	if (bind != NULL)
 		ok = bind(p, bytes, arg) == 0;
 	if (bound != NULL)

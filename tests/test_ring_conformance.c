@@ -1009,6 +1009,7 @@ static void test_concurrent_1024(void **state)
 	{
 		uint32_t nthreads = quick() ? 128 : 1024, m = 32;
 		struct ttlog_ring *r = mk(ops, 16384, TTLOG_POLICY_OVERWRITE);
+		uint64_t maps0 = ttlog__ring_maps();
 		struct prod *p = calloc(nthreads, sizeof *p);
 		pthread_t *t = calloc(nthreads, sizeof *t);
 		uint64_t *last = calloc(nthreads, sizeof *last), total = 0, stored = 0;
@@ -1038,6 +1039,10 @@ static void test_concurrent_1024(void **state)
 		pthread_barrier_destroy(&bar);
 		pthread_barrier_destroy(&mid);
 		CHECK_S(werr_take());
+		/* ring memory is mapped at creation, except spsc's shards: one per claimed index,
+		 * never one more, however many threads make their first push at once */
+		uint64_t shards = ops == &spsc_ops ? SPSC_DEFAULT_SHARDS : 0;
+		CHECK_EQ(ttlog__ring_maps() - maps0, shards);
 		CHECK_EQ(total, (uint64_t)nthreads * m);
 		ops->stats(r, &st);
 		CHECK_EQ(st.pushed, stored);

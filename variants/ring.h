@@ -111,6 +111,9 @@ struct ttlog_ring_ops {
  * zeroed, pre-faulted so that no page fault lands on a log call. NULL on failure. */
 void *ttlog__ring_alloc(size_t bytes);
 void ttlog__ring_free(void *p, size_t bytes);
+/* How many mappings ttlog__ring_alloc(_bound) has made in this process, ever (tests:
+ * memory bounded as the contract says, no allocation beyond it, even transiently). */
+uint64_t ttlog__ring_maps(void);
 
 /* Like ttlog__ring_alloc, but bind(p, bytes, arg) is called on the fresh mapping before
  * it is pre-faulted, so every page is first touched under the memory policy it sets (numa
