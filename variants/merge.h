@@ -153,4 +153,13 @@ static inline void ttlog__window_fill(struct ttlog_shard_window *w, const struct
 	}
 }
 
+/* The ring this thread last snapshotted in place, if it did (spsc, numa): the scratch
+ * that holds the shard windows was busy, because the snapshot interrupted another one
+ * (a crash handler on the thread that was taking it) or raced one on another thread.
+ * Its windows are unknown, and windows() reports none rather than the other snapshot's
+ * half-written ones. Set by the in-place path, cleared when a snapshot through the
+ * scratch completes on this thread. One per variant's translation unit. */
+static __thread const struct ttlog_ring *ttlog__inplace_ring
+	__attribute__((tls_model("initial-exec"), unused));
+
 #endif /* TTLOG_VARIANTS_MERGE_H */

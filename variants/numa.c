@@ -297,6 +297,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	struct ttlog_ring_cut c;
 	size_t used = 0;
 
+	ttlog__inplace_ring = r;
 	for (unsigned i = 0; i < r->n; i++) {
 		size_t n = mpmc_snapshot(r->node[i].ring, out + used, max - used, &c);
 		cut_add(cut, &c);
@@ -376,12 +377,15 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 out:
 	/* R1: release, pairs with A1 in the next snapshot */
 	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
+	ttlog__inplace_ring = NULL;
 	return kept;
 }
 
 size_t numa_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max)
 {
+	if (ttlog__inplace_ring == r)
+		return 0;
 	for (size_t i = 0; first + i < r->nwin && i < max; i++)
 		out[i] = r->node[first + i].win;
 	return r->nwin;

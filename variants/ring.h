@@ -101,8 +101,9 @@ struct ttlog_ring_ops {
 	size_t (*capacity)(const struct ttlog_ring *r);
 	/* Optional (NULL for a ring without shards). The shards the last snapshot saw, one
 	 * window each: copies windows [first, first + max) of them into out and returns how
-	 * many the last snapshot recorded in all (0 before any snapshot). Not thread-safe
-	 * with snapshot (call it from the thread that took the snapshot, before the next). */
+	 * many the last snapshot recorded in all (0 before any snapshot, and after one taken
+	 * in place: merge.h). Not thread-safe with snapshot (call it from the thread that
+	 * took the snapshot, before the next). */
 	size_t (*windows)(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 			  size_t max);
 };

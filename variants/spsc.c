@@ -48,7 +48,8 @@
  * reserved at create; a snapshot that finds the scratch in use (another snapshot, or one
  * interrupted by a signal handler on this thread) copies the shards one after another and
  * merges them in place (merge.h) instead: still ordered, but when the buffer cannot hold
- * every shard it keeps each shard's newest records in turn rather than the newest overall.
+ * every shard it keeps each shard's newest records in turn rather than the newest overall,
+ * and it reports no shard windows (merge.h: ttlog__inplace_ring).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -712,6 +713,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	struct ttlog_ring_cut sc;
 	size_t used = 0, n;
 
+	ttlog__inplace_ring = r;
 	for (unsigned i = 0; i < r->nshards; i++) {
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
 		struct spsc_run run;
@@ -803,12 +805,15 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	cut_close(cut, max - w);
 	/* R8: release, pairs with A8 in the next snapshot */
 	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
+	ttlog__inplace_ring = NULL;
 	return max - w;
 }
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max)
 {
+	if (ttlog__inplace_ring == r)
+		return 0;
 	for (size_t i = 0; first + i < r->nwin && i < max; i++)
 		out[i] = r->win[first + i];
 	return r->nwin;
