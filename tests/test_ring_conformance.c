@@ -1098,13 +1098,26 @@ static void on_alarm(int sig)
 	errno = saved;
 }
 
+/* Route SIGALRM to handler and create a timer that signals this thread only
+ * (SIGEV_THREAD_ID); the previous action goes to *old. */
+static void thread_timer(void (*handler)(int), struct sigaction *old, timer_t *timer)
+{
+	struct sigaction sa = {.sa_handler = handler};
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	CHECK_EQ(sigaction(SIGALRM, &sa, old), 0);
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	CHECK_EQ(timer_create(CLOCK_MONOTONIC, &sev, timer), 0);
+}
+
 static void run_signal(const struct ttlog_ring_ops *ops, int policy)
 {
 	uint64_t n = quick() ? 100000 : 1000000, stored = 0, dropped = 0, last[2] = {0};
 	struct ttlog_ring *r = mk(ops, 1 << 14, policy);
 	struct ttlog_record rec, *buf = snapbuf(r, ops);
-	struct sigaction sa = {.sa_handler = on_alarm}, old;
-	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+	struct sigaction old;
 	struct itimerspec its = {.it_interval = {0, 20000}, .it_value = {0, 20000}};
 	struct ttlog_ring_cut cut;
 	struct ttlog_ring_stats st;
@@ -1117,11 +1130,7 @@ static void run_signal(const struct ttlog_ring_ops *ops, int policy)
 	atomic_store(&sig_seq, 0);
 	atomic_store(&sig_stored, 0);
 	atomic_store(&sig_dropped, 0);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
-	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid); /* this thread only (SIGEV_THREAD_ID) */
-	CHECK_EQ(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
+	thread_timer(on_alarm, &old, &timer);
 	CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
 	for (uint64_t i = 0; i < n; i++) {
 		mkrec(&rec, 0, i, atomic_fetch_add_explicit(&sig_clock, 1, memory_order_relaxed) + 1);
@@ -1177,18 +1186,28 @@ static void test_signal_nested_push(void **state)
 static struct ttlog_record *isnap_buf;
 static _Atomic uint64_t isnap_fired, isnap_inplace, isnap_bad;
 
-static void on_isnap(int sig)
+/* How many windows the last snapshot of r (on this thread) reports; *kept: their sum. */
+static size_t windows_kept(const struct ttlog_ring_ops *ops, struct ttlog_ring *r,
+			   size_t *kept)
 {
 	struct ttlog_shard_window w[SPSC_DEFAULT_SHARDS + 1];
+	size_t nw = ops->windows(r, 0, w, SPSC_DEFAULT_SHARDS + 1);
+
+	*kept = 0;
+	for (size_t i = 0; i < nw && i < SPSC_DEFAULT_SHARDS + 1; i++)
+		*kept += w[i].kept;
+	return nw;
+}
+
+static void on_isnap(int sig)
+{
 	struct ttlog_ring_cut cut;
-	size_t k, nw, kept = 0;
+	size_t k, nw, kept;
 	int saved = errno;
 
 	(void)sig;
 	k = sig_ops->snapshot(sig_ring, isnap_buf, sig_ops->capacity(sig_ring), &cut);
-	nw = sig_ops->windows(sig_ring, 0, w, SPSC_DEFAULT_SHARDS + 1);
-	for (size_t i = 0; i < nw && i < SPSC_DEFAULT_SHARDS + 1; i++)
-		kept += w[i].kept;
+	nw = windows_kept(sig_ops, sig_ring, &kept);
 	if (nw == 0)
 		atomic_fetch_add(&isnap_inplace, 1);
 	else if (kept != k)
@@ -1217,9 +1236,7 @@ static void test_snapshot_in_snapshot(void **state)
 			continue; /* no shards, no windows */
 		struct ttlog_ring *r = mk(ops, 1 << 14, TTLOG_POLICY_OVERWRITE);
 		struct ttlog_record rec, *buf = snapbuf(r, ops);
-		struct ttlog_shard_window w[SPSC_DEFAULT_SHARDS + 1];
-		struct sigaction sa = {.sa_handler = on_isnap}, old;
-		struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+		struct sigaction old;
 		struct ttlog_ring_cut cut;
 		timer_t timer;
 		int rounds = quick() ? 100 : 400;
@@ -1236,20 +1253,14 @@ static void test_snapshot_in_snapshot(void **state)
 			mkrec(&rec, 0, i, 2 * i + 1);
 			ops->push(r, &rec);
 		}
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = SA_RESTART;
-		CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
-		sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-		CHECK_EQ(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
+		thread_timer(on_isnap, &old, &timer);
 		for (int i = 0; i < rounds; i++) {
 			/* one shot, at a point that moves through the loop's snapshot */
 			struct itimerspec its = {.it_value = {0, 1000 + (long)(i % 50) * 20000}};
 			uint64_t fired = atomic_load(&isnap_fired);
 			CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
-			size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut), kept = 0;
-			size_t nw = ops->windows(r, 0, w, SPSC_DEFAULT_SHARDS + 1);
-			for (size_t j = 0; j < nw && j < SPSC_DEFAULT_SHARDS + 1; j++)
-				kept += w[j].kept;
+			size_t k = ops->snapshot(r, buf, ops->capacity(r), &cut), kept;
+			size_t nw = windows_kept(ops, r, &kept);
 			CHECK_OP(nw, >, 0); /* through the scratch: windows known */
 			CHECK_EQ(kept, k);
 			while (atomic_load(&isnap_fired) == fired)
