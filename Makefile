@@ -6,9 +6,10 @@ PREFIX ?= /usr/local
 SAN ?=
 QUICK ?=
 export TTLOG_TEST_QUICK
-# SOVERSION changes when the ABI does (ttlog_config grew snapshot_clip: 0 -> 1)
-VERSION := 0.2.0
-SOVERSION := 1
+# SOVERSION changes when the ABI does (ttlog_config grew snapshot_clip: 0 -> 1; fixed at
+# TTLOG_CONFIG_SIZE bytes with a reserved tail, so later fields need no bump: 1 -> 2)
+VERSION := 0.3.0
+SOVERSION := 2
 
 VARIANTS := mpmc spsc numa
 CC ?= cc

@@ -4,6 +4,7 @@
  * default.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,20 @@
 #include <strings.h>
 
 #include "internal.h"
+
+/* The bytes of ttlog_config this version knows: up to the end of its last field. A field
+ * added to the struct moves this to the new last field. */
+#define TTLOG__CONFIG_LAST env_errmsg
+#define TTLOG__CONFIG_USED \
+	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
+
+int ttlog__config_reserved_ok(const ttlog_config *cfg)
+{
+	for (size_t i = TTLOG__CONFIG_USED; i < sizeof *cfg; i++)
+		if (cfg->ttlog__reserved[i] != 0)
+			return 0;
+	return 1;
+}
 
 static const char *const level_names[] = {"trace", "debug", "info", "warn",
 					  "error", "fatal", "off"};
@@ -116,7 +131,7 @@ int ttlog_config_default(ttlog_config *cfg)
 	if (cfg == NULL)
 		return -EINVAL;
 	memset(cfg, 0, sizeof *cfg);
-	cfg->capacity = 65536;
+	cfg->capacity = TTLOG_DEFAULT_CAPACITY;
 	cfg->snapshot_dir = "/tmp";
 	cfg->service = program_invocation_short_name;
 	cfg->level = TTLOG_LEVEL_TRACE;

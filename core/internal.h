@@ -23,6 +23,7 @@
 #define TTLOG_SERVICE_MAX 64
 #define TTLOG_PENDING_MAX 16
 #define TTLOG_CHUNK_SIZE (64 * 1024)
+#define TTLOG_DEFAULT_CAPACITY 65536
 
 /* ---- callsites (callsite.c) ---- */
 
@@ -68,6 +69,8 @@ static inline uint64_t ttlog__rdtsc(void)
 /* ---- configuration (config.c) ---- */
 
 int ttlog__parse_level(const char *s, int *out);
+/* 1 when the reserved bytes of cfg (after the last field this version knows) are zero. */
+int ttlog__config_reserved_ok(const ttlog_config *cfg);
 int ttlog__parse_signal(const char *s, int *out);
 int ttlog__signal_usable(int sig);
 const char *ttlog__signal_name(int sig); /* "SIGSEGV", async-signal-safe; NULL if unknown */

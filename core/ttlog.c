@@ -90,7 +90,10 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	ttlog__g.quiet = cfg->quiet;
 	if (cfg->env_error != 0)
 		return fail(-EINVAL, "environment: %s", cfg->env_errmsg);
-	if (cfg->capacity < 16 || cfg->capacity > (1u << 30))
+	if (!ttlog__config_reserved_ok(cfg))
+		return fail(-EINVAL, "%s", "ttlog_config: a field this libttlog does not know is "
+				     "set (built against a newer ttlog.h?)");
+	if (cfg->capacity != 0 && (cfg->capacity < 16 || cfg->capacity > (1u << 30)))
 		return fail(-EINVAL, "%s", "capacity: want 16..2^30 events");
 	if (cfg->level < TTLOG_LEVEL_TRACE || cfg->level > TTLOG_LEVEL_OFF)
 		return fail(-EINVAL, "%s", "level: want 0 (trace) .. 6 (off)");
@@ -157,7 +160,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		fail(err, "%s", "interner: out of memory");
 		goto fail_dir;
 	}
-	rc.capacity = cfg->capacity;
+	rc.capacity = cfg->capacity ? cfg->capacity : TTLOG_DEFAULT_CAPACITY;
 	rc.policy = cfg->policy;
 	if ((err = ring_create(&ring, &rc)) < 0) {
 		fail(err, "ring: cannot reserve %s events", "the configured");

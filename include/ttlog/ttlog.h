@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ttlog/record.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,7 +52,7 @@ enum ttlog_policy {
 };
 
 /*
- * Zero means "default" for every numeric field; pointers may be NULL for the default.
+ * Zero means "default" for every field; pointers may be NULL for the default.
  * ttlog_config_default() fills the defaults and then applies the TTLOG_* environment:
  *   TTLOG_SNAPSHOT_DIR       snapshot_dir              (default /tmp)
  *   TTLOG_SERVICE_NAME       service                   (default: program name)
@@ -64,28 +66,51 @@ enum ttlog_policy {
  *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
+ *
+ * Forward compatibility (the lz4 way): the struct has a fixed size, TTLOG_CONFIG_SIZE
+ * bytes, whatever the version; the bytes after the last field are reserved and must be
+ * zero. A later version adds fields there, each with zero meaning "default", so a program
+ * built against this header keeps working with a newer libttlog (its zeroed reserved bytes
+ * read as defaults), and a program that sets a field this libttlog does not know gets
+ * -EINVAL from ttlog_init() instead of the field being ignored. Start from
+ * ttlog_config_default() or zero the whole struct ({0} or memset).
  */
+#define TTLOG_CONFIG_SIZE 512
 typedef struct ttlog_config {
-	size_t capacity;              /* events kept in memory, >= 16; rounded up to a power of 2 */
-	const char *service;          /* copied by ttlog_init; at most 63 bytes */
-	const char *snapshot_dir;     /* copied by ttlog_init; must exist; at most 3000 bytes */
-	int level;                    /* runtime minimum level (enum ttlog_level) */
-	int policy;                   /* enum ttlog_policy */
-	unsigned snapshot_interval_s; /* periodic snapshots, 0 = off */
-	unsigned snapshot_keep;       /* retention, 0 = keep every file */
-	int snapshot_signal;          /* signal that asks for a snapshot, 0 = off */
-	bool final_snapshot;          /* ttlog_shutdown() writes a "shutdown" snapshot */
-	bool quiet;                   /* do not print errors on stderr (they are still counted) */
-	const char *variant;          /* ring variant; only the multi-variant build selects */
-	size_t interner_bytes;        /* runtime-built event names (ttlog_builder), default 1 MiB */
-	/* sharded variants (spsc, numa): leave out of each snapshot the events older than the
-	 * window common to all shards (they are counted in its counters.clipped); no effect on
-	 * mpmc. docs/snapshot-format.md, "shards". */
-	bool snapshot_clip;
-	/* set by ttlog_config_default() when the environment holds a bad value */
-	int env_error;
-	char env_errmsg[160];
+	union {
+		struct {
+			size_t capacity;      /* events kept in memory, >= 16; rounded up to a
+						 power of 2; 0 = 65536 */
+			const char *service;  /* copied by ttlog_init; at most 63 bytes */
+			const char *snapshot_dir; /* copied by ttlog_init; must exist; at most
+						     3000 bytes */
+			int level;            /* runtime minimum level (enum ttlog_level) */
+			int policy;           /* enum ttlog_policy */
+			unsigned snapshot_interval_s; /* periodic snapshots, 0 = off */
+			unsigned snapshot_keep;       /* retention, 0 = keep every file */
+			int snapshot_signal;  /* signal that asks for a snapshot, 0 = off */
+			bool final_snapshot;  /* ttlog_shutdown() writes a "shutdown" snapshot */
+			bool quiet;           /* do not print errors on stderr (still counted) */
+			const char *variant;  /* ring variant; only the multi-variant build
+						 selects */
+			size_t interner_bytes; /* runtime-built event names (ttlog_builder),
+						  0 = 1 MiB */
+			/* sharded variants (spsc, numa): leave out of each snapshot the events
+			 * older than the window common to all shards (they are counted in its
+			 * counters.clipped); no effect on mpmc. docs/snapshot-format.md,
+			 * "shards". */
+			bool snapshot_clip;
+			/* set by ttlog_config_default() when the environment holds a bad
+			 * value */
+			int env_error;
+			char env_errmsg[160];
+			/* new fields go here, zero meaning default (core/config.c:
+			 * TTLOG__CONFIG_USED names the last one) */
+		};
+		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
+	};
 } ttlog_config;
+TTLOG__STATIC_ASSERT(sizeof(ttlog_config) == TTLOG_CONFIG_SIZE, "ttlog_config size is fixed");
 
 /*
  * Fill cfg with the defaults, then the TTLOG_* environment. Returns 0, or -EINVAL when the
@@ -184,7 +209,6 @@ enum ttlog_type {
 	TTLOG_TYPE_STR = 5
 };
 
-#include <ttlog/record.h>
 
 /*
  * A builder lives on the caller's stack. begin(), the field calls and commit() copy the
