@@ -26,13 +26,25 @@
 
 /* ---- callsites (callsite.c) ---- */
 
-/* Register cs (once; racing callers may both get a table entry, one id wins). Returns
- * the id, or 0 when the table is full. Lock-free and async-signal-safe. */
-uint32_t ttlog__register(struct ttlog_callsite *cs);
+/* Bytes of ttlog's own memory for copies of the callsites registered (static storage,
+ * for the process): a copy is its fixed part, the field name pointers and the strings,
+ * a few hundred bytes for a typical call site, so this holds tens of thousands. */
+#define TTLOG_CALLSITE_ARENA_BYTES (8u << 20)
+
+/* Register cs (once; racing callers may both get a table entry, one id wins). copy: the
+ * table gets a copy of cs and its strings in ttlog's arena (a program's or a plugin's
+ * callsite, whose memory may go away); else cs itself (memory ttlog owns for the
+ * process). Returns the id (> 0); -ENOSPC when the table or the arena is full (the
+ * caller counts the event as dropped); -EINVAL for a callsite no snapshot may hold
+ * (level above FATAL, more than TTLOG_MAX_FIELDS fields, an unknown type: the event is
+ * not recorded, nor counted). Lock-free, async-signal-safe, allocates nothing. */
+int ttlog__register(struct ttlog_callsite *cs, bool copy);
 /* The callsite of an id, or NULL. */
 const struct ttlog_callsite *ttlog__callsite(uint32_t id);
 /* Number of table entries claimed so far (some may still be NULL). */
 uint32_t ttlog__callsite_count(void);
+/* Bytes of TTLOG_CALLSITE_ARENA_BYTES taken so far. */
+size_t ttlog__callsite_arena_used(void);
 
 /* ---- clock (clock.c) ---- */
 
