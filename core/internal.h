@@ -128,6 +128,8 @@ struct ttlog__snapinfo {
 };
 
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
+/* The bytes ttlog__snapres_init() reserves (and touches) for capacity records. */
+size_t ttlog__snapres_bytes(size_t capacity);
 void ttlog__snapres_fini(struct ttlog__snapres *s);
 /* Encode records[info->first..info->n) with the header into fd (CBOR in an LZ4 frame).
  * 0 or a negative errno. Allocates nothing; async-signal-safe. */
@@ -163,6 +165,13 @@ void ttlog__crash_uninstall(void);
 int ttlog__interner_init(size_t bytes);
 /* The callsite for a builder's shape, interned on first use. 0 and *id, or -ENOSPC. */
 int ttlog__interner_callsite(const ttlog_builder *b, uint32_t *id);
+
+/* ---- the memory cgroup (memlimit.c, memlimit.h) ---- */
+
+/* 0 when the memory cgroup allows what ttlog_init() reserves for this variant, capacity
+ * and interner; else -ENOMEM and msg says how much is needed and how much is allowed. */
+int ttlog__mem_check(const char *variant, size_t capacity, size_t interner_bytes, char *msg,
+		     size_t len);
 
 /* ---- async-signal-safe formatting (fmt.c) ---- */
 

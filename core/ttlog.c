@@ -129,6 +129,14 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		return fail(-EINVAL, "variant: this libttlog is built for " ring_name()
 				     ", not '%s'", cfg->variant);
 #endif
+	/* before any page is touched: in a memory cgroup too small for the ring the
+	 * pre-faulting would get the process OOM-killed here */
+	if ((err = ttlog__mem_check(ring_name(), cfg->capacity,
+				    cfg->interner_bytes ? cfg->interner_bytes : 1u << 20, errmsg,
+				    sizeof errmsg)) < 0) {
+		ttlog__report(errmsg, "");
+		return err;
+	}
 	if ((err = ttlog__clock_init(&ttlog__g.clock, getenv("TTLOG_CLOCK"))) < 0)
 		return fail(err, "TTLOG_CLOCK='%.40s': want tsc or realtime", getenv("TTLOG_CLOCK"));
 

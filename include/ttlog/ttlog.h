@@ -101,7 +101,11 @@ TTLOG_API int ttlog_config_default(ttlog_config *cfg);
  * directory, start the writer thread. cfg NULL means ttlog_config_default(). Returns 0;
  * -EINVAL for a bad configuration (message in ttlog_errmsg() and on stderr); -EALREADY
  * when already started; -ENOENT / -ENOTDIR / -EACCES when the snapshot directory cannot
- * be used; -ENOMEM. Not thread-safe with itself or ttlog_shutdown().
+ * be used; -ENOMEM, also when the memory cgroup (v1 or v2, the tightest of the process's
+ * cgroup and its ancestors) does not leave room for what it would reserve and touch:
+ * then nothing is touched and ttlog_errmsg() says how much the configuration needs and
+ * how much the cgroup allows. The ring counts at the variant's worst case (spsc: every
+ * per-thread shard claimed). Not thread-safe with itself or ttlog_shutdown().
  */
 TTLOG_API int ttlog_init(const ttlog_config *cfg);
 
