@@ -12,6 +12,7 @@
 #include "die.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -348,6 +349,64 @@ static void test_arena_full_is_counted(void **state)
 	run_child("a full callsite arena", arena_full_child, 0);
 }
 
+/* ---- threads racing on a call site's first event ---- */
+
+/* core/callsite.c: bytes of the callsite arena taken so far (internal, linked statically) */
+size_t ttlog__callsite_arena_used(void);
+
+#define RACERS 4
+static pthread_barrier_t race_barrier;
+
+static void *racer(void *arg)
+{
+	pthread_barrier_wait(&race_barrier);
+	TTLOG_ERROR("race.target", "raced {}", TTLOG_U64("racer", (uint64_t)(uintptr_t)arg));
+	return NULL;
+}
+
+static void test_racing_first_events(void **state)
+{
+	pthread_t th[RACERS];
+	ttlog_snapshot_file *s;
+	ttlog_event ev;
+	size_t before, after;
+	uint32_t id = 0;
+	unsigned seen = 0;
+
+	(void)state;
+	tu_start(dir, 1024, TTLOG_POLICY_OVERWRITE);
+	pthread_barrier_init(&race_barrier, NULL, RACERS);
+	before = ttlog__callsite_arena_used();
+	for (uintptr_t i = 0; i < RACERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, racer, (void *)i), 0);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&race_barrier);
+	after = ttlog__callsite_arena_used();
+	/* one copy, plus one per thread that lost the race at most; each copy is the struct,
+	 * one name pointer and the strings: well under 1 KiB here */
+	if (after - before == 0 || after - before > RACERS * 1024)
+		fail_msg("the racing registrations took %zu bytes of arena (1..%d expected)",
+			 after - before, RACERS * 1024);
+	s = tu_snapshot("race");
+	tu_assert_balanced(s);
+	assert_int_equal(ttlog_snapshot_event_count(s), RACERS);
+	while (ttlog_snapshot_next(s, &ev) == 1) {
+		assert_string_equal(ev.target, "race.target");
+		assert_string_equal(ev.message, "raced {}");
+		assert_int_equal(ev.nfields, 1);
+		assert_string_equal(ev.fields[0].name, "racer");
+		assert_true(ev.fields[0].v.u64 < RACERS);
+		seen |= 1u << ev.fields[0].v.u64;
+		/* every thread logs with the one id that won */
+		if (id == 0)
+			id = ev.callsite_id;
+		assert_int_equal(ev.callsite_id, id);
+	}
+	assert_int_equal(seen, (1u << RACERS) - 1);
+	ttlog_snapshot_close(s);
+}
+
 /* ---- levels outside TRACE..FATAL ---- */
 
 static void test_bad_levels_not_recorded(void **state)
@@ -415,6 +474,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_unloaded_then_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arena_full_is_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_racing_first_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_levels_not_recorded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
