@@ -167,7 +167,8 @@ static int check_plugin_events(ttlog_snapshot_file *s)
 		if (strcmp(ev.target, "plugin.target") != 0)
 			continue;
 		if (ev.level != TTLOG_LEVEL_WARN)
-			child_fail("plugin event level %d, expected %d", ev.level, TTLOG_LEVEL_WARN);
+			child_fail("plugin event level %d, expected %d", ev.level,
+				   TTLOG_LEVEL_WARN);
 		if (strcmp(ev.message, "plugin says {} and {}") != 0)
 			child_fail("plugin event message '%s'", ev.message);
 		if (strstr(ev.file, "plugin_callsites.c") == NULL)
@@ -324,9 +325,10 @@ static void arena_full_child(void)
 		ttlog_snapshot_counters c;
 		ttlog_snapshot_get_counters(s, &c);
 		if (c.logged != c.kept + c.overwritten + c.dropped)
-			child_fail("unbalanced: logged %llu kept %llu overwritten %llu dropped %llu",
-				   (unsigned long long)c.logged, (unsigned long long)c.kept,
-				   (unsigned long long)c.overwritten, (unsigned long long)c.dropped);
+			child_fail("unbalanced: logged %llu kept %llu overwritten %llu "
+				   "dropped %llu", (unsigned long long)c.logged,
+				   (unsigned long long)c.kept, (unsigned long long)c.overwritten,
+				   (unsigned long long)c.dropped);
 	}
 	while (ttlog_snapshot_next(s, &ev) == 1) {
 		if (strcmp(ev.message, "filler") != 0)
