@@ -16,8 +16,9 @@
 #include "memlimit.h"
 
 /* Defined by variants/numa.c, which is linked whenever the variant is numa (the only time
- * it is called); weak so that a library built for another variant links without it. */
-#pragma weak numa_nodes
+ * it is called); weak so that a library built for another variant links without it, and
+ * hidden so that such a libttlog.so never binds it to a program's symbol of that name. */
+extern unsigned numa_nodes(void) __attribute__((weak, visibility("hidden")));
 
 /* The first line of a small file, NUL-terminated, or -1. */
 static int read_line(const char *path, char *buf, size_t len)
