@@ -98,6 +98,17 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libttlog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTTLOG_TEST_VARIANT='"$(VARIANT)"' $< -o $@ $(B)/libttlog.a $(TEST_LIBS)
 
+# test_callsites loads a plugin that logs through the test's own libttlog (-rdynamic
+# exports it) and is then dlclose'd
+$(B)/tests/plugin_callsites.so: tests/plugin_callsites.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared $< -o $@
+$(B)/tests/test_callsites: tests/test_callsites.c $(wildcard tests/*.h) $(B)/libttlog.a \
+  $(B)/tests/plugin_callsites.so
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -rdynamic -DTTLOG_TEST_VARIANT='"$(VARIANT)"' $< -o $@ \
+	  $(B)/libttlog.a $(TEST_LIBS) -ldl
+
 tests: $(TESTS) $(TOOLS)
 
 # run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers).
@@ -109,6 +120,11 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
 # the reader and the viewer, and the ring conformance suite (it takes every variant
 # through its ops table, and numa under synthetic 2- and 4-node topologies).
 VARIANT_FREE := test_reader test_ring_conformance test_view.sh
+# a level outside TRACE..FATAL must not compile: a script that runs the compilers
+EXTRA_TESTS += tests/test_level_compile.sh
+VARIANT_FREE += test_level_compile.sh
+export TTLOG_TEST_CC = $(CC)
+export TTLOG_TEST_CXX = $(CXX)
 test-one: tests
 	@set -e; for t in $(TESTS) $(EXTRA_TESTS); do \
 	  case " $(VARIANT_FREE) " in *" $$(basename $$t) "*) [ $(VARIANT) = mpmc ] || continue;; esac; \

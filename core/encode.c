@@ -437,6 +437,14 @@ static void pool_free(void *opaque, void *m)
 			p->blocks[i].used = false;
 }
 
+size_t ttlog__snapres_bytes(size_t capacity)
+{
+	/* what ttlog__snapres_init() maps: the LZ4 pool (its context lives in it), the
+	 * records, the CBOR chunk and the compressed staging */
+	return TTLOG_LZ4POOL_BYTES + capacity * sizeof(struct ttlog_record) + TTLOG_CHUNK_SIZE +
+	       LZ4F_compressBound(TTLOG_CHUNK_SIZE, &lz4_prefs) + LZ4F_HEADER_SIZE_MAX;
+}
+
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity)
 {
 	LZ4F_CustomMem cmem = {pool_alloc, pool_calloc, pool_free, &s->pool};

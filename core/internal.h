@@ -27,13 +27,25 @@
 
 /* ---- callsites (callsite.c) ---- */
 
-/* Register cs (once; racing callers may both get a table entry, one id wins). Returns
- * the id, or 0 when the table is full. Lock-free and async-signal-safe. */
-uint32_t ttlog__register(struct ttlog_callsite *cs);
+/* Bytes of ttlog's own memory for copies of the callsites registered (static storage,
+ * for the process): a copy is its fixed part, the field name pointers and the strings,
+ * a few hundred bytes for a typical call site, so this holds tens of thousands. */
+#define TTLOG_CALLSITE_ARENA_BYTES (8u << 20)
+
+/* Register cs (once; racing callers may both get a table entry, one id wins). copy: the
+ * table gets a copy of cs and its strings in ttlog's arena (a program's or a plugin's
+ * callsite, whose memory may go away); else cs itself (memory ttlog owns for the
+ * process). Returns the id (> 0); -ENOSPC when the table or the arena is full (the
+ * caller counts the event as dropped); -EINVAL for a callsite no snapshot may hold
+ * (level above FATAL, more than TTLOG_MAX_FIELDS fields, an unknown type: the event is
+ * not recorded, nor counted). Lock-free, async-signal-safe, allocates nothing. */
+int ttlog__register(struct ttlog_callsite *cs, bool copy);
 /* The callsite of an id, or NULL. */
 const struct ttlog_callsite *ttlog__callsite(uint32_t id);
 /* Number of table entries claimed so far (some may still be NULL). */
 uint32_t ttlog__callsite_count(void);
+/* Bytes of TTLOG_CALLSITE_ARENA_BYTES taken so far. */
+size_t ttlog__callsite_arena_used(void);
 
 /* ---- clock (clock.c) ---- */
 
@@ -119,6 +131,8 @@ struct ttlog__snapinfo {
 };
 
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
+/* The bytes ttlog__snapres_init() reserves (and touches) for capacity records. */
+size_t ttlog__snapres_bytes(size_t capacity);
 void ttlog__snapres_fini(struct ttlog__snapres *s);
 /* Encode records[info->first..info->n) with the header into fd (CBOR in an LZ4 frame).
  * 0 or a negative errno. Allocates nothing; async-signal-safe. */
@@ -154,6 +168,13 @@ void ttlog__crash_uninstall(void);
 int ttlog__interner_init(size_t bytes);
 /* The callsite for a builder's shape, interned on first use. 0 and *id, or -ENOSPC. */
 int ttlog__interner_callsite(const ttlog_builder *b, uint32_t *id);
+
+/* ---- the memory cgroup (memlimit.c, memlimit.h) ---- */
+
+/* 0 when the memory cgroup allows what ttlog_init() reserves for this variant, capacity
+ * and interner; else -ENOMEM and msg says how much is needed and how much is allowed. */
+int ttlog__mem_check(const char *variant, size_t capacity, size_t interner_bytes, char *msg,
+		     size_t len);
 
 /* ---- async-signal-safe formatting (fmt.c) ---- */
 

@@ -145,8 +145,12 @@ int ttlog__interner_callsite(const ttlog_builder *b, uint32_t *id)
 	if (s == NULL || i == TABLE_SIZE)
 		return err;
 found:
-	*id = ttlog__register(&s->cs);
-	return *id != 0 ? 0 : -ENOSPC;
+	/* the shape lives in the interner's arena for the process: no copy needed */
+	err = ttlog__register(&s->cs, false);
+	if (err < 0)
+		return err;
+	*id = (uint32_t)err;
+	return 0;
 }
 
 /* ---- the builder API ---- */
@@ -218,6 +222,10 @@ TTLOG_API int ttlog_builder_commit(ttlog_builder *b)
 
 	if (b->error != 0)
 		return b->error;
+	/* begin() checked the level, but the builder is a public struct: a level set after
+	 * it (OFF or above) must not reach a snapshot, whose reader refuses it */
+	if (b->level < TTLOG_LEVEL_TRACE || b->level > TTLOG_LEVEL_FATAL)
+		return -EINVAL;
 	if (atomic_load_explicit(&ttlog__g.ring, memory_order_acquire) == NULL)
 		return -ESRCH;
 	if (b->level < __atomic_load_n(&ttlog__runtime_level, __ATOMIC_RELAXED))
@@ -230,7 +238,10 @@ TTLOG_API int ttlog_builder_commit(ttlog_builder *b)
 	if (fixed > TTLOG_PAYLOAD_SIZE)
 		return -E2BIG;
 	if ((err = ttlog__interner_callsite(b, &id)) < 0) {
-		atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1, memory_order_relaxed);
+		/* full: dropped (relaxed: a counter); -EINVAL is not an event */
+		if (err == -ENOSPC)
+			atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1,
+						  memory_order_relaxed);
 		return err;
 	}
 	avail = TTLOG_PAYLOAD_SIZE - fixed;

@@ -43,10 +43,18 @@ void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
 		return;
 	/* acquire: pairs with R2 in ttlog__register() */
 	id = __atomic_load_n(&cs->id, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(id == 0, 0) && (id = ttlog__register(cs)) == 0) {
-		/* relaxed: counters */
-		atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1, memory_order_relaxed);
-		return;
+	if (__builtin_expect(id == 0, 0)) {
+		int reg = ttlog__register(cs, true);
+		if (reg < 0) {
+			/* table or arena full: dropped (relaxed: a counter). A callsite no
+			 * snapshot may hold (-EINVAL: level OFF or above, ...) is not an event:
+			 * neither recorded nor counted. */
+			if (reg == -ENOSPC)
+				atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1,
+							  memory_order_relaxed);
+			return;
+		}
+		id = (uint32_t)reg;
 	}
 	if (__builtin_expect(r->callsite & TTLOG_REC_TRUNCATED, 0))
 		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
@@ -124,6 +132,14 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		return fail(-EINVAL, "variant: this libttlog is built for " ring_name()
 				     ", not '%s'", cfg->variant);
 #endif
+	/* before any page is touched: in a memory cgroup too small for the ring the
+	 * pre-faulting would get the process OOM-killed here */
+	if ((err = ttlog__mem_check(ring_name(), cfg->capacity,
+				    cfg->interner_bytes ? cfg->interner_bytes : 1u << 20, errmsg,
+				    sizeof errmsg)) < 0) {
+		ttlog__report(errmsg, "");
+		return err;
+	}
 	if ((err = ttlog__clock_init(&ttlog__g.clock, getenv("TTLOG_CLOCK"))) < 0)
 		return fail(err, "TTLOG_CLOCK='%.40s': want tsc or realtime", getenv("TTLOG_CLOCK"));
 

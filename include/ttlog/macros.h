@@ -96,11 +96,14 @@ TTLOG_API void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r);
 		    TTLOG__MAP_8(TTLOG__F_PUT, __VA_ARGS__))
 
 /* The call: compile-time level, then runtime level (a relaxed load: a level change may
- * take effect a few events late), then pack and commit. */
+ * take effect a few events late), then pack and commit. The level initialises a static
+ * object, so it is always a constant expression: a level outside TRACE..FATAL (OFF is
+ * only a runtime threshold) is refused at compile time, in C and in C++. It is compared
+ * as an int, so that a constant of the program's own enum is no -Wenum-compare error. */
 #define TTLOG__EMIT(lvl, target, msg, n, types, names, fixed, puts) \
 	do { \
-		if ((lvl) >= TTLOG_MIN_LEVEL && \
-		    (lvl) >= __atomic_load_n(&ttlog__runtime_level, __ATOMIC_RELAXED)) { \
+		if ((int)(lvl) >= (int)TTLOG_MIN_LEVEL && \
+		    (int)(lvl) >= __atomic_load_n(&ttlog__runtime_level, __ATOMIC_RELAXED)) { \
 			static const char *const ttlog__names[] = {names}; \
 			static struct ttlog_callsite ttlog__cs = { \
 				0, (uint8_t)(lvl), (uint8_t)(n), {types}, (target), (msg), \
@@ -110,6 +113,10 @@ TTLOG_API void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r);
 			size_t ttlog__avail = TTLOG_PAYLOAD_SIZE - (fixed); \
 			TTLOG__STATIC_ASSERT((fixed) <= TTLOG_PAYLOAD_SIZE, \
 				       "ttlog: the fields of this event do not fit TTLOG_RECORD_SIZE"); \
+			TTLOG__STATIC_ASSERT((int)(lvl) >= (int)TTLOG_LEVEL_TRACE && \
+					     (int)(lvl) <= (int)TTLOG_LEVEL_FATAL, \
+				"ttlog: an event's level is TTLOG_LEVEL_TRACE..FATAL " \
+				"(OFF is a runtime threshold, not a level of an event)"); \
 			(void)ttlog__p; \
 			(void)ttlog__avail; \
 			ttlog__r.callsite = 0; \

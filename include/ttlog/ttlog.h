@@ -126,7 +126,11 @@ TTLOG_API int ttlog_config_default(ttlog_config *cfg);
  * directory, start the writer thread. cfg NULL means ttlog_config_default(). Returns 0;
  * -EINVAL for a bad configuration (message in ttlog_errmsg() and on stderr); -EALREADY
  * when already started; -ENOENT / -ENOTDIR / -EACCES when the snapshot directory cannot
- * be used; -ENOMEM. Not thread-safe with itself or ttlog_shutdown().
+ * be used; -ENOMEM, also when the memory cgroup (v1 or v2, the tightest of the process's
+ * cgroup and its ancestors) does not leave room for what it would reserve and touch:
+ * then nothing is touched and ttlog_errmsg() says how much the configuration needs and
+ * how much the cgroup allows. The ring counts at the variant's worst case (spsc: every
+ * per-thread shard claimed). Not thread-safe with itself or ttlog_shutdown().
  */
 TTLOG_API int ttlog_init(const ttlog_config *cfg);
 
@@ -185,7 +189,8 @@ typedef struct ttlog_stats {
 	uint64_t logged;      /* events accepted by log calls (after level filtering) */
 	uint64_t overwritten; /* evicted by newer events (overwrite policy) */
 	uint64_t dropped;     /* not stored: ring full (drop policy), eviction blocked by an
-				 event being written, interner full, or too many callsites */
+				 event being written, interner full, or too many callsites (the
+				 callsite table, or the memory their copies are kept in) */
 	uint64_t truncated;   /* events with a string field cut to fit the record */
 	uint64_t snapshots_written;
 	uint64_t snapshot_failures;
@@ -240,8 +245,10 @@ TTLOG_API void ttlog_builder_str(ttlog_builder *b, const char *name, const char 
 /*
  * Log the event. Returns 0; 1 when filtered by level; -E2BIG for more than
  * TTLOG_MAX_FIELDS fields or numeric fields that do not fit a record; -EINVAL for a NULL
- * name; -ENOSPC when the interner is full (the event is counted as dropped); -ESRCH when
- * not running. Strings that do not fit are truncated and counted, as with the macros.
+ * name or a level outside TTLOG_LEVEL_TRACE..TTLOG_LEVEL_FATAL (also when b->level was
+ * changed after ttlog_builder_begin(); not counted as logged); -ENOSPC when the interner
+ * is full (the event is counted as dropped); -ESRCH when not running. Strings that do not
+ * fit are truncated and counted, as with the macros.
  */
 TTLOG_API int ttlog_builder_commit(ttlog_builder *b);
 
@@ -251,6 +258,10 @@ TTLOG_API int ttlog_builder_commit(ttlog_builder *b);
  * TTLOG_INFO(target, message, fields...): target and message are string literals; fields
  * are up to TTLOG_MAX_FIELDS of TTLOG_U64 / I64 / F64 / BOOL / STR (name, value). Each
  * "{}" in the message is filled with the next field when the snapshot is viewed.
+ * TTLOG_LOG(level, ...) takes a constant expression TTLOG_LEVEL_TRACE..TTLOG_LEVEL_FATAL;
+ * any other level (TTLOG_LEVEL_OFF included) is a compile-time error. The call site's
+ * strings are copied into ttlog's memory on its first event, so a plugin that logged may
+ * be dlclose'd and its events still read in later snapshots.
  * The call does not allocate, lock, make a system call or format text (a thread's first
  * event reads its thread id once). Thread-safe and async-signal-safe.
  */
