@@ -86,6 +86,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	struct ttlog_ring_config rc;
 	struct ttlog_ring *ring;
 	struct stat st;
+	size_t capacity;
 	int err;
 
 	errmsg[0] = '\0';
@@ -103,6 +104,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 				     "set (built against a newer ttlog.h?)");
 	if (cfg->capacity != 0 && (cfg->capacity < 16 || cfg->capacity > (1u << 30)))
 		return fail(-EINVAL, "%s", "capacity: want 16..2^30 events");
+	capacity = cfg->capacity ? cfg->capacity : TTLOG_DEFAULT_CAPACITY;
 	if (cfg->level < TTLOG_LEVEL_TRACE || cfg->level > TTLOG_LEVEL_OFF)
 		return fail(-EINVAL, "%s", "level: want 0 (trace) .. 6 (off)");
 	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
@@ -134,7 +136,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 #endif
 	/* before any page is touched: in a memory cgroup too small for the ring the
 	 * pre-faulting would get the process OOM-killed here */
-	if ((err = ttlog__mem_check(ring_name(), cfg->capacity,
+	if ((err = ttlog__mem_check(ring_name(), capacity,
 				    cfg->interner_bytes ? cfg->interner_bytes : 1u << 20, errmsg,
 				    sizeof errmsg)) < 0) {
 		ttlog__report(errmsg, "");
@@ -176,7 +178,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		fail(err, "%s", "interner: out of memory");
 		goto fail_dir;
 	}
-	rc.capacity = cfg->capacity ? cfg->capacity : TTLOG_DEFAULT_CAPACITY;
+	rc.capacity = capacity;
 	rc.policy = cfg->policy;
 	if ((err = ring_create(&ring, &rc)) < 0) {
 		fail(err, "ring: cannot reserve %s events", "the configured");
