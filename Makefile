@@ -1,4 +1,4 @@
-# ttlog - see README.md. `make` builds libttlog for VARIANT (mpmc|spsc|numa) and the
+# ttlog - see README.md. `make` builds libttlog for VARIANT (one of VARIANTS) and the
 # tools; `make test` runs every test; `make install PREFIX=...` installs.
 
 VARIANT ?= mpmc
@@ -10,7 +10,11 @@ export TTLOG_TEST_QUICK
 VERSION := 0.2.0
 SOVERSION := 1
 
-VARIANTS := mpmc spsc numa
+# the variants: the list in variants/variants.h, one TTLOG_VARIANT_X(name) a line
+VARIANTS := $(shell sed -n 's/^TTLOG_VARIANT_X(\([A-Za-z0-9_]*\)).*/\1/p' variants/variants.h)
+ifeq ($(VARIANTS),)
+$(error no variant found in variants/variants.h)
+endif
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc

@@ -323,13 +323,4 @@ size_t mpmc_capacity(const struct ttlog_ring *r)
 	return (size_t)(r->mask + 1);
 }
 
-const struct ttlog_ring_ops mpmc_ops = {
-	.name = "mpmc",
-	.create = mpmc_create,
-	.destroy = mpmc_destroy,
-	.push = mpmc_push,
-	.pop = mpmc_pop,
-	.snapshot = mpmc_snapshot,
-	.stats = mpmc_stats,
-	.capacity = mpmc_capacity,
-};
+TTLOG_DEFINE_RING_OPS(mpmc, .windows = NULL);

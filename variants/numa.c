@@ -411,14 +411,4 @@ size_t numa_capacity(const struct ttlog_ring *r)
 	return (size_t)r->capacity;
 }
 
-const struct ttlog_ring_ops numa_ops = {
-	.name = "numa",
-	.create = numa_create,
-	.destroy = numa_destroy,
-	.push = numa_push,
-	.pop = numa_pop,
-	.snapshot = numa_snapshot,
-	.stats = numa_stats,
-	.capacity = numa_capacity,
-	.windows = numa_windows,
-};
+TTLOG_DEFINE_RING_OPS(numa, .windows = numa_windows);

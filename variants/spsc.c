@@ -844,14 +844,4 @@ size_t spsc_capacity(const struct ttlog_ring *r)
 	return (size_t)r->capacity;
 }
 
-const struct ttlog_ring_ops spsc_ops = {
-	.name = "spsc",
-	.create = spsc_create,
-	.destroy = spsc_destroy,
-	.push = spsc_push,
-	.pop = spsc_pop,
-	.snapshot = spsc_snapshot,
-	.stats = spsc_stats,
-	.capacity = spsc_capacity,
-	.windows = spsc_windows,
-};
+TTLOG_DEFINE_RING_OPS(spsc, .windows = spsc_windows);
