@@ -58,14 +58,6 @@ struct ttlog_ring {
 	struct ttlog_ring_mem mem; /* where the slots came from (mpmc__create_mem) */
 };
 
-static size_t round_pow2(size_t n)
-{
-	size_t p = 16;
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 static void *mem_alloc(size_t bytes, void *arg)
 {
 	(void)arg;
@@ -89,12 +81,10 @@ int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cf
 	static const struct ttlog_ring_mem plain = {mem_alloc, mem_free, NULL};
 	struct ttlog_ring *r;
 	size_t cap, i;
+	int err;
 
-	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
-		return -EINVAL;
-	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
-		return -EINVAL;
-	cap = round_pow2(cfg->capacity);
+	if ((err = ttlog__ring_config_check(out, cfg, &cap)) < 0)
+		return err;
 	r = aligned_alloc(64, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;

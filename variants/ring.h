@@ -27,6 +27,7 @@
 #ifndef TTLOG_VARIANTS_RING_H
 #define TTLOG_VARIANTS_RING_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,7 +104,7 @@ struct ttlog_ring_ops {
 	/* Optional (NULL for a ring without shards). The shards the last snapshot saw, one
 	 * window each: copies windows [first, first + max) of them into out and returns how
 	 * many the last snapshot recorded in all (0 before any snapshot, and after one taken
-	 * in place: merge.h). Not thread-safe with snapshot (call it from the thread that
+	 * in place: shard.h). Not thread-safe with snapshot (call it from the thread that
 	 * took the snapshot, before the next). */
 	size_t (*windows)(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 			  size_t max);
@@ -123,6 +124,24 @@ uint64_t ttlog__ring_maps(void);
  * the kernel puts it; *bound (may be NULL) tells which. Free with ttlog__ring_free. */
 void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, void *arg),
 			      void *arg, int *bound);
+
+/* The create-time checks every variant makes: out and cfg non-NULL, a capacity in
+ * [1, 2^32], a known policy. 0 and *cap = the capacity rounded up to a power of two (at
+ * least 16), or -EINVAL. */
+static inline int ttlog__ring_config_check(struct ttlog_ring **out,
+					   const struct ttlog_ring_config *cfg, size_t *cap)
+{
+	size_t c = 16;
+
+	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
+		return -EINVAL;
+	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
+		return -EINVAL;
+	while (c < cfg->capacity)
+		c <<= 1;
+	*cap = c;
+	return 0;
+}
 
 /* Each variant's own symbols: TTLOG_RING_DECLARE(mpmc) declares mpmc_create, ... The
  * optional ops (windows) are declared by the variants that have them, below. */
