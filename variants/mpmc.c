@@ -12,11 +12,12 @@
  * min(8, C / 64) records with one head CAS, so a full ring holds between C - batch + 1
  * and C records: the price of taking the contended head line off most pushes. The batch
  * trades throughput under contention for tail latency: the evicting call reads the batch's
- * slot lines (cold in a large ring) at once. 2-core VM, 2 threads logging / one thread's
- * p99.9: batch 1 8.2M ev/s, 110 ns; 8 14.5M, 110-150 ns; 32 18.5M, 270-350 ns (same
- * host state; it moves the 2-thread figure 3x by itself). An eviction never waits: if the
- * oldest slot is claimed but not yet published (its producer was preempted, or interrupted
- * by the signal handler now logging), the new record is dropped and counted instead.
+ * slot lines (cold in a large ring) at once, so a larger batch speeds up the pushes that
+ * share the head line and slows the one that evicts. 8 keeps most of the first and little
+ * of the second (README, Results: "mpmc evicts in batches", for the figures). An eviction
+ * never waits: if the oldest slot is claimed but not yet published (its producer was
+ * preempted, or interrupted by the signal handler now logging), the new record is dropped
+ * and counted instead.
  *
  * Progress: push and pop are lock-free with respect to each other except for Vyukov's
  * known window (a producer stalled between its CAS and its publish delays the consumers
