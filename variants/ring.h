@@ -145,15 +145,15 @@ static inline int ttlog__ring_config_check(struct ttlog_ring **out,
 
 /* Each variant's own symbols: TTLOG_RING_DECLARE(mpmc) declares mpmc_create, ... The
  * optional ops (windows) are declared by the variants that have them, below. */
-#define TTLOG_RING_DECLARE(v)                                                              \
-	int v##_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg);      \
-	void v##_destroy(struct ttlog_ring *r);                                            \
-	int v##_push(struct ttlog_ring *r, const struct ttlog_record *rec);                \
-	int v##_pop(struct ttlog_ring *r, struct ttlog_record *out);                       \
-	size_t v##_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,    \
-			    struct ttlog_ring_cut *cut);                                   \
-	void v##_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st);           \
-	size_t v##_capacity(const struct ttlog_ring *r);                                   \
+#define TTLOG_RING_DECLARE(v)                                                                      \
+	int v##_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg);              \
+	void v##_destroy(struct ttlog_ring *r);                                                    \
+	int v##_push(struct ttlog_ring *r, const struct ttlog_record *rec);                        \
+	int v##_pop(struct ttlog_ring *r, struct ttlog_record *out);                               \
+	size_t v##_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,            \
+			    struct ttlog_ring_cut *cut);                                           \
+	void v##_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st);                   \
+	size_t v##_capacity(const struct ttlog_ring *r);                                           \
 	extern const struct ttlog_ring_ops v##_ops;
 
 /* every variant of the list (variants/variants.h) */
@@ -168,17 +168,16 @@ static inline int ttlog__ring_config_check(struct ttlog_ring **out,
  * The optional ops come last, as designated initializers, stated by every variant (NULL
  * when it has none) so that a missing one is a choice, not an oversight.
  */
-#define TTLOG_DEFINE_RING_OPS(v, ...)                                                      \
-	const struct ttlog_ring_ops v##_ops = {                                            \
-		.name = #v,                                                                \
-		.create = v##_create,                                                      \
-		.destroy = v##_destroy,                                                    \
-		.push = v##_push,                                                          \
-		.pop = v##_pop,                                                            \
-		.snapshot = v##_snapshot,                                                  \
-		.stats = v##_stats,                                                        \
-		.capacity = v##_capacity,                                                  \
-		__VA_ARGS__}
+#define TTLOG_DEFINE_RING_OPS(v, ...)                                                              \
+	const struct ttlog_ring_ops v##_ops = {.name = #v,                                         \
+					       .create = v##_create,                               \
+					       .destroy = v##_destroy,                             \
+					       .push = v##_push,                                   \
+					       .pop = v##_pop,                                     \
+					       .snapshot = v##_snapshot,                           \
+					       .stats = v##_stats,                                 \
+					       .capacity = v##_capacity,                           \
+					       __VA_ARGS__}
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max);
