@@ -1,4 +1,4 @@
-# ttlog - see README.md. `make` builds libttlog for VARIANT (mpmc|spsc|numa) and the
+# ttlog - see README.md. `make` builds libttlog for VARIANT (one of VARIANTS) and the
 # tools; `make test` runs every test; `make install PREFIX=...` installs.
 
 VARIANT ?= mpmc
@@ -11,7 +11,11 @@ export TTLOG_TEST_QUICK
 VERSION := 0.3.0
 SOVERSION := 2
 
-VARIANTS := mpmc spsc numa
+# the variants: the list in variants/variants.h, one TTLOG_VARIANT_X(name) a line
+VARIANTS := $(shell sed -n 's/^TTLOG_VARIANT_X(\([A-Za-z0-9_]*\)).*/\1/p' variants/variants.h)
+ifeq ($(VARIANTS),)
+$(error no variant found in variants/variants.h)
+endif
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
@@ -44,7 +48,7 @@ DYN_OBJ := $(patsubst %.c,$(B)/dyn/%.o,$(CORE_SRC) $(VARIANTS:%=variants/%.c) va
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 TOOLS := $(B)/ttlog-view
 
-.PHONY: all lib tools tests test test-one check-sanitize install clean deps format lint
+.PHONY: all lib tools tests test test-one check-sanitize install clean deps format format-check lint
 all: lib tools
 
 DEPS_STAMP := build/.deps-ok
@@ -157,8 +161,13 @@ install: lib tools
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/ttlog-view.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# clang-format with the committed .clang-format (tabs, 100 columns, kernel braces). format
+# rewrites the files in place; format-check only lists what it would change (exit 1 if any).
+FORMAT_SRC := $(wildcard core/*.[ch] variants/*.[ch] include/ttlog/*.h tests/*.[ch] tools/*.[ch])
 format:
-	clang-format -i $(CORE_SRC) variants/*.c variants/*.h include/ttlog/*.h tests/*.c tools/*.c
+	clang-format --style=file -i $(FORMAT_SRC)
+format-check:
+	@clang-format --style=file --dry-run --Werror $(FORMAT_SRC)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \

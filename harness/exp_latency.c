@@ -9,7 +9,7 @@
  * into the same logger. Warm-up: 10% of the samples (at least 10,000) are taken and
  * thrown away first. Percentiles p50 p90 p99 p99.9 p99.99 and max, in ns.
  *
- * The TSC advances in steps of ~10 ns on some VMs, which quantises those percentiles. In
+ * The TSC advances in coarse steps on some VMs, which quantises those percentiles. In
  * the same run, same logger, same background threads, right after the per-call samples:
  * samples / LAT_BATCH_K batches, each one rdtsc pair around LAT_BATCH_K (64) calls of the
  * same standard event, the ~250 ns gap between batches when unloaded (never between the

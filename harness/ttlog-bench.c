@@ -2,11 +2,13 @@
  * ttlog-bench.c - the experiment runner: every ttlog variant linked in (libttlog-all.a,
  * through the ops tables) and the baselines, measured in one process, interleaved.
  *
- *   ttlog-bench [--variant=all|mpmc,spsc,numa] [--baselines=all|none|ck,wfcq,crossbeam,
+ *   ttlog-bench [--variant=all|V,...] [--baselines=all|none|ck,wfcq,crossbeam,
  *               spdlog,lttng] [--experiments=all|throughput,...] [--threads=1,2,4,8,16]
  *               [--duration-ms=N] [--warmup-ms=N] [--reps=N] [--lat-samples=N]
  *               [--lat-gap-ns=N] [--quick] [--pin] [--out=DIR] [--crossbeam=BIN]
  *               [--lttng=BIN] [--list]
+ *
+ * V: a variant of the list (variants/variants.h; --help names them).
  *
  * Writes DIR/results.csv (one row per figure: median, min, max, CV, unstable flag),
  * DIR/results_raw.csv (one row per repetition) and DIR/results.json (the same plus the
@@ -40,7 +42,12 @@ static const struct experiment *const all_experiments[] = {
 };
 #define NEXP ((int)(sizeof all_experiments / sizeof all_experiments[0]))
 
-static const char *const variant_names[] = {"mpmc", "spsc", "numa"};
+/* every variant of the list (variants/variants.h), in its order */
+static const char *const variant_names[] = {
+#define TTLOG_VARIANT_X(v) #v,
+#include "../variants/variants.h"
+#undef TTLOG_VARIANT_X
+};
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -656,9 +663,14 @@ static void print_tables(struct bench_ctx *c)
 
 static void usage(FILE *f)
 {
+	char vs[256] = "";
+
+	for (size_t i = 0; i < sizeof variant_names / sizeof variant_names[0]; i++)
+		snprintf(vs + strlen(vs), sizeof vs - strlen(vs), "%s%s", i ? "," : "",
+			 variant_names[i]);
 	fprintf(f,
 		"usage: ttlog-bench [options]\n"
-		"  --variant=all|mpmc,spsc,numa      variants (those linked in; default all)\n"
+		"  --variant=all|%-19s variants (those linked in; default all)\n"
 		"  --baselines=all|none|ck,wfcq,crossbeam,spdlog,lttng   (default all)\n"
 		"  --experiments=all|NAME,...        (--list shows them)\n"
 		"  --threads=1,2,4,8,16              throughput thread counts\n"
@@ -668,7 +680,8 @@ static void usage(FILE *f)
 		"  --quick                           short run (CI): 100 ms points, 3 reps, fewer samples\n"
 		"  --pin                             bind threads to PUs (hwloc)\n"
 		"  --out=DIR                         results directory (default benchmark_reports)\n"
-		"  --crossbeam=BIN --lttng=BIN       baseline helper programs\n");
+		"  --crossbeam=BIN --lttng=BIN       baseline helper programs\n",
+		vs);
 }
 
 static const char *opt(const char *arg, const char *name)

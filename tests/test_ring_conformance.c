@@ -43,7 +43,12 @@
 
 /* ---- variants and checks -------------------------------------------------------- */
 
-static const struct ttlog_ring_ops *const all_ops[] = {&mpmc_ops, &spsc_ops, &numa_ops};
+/* every variant of the list (variants/variants.h) */
+static const struct ttlog_ring_ops *const all_ops[] = {
+#define TTLOG_VARIANT_X(v) &v##_ops,
+#include "variants.h"
+#undef TTLOG_VARIANT_X
+};
 static const char *cur = "?"; /* the variant under test, named in every failure */
 
 static int quick(void)
@@ -308,6 +313,48 @@ static struct ttlog_record *snapbuf(struct ttlog_ring *r, const struct ttlog_rin
 	struct ttlog_record *b = malloc(ops->capacity(r) * sizeof *b);
 	assert_non_null(b);
 	return b;
+}
+
+/* ---- the list of variants -------------------------------------------------------- */
+
+/* Every variant of the list (variants/variants.h) is what the rest of the tree takes it
+ * to be: its table carries the list's name and every mandatory op, and the registry finds
+ * that very table by that name (the harness and ttlog_init() look variants up by name). */
+static void test_variant_list(void **state)
+{
+	static const struct {
+		const char *name;
+		const struct ttlog_ring_ops *ops;
+	} list[] = {
+#define TTLOG_VARIANT_X(v) {#v, &v##_ops},
+#include "variants.h"
+#undef TTLOG_VARIANT_X
+	};
+	size_t n = sizeof list / sizeof list[0];
+
+	(void)state;
+	CHECK_EQ(n, sizeof all_ops / sizeof all_ops[0]);
+	for (size_t i = 0; i < n; i++) {
+		const struct ttlog_ring_ops *ops = list[i].ops;
+		cur = list[i].name;
+		CHECK_OP(ops, !=, NULL);
+		if (ops->name == NULL || strcmp(ops->name, list[i].name) != 0) {
+			print_error("variant %s: ops->name is \"%s\"\n", list[i].name,
+				    ops->name ? ops->name : "(null)");
+			fail();
+		}
+		CHECK_EQ(ttlog__ring_find(list[i].name), ops);
+		CHECK_EQ(all_ops[i], ops);
+		CHECK_OP(ops->create, !=, NULL);
+		CHECK_OP(ops->destroy, !=, NULL);
+		CHECK_OP(ops->push, !=, NULL);
+		CHECK_OP(ops->pop, !=, NULL);
+		CHECK_OP(ops->snapshot, !=, NULL);
+		CHECK_OP(ops->stats, !=, NULL);
+		CHECK_OP(ops->capacity, !=, NULL);
+	}
+	CHECK_EQ(ttlog__ring_find("no-such-variant"), NULL);
+	CHECK_EQ(ttlog__ring_find(NULL), NULL);
 }
 
 /* ---- create / destroy ------------------------------------------------------------- */
@@ -1513,6 +1560,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_inplace),
 		cmocka_unit_test(test_sort_inplace),
+		cmocka_unit_test(test_variant_list),
 		cmocka_unit_test(test_create_destroy),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_overwrite_policy),

@@ -136,30 +136,4 @@ static inline void ttlog__sort_inplace(struct ttlog_record *r, size_t n)
 	}
 }
 
-/* Fill w's time window from a run of n records in shard order (the oldest and newest
- * timestamps: a shared ring's run is in push order, not quite in timestamp order). */
-static inline void ttlog__window_fill(struct ttlog_shard_window *w, const struct ttlog_record *run,
-				      size_t n)
-{
-	w->kept = n;
-	w->first_ts = n ? run[0].ts : 0;
-	w->last_ts = n ? run[0].ts : 0;
-	w->tid = n ? run[n - 1].tid : 0;
-	for (size_t i = 1; i < n; i++) {
-		if (run[i].ts < w->first_ts)
-			w->first_ts = run[i].ts;
-		if (run[i].ts > w->last_ts)
-			w->last_ts = run[i].ts;
-	}
-}
-
-/* The ring this thread last snapshotted in place, if it did (spsc, numa): the scratch
- * that holds the shard windows was busy, because the snapshot interrupted another one
- * (a crash handler on the thread that was taking it) or raced one on another thread.
- * Its windows are unknown, and windows() reports none rather than the other snapshot's
- * half-written ones. Set by the in-place path, cleared when a snapshot through the
- * scratch completes on this thread. One per variant's translation unit. */
-static __thread const struct ttlog_ring *ttlog__inplace_ring
-	__attribute__((tls_model("initial-exec"), unused));
-
 #endif /* TTLOG_VARIANTS_MERGE_H */

@@ -12,11 +12,12 @@
  * min(8, C / 64) records with one head CAS, so a full ring holds between C - batch + 1
  * and C records: the price of taking the contended head line off most pushes. The batch
  * trades throughput under contention for tail latency: the evicting call reads the batch's
- * slot lines (cold in a large ring) at once. 2-core VM, 2 threads logging / one thread's
- * p99.9: batch 1 8.2M ev/s, 110 ns; 8 14.5M, 110-150 ns; 32 18.5M, 270-350 ns (same
- * host state; it moves the 2-thread figure 3x by itself). An eviction never waits: if the
- * oldest slot is claimed but not yet published (its producer was preempted, or interrupted
- * by the signal handler now logging), the new record is dropped and counted instead.
+ * slot lines (cold in a large ring) at once, so a larger batch speeds up the pushes that
+ * share the head line and slows the one that evicts. 8 keeps most of the first and little
+ * of the second (README, Results: "mpmc evicts in batches", for the figures). An eviction
+ * never waits: if the oldest slot is claimed but not yet published (its producer was
+ * preempted, or interrupted by the signal handler now logging), the new record is dropped
+ * and counted instead.
  *
  * Progress: push and pop are lock-free with respect to each other except for Vyukov's
  * known window (a producer stalled between its CAS and its publish delays the consumers
@@ -58,14 +59,6 @@ struct ttlog_ring {
 	struct ttlog_ring_mem mem; /* where the slots came from (mpmc__create_mem) */
 };
 
-static size_t round_pow2(size_t n)
-{
-	size_t p = 16;
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 static void *mem_alloc(size_t bytes, void *arg)
 {
 	(void)arg;
@@ -89,12 +82,10 @@ int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cf
 	static const struct ttlog_ring_mem plain = {mem_alloc, mem_free, NULL};
 	struct ttlog_ring *r;
 	size_t cap, i;
+	int err;
 
-	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
-		return -EINVAL;
-	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
-		return -EINVAL;
-	cap = round_pow2(cfg->capacity);
+	if ((err = ttlog__ring_config_check(out, cfg, &cap)) < 0)
+		return err;
 	r = aligned_alloc(64, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
@@ -323,13 +314,4 @@ size_t mpmc_capacity(const struct ttlog_ring *r)
 	return (size_t)(r->mask + 1);
 }
 
-const struct ttlog_ring_ops mpmc_ops = {
-	.name = "mpmc",
-	.create = mpmc_create,
-	.destroy = mpmc_destroy,
-	.push = mpmc_push,
-	.pop = mpmc_pop,
-	.snapshot = mpmc_snapshot,
-	.stats = mpmc_stats,
-	.capacity = mpmc_capacity,
-};
+TTLOG_DEFINE_RING_OPS(mpmc, .windows = NULL);

@@ -41,6 +41,7 @@
 
 #include "merge.h"
 #include "ring.h"
+#include "shard.h"
 
 #define NUMA_MAX_NODES 64
 #define NUMA_RECHECK 256 /* pushes between two sched_getcpu() */
@@ -68,9 +69,8 @@ struct numa_node {
 	size_t cap;
 	int bound; /* 1: the ring's memory is bound to its node */
 	/* snapshot-private (under scratch_busy): the node's run in the scratch (records
-	 * [0, pos) not merged yet), its window */
+	 * [0, pos) not merged yet) */
 	size_t pos;
-	struct ttlog_shard_window win;
 };
 
 struct ttlog_ring {
@@ -78,11 +78,12 @@ struct ttlog_ring {
 	unsigned n;
 	uint64_t capacity;
 	size_t bytes;
-	/* snapshot scratch (N > 1: N C records) and windows, owned by whoever set
-	 * scratch_busy from 0 to 1 */
+	/* snapshot scratch (N > 1: N C records) and the windows (n of them, one per node,
+	 * after node[]), owned by whoever set scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
 	struct ttlog_record *scratch;
 	size_t scratch_bytes;
+	struct ttlog_shard_window *win;
 	size_t nwin;
 	struct numa_node node[]; /* n of them */
 };
@@ -189,22 +190,20 @@ int numa_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 {
 	struct ttlog_ring_config nc;
 	struct ttlog_ring *r;
-	size_t cap = 16, bytes;
+	size_t cap, bytes;
 	int err = 0;
 
-	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
-		return -EINVAL;
-	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
-		return -EINVAL;
+	if ((err = ttlog__ring_config_check(out, cfg, &cap)) < 0)
+		return err;
 	pthread_once(&numa_once, numa_init);
-	while (cap < cfg->capacity)
-		cap <<= 1;
-	bytes = (sizeof(*r) + numa_n * sizeof(r->node[0]) + 63) / 64 * 64;
+	bytes = sizeof(*r) + numa_n * (sizeof(r->node[0]) + sizeof(r->win[0]));
+	bytes = (bytes + 63) / 64 * 64;
 	r = aligned_alloc(64, bytes);
 	if (r == NULL)
 		return -ENOMEM;
 	memset(r, 0, bytes);
 	r->n = numa_n;
+	r->win = (struct ttlog_shard_window *)&r->node[r->n];
 	nc.capacity = cap;
 	nc.policy = cfg->policy;
 	for (unsigned i = 0; i < r->n; i++) {
@@ -263,31 +262,10 @@ int numa_pop(struct ttlog_ring *r, struct ttlog_record *out)
 	return -EAGAIN;
 }
 
-static void cut_add(struct ttlog_ring_cut *cut, const struct ttlog_ring_cut *c)
+/* Node i's window, before its records are counted into it. */
+static void window_init(struct ttlog_ring *r, unsigned i)
 {
-	cut->stored += c->stored;
-	cut->popped += c->popped;
-	cut->dropped += c->dropped;
-	cut->in_flight += c->in_flight;
-}
-
-static void cut_close(struct ttlog_ring_cut *cut, size_t kept)
-{
-	cut->kept = kept;
-	/* the sum is exact, the split popped/overwritten approximate under racing pops */
-	if (cut->popped > cut->stored - kept)
-		cut->popped = cut->stored - kept;
-	cut->overwritten = cut->stored - kept - cut->popped;
-}
-
-static void window_set(struct ttlog_ring *r, unsigned i, const struct ttlog_record *run, size_t n)
-{
-	struct ttlog_shard_window *w = &r->node[i].win;
-
-	ttlog__window_fill(w, run, n);
-	w->node = numa_os[i];
-	w->shard = i;
-	w->shared = 1;
+	r->win[i] = (struct ttlog_shard_window){.node = numa_os[i], .shard = i, .shared = 1};
 }
 
 /* Scratch in use: each node ring's copy straight into out, merged into what is there. */
@@ -297,15 +275,15 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	struct ttlog_ring_cut c;
 	size_t used = 0;
 
-	ttlog__inplace_ring = r;
+	ttlog__inplace_begin(r);
 	for (unsigned i = 0; i < r->n; i++) {
 		size_t n = mpmc_snapshot(r->node[i].ring, out + used, max - used, &c);
-		cut_add(cut, &c);
+		ttlog__cut_add(cut, &c);
 		ttlog__sort_inplace(out + used, n);
 		ttlog__merge_inplace(out, 0, used, used + n);
 		used += n;
 	}
-	cut_close(cut, used);
+	ttlog__cut_close(cut, used);
 	return used;
 }
 
@@ -313,29 +291,25 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		     struct ttlog_ring_cut *cut)
 {
 	struct ttlog_ring_cut c;
-	uint32_t zero = 0;
 	size_t kept = 0, off = 0;
 
 	memset(cut, 0, sizeof(*cut));
-	/* A1: acquire, pairs with R1 below in the previous snapshot: its use of the scratch
-	 * and the windows is over */
-	if (!atomic_compare_exchange_strong_explicit(&r->scratch_busy, &zero, 1,
-						     memory_order_acquire, memory_order_relaxed))
+	if (!ttlog__scratch_take(&r->scratch_busy))
 		return snapshot_inplace(r, out, max, cut);
 	if (r->n == 1) {
 		kept = mpmc_snapshot(r->node[0].ring, out, max, cut);
-		window_set(r, 0, out, kept);
+		window_init(r, 0);
+		ttlog__window_fill(&r->win[0], out, kept);
 		r->nwin = 1;
 		goto out;
 	}
 	for (unsigned i = 0; i < r->n; i++) {
 		struct numa_node *nd = &r->node[i];
 		nd->pos = mpmc_snapshot(nd->ring, r->scratch + off, nd->cap, &c);
-		cut_add(cut, &c);
+		ttlog__cut_add(cut, &c);
 		/* the merge below takes each run's newest first: it must be in ts order */
 		ttlog__sort_inplace(r->scratch + off, nd->pos);
-		nd->win = (struct ttlog_shard_window){
-			.node = numa_os[i], .shard = i, .shared = 1};
+		window_init(r, i);
 		off += nd->cap;
 	}
 	r->nwin = r->n;
@@ -358,37 +332,23 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		}
 		if (best == NULL)
 			break;
-		struct ttlog_shard_window *win = &r->node[bi].win;
-		if (win->kept++ == 0) {
-			win->first_ts = win->last_ts = best->ts;
-			win->tid = best->tid; /* the newest of the node ring */
-		}
-		if (best->ts < win->first_ts)
-			win->first_ts = best->ts;
-		if (best->ts > win->last_ts)
-			win->last_ts = best->ts;
+		ttlog__window_take(&r->win[bi], best);
 		out[--w] = *best;
 		r->node[bi].pos--;
 	}
 	kept = max - w;
 	if (w > 0)
 		memmove(out, out + w, kept * sizeof(*out));
-	cut_close(cut, kept);
+	ttlog__cut_close(cut, kept);
 out:
-	/* R1: release, pairs with A1 in the next snapshot */
-	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
-	ttlog__inplace_ring = NULL;
+	ttlog__scratch_give(&r->scratch_busy);
 	return kept;
 }
 
 size_t numa_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max)
 {
-	if (ttlog__inplace_ring == r)
-		return 0;
-	for (size_t i = 0; first + i < r->nwin && i < max; i++)
-		out[i] = r->node[first + i].win;
-	return r->nwin;
+	return ttlog__windows_copy(r, r->win, r->nwin, first, out, max);
 }
 
 void numa_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
@@ -411,14 +371,4 @@ size_t numa_capacity(const struct ttlog_ring *r)
 	return (size_t)r->capacity;
 }
 
-const struct ttlog_ring_ops numa_ops = {
-	.name = "numa",
-	.create = numa_create,
-	.destroy = numa_destroy,
-	.push = numa_push,
-	.pop = numa_pop,
-	.snapshot = numa_snapshot,
-	.stats = numa_stats,
-	.capacity = numa_capacity,
-	.windows = numa_windows,
-};
+TTLOG_DEFINE_RING_OPS(numa, .windows = numa_windows);

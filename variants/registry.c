@@ -1,19 +1,24 @@
 /*
  * registry.c - find a variant by name among those linked into this program. Each ops
- * table is a weak reference: a libttlog built for one variant links only that one, the
- * multi-variant library links all of them.
+ * table is a weak reference: a libttlog built for one variant links only that one (and
+ * mpmc, which spsc and numa are built on), the multi-variant library links all of them.
+ * The variants are those of the list, variants/variants.h.
  */
 #include <string.h>
 
 #include "ring.h"
 
-extern const struct ttlog_ring_ops mpmc_ops __attribute__((weak));
-extern const struct ttlog_ring_ops spsc_ops __attribute__((weak));
-extern const struct ttlog_ring_ops numa_ops __attribute__((weak));
+#define TTLOG_VARIANT_X(v) extern const struct ttlog_ring_ops v##_ops __attribute__((weak));
+#include "variants.h"
+#undef TTLOG_VARIANT_X
 
 const struct ttlog_ring_ops *ttlog__ring_find(const char *name)
 {
-	const struct ttlog_ring_ops *all[] = {&mpmc_ops, &spsc_ops, &numa_ops};
+	const struct ttlog_ring_ops *all[] = {
+#define TTLOG_VARIANT_X(v) &v##_ops,
+#include "variants.h"
+#undef TTLOG_VARIANT_X
+	};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i] != NULL && name != NULL && strcmp(all[i]->name, name) == 0)

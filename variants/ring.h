@@ -2,7 +2,8 @@
  * ring.h - the contract every ring variant implements.
  *
  * A variant is one file (variants/<name>.c) exporting its own symbols (<name>_create,
- * <name>_push, ...) and one `const struct ttlog_ring_ops <name>_ops`. libttlog built with
+ * <name>_push, ...) and one `const struct ttlog_ring_ops <name>_ops` (TTLOG_DEFINE_RING_OPS
+ * below), and one line in the list of variants (variants/variants.h). libttlog built with
  * VARIANT=x calls x's functions directly (variants/map.h); the harness and the
  * conformance tests take any variant through its ops table.
  *
@@ -26,6 +27,7 @@
 #ifndef TTLOG_VARIANTS_RING_H
 #define TTLOG_VARIANTS_RING_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,7 +104,7 @@ struct ttlog_ring_ops {
 	/* Optional (NULL for a ring without shards). The shards the last snapshot saw, one
 	 * window each: copies windows [first, first + max) of them into out and returns how
 	 * many the last snapshot recorded in all (0 before any snapshot, and after one taken
-	 * in place: merge.h). Not thread-safe with snapshot (call it from the thread that
+	 * in place: shard.h). Not thread-safe with snapshot (call it from the thread that
 	 * took the snapshot, before the next). */
 	size_t (*windows)(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 			  size_t max);
@@ -123,21 +125,59 @@ uint64_t ttlog__ring_maps(void);
 void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, void *arg),
 			      void *arg, int *bound);
 
-/* Each variant's own symbols: TTLOG_RING_DECLARE(mpmc) declares mpmc_create, ... */
-#define TTLOG_RING_DECLARE(v) \
-	int v##_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg); \
-	void v##_destroy(struct ttlog_ring *r); \
-	int v##_push(struct ttlog_ring *r, const struct ttlog_record *rec); \
-	int v##_pop(struct ttlog_ring *r, struct ttlog_record *out); \
-	size_t v##_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max, \
-			    struct ttlog_ring_cut *cut); \
-	void v##_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st); \
-	size_t v##_capacity(const struct ttlog_ring *r); \
+/* The create-time checks every variant makes: out and cfg non-NULL, a capacity in
+ * [1, 2^32], a known policy. 0 and *cap = the capacity rounded up to a power of two (at
+ * least 16), or -EINVAL. */
+static inline int ttlog__ring_config_check(struct ttlog_ring **out,
+					   const struct ttlog_ring_config *cfg, size_t *cap)
+{
+	size_t c = 16;
+
+	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
+		return -EINVAL;
+	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
+		return -EINVAL;
+	while (c < cfg->capacity)
+		c <<= 1;
+	*cap = c;
+	return 0;
+}
+
+/* Each variant's own symbols: TTLOG_RING_DECLARE(mpmc) declares mpmc_create, ... The
+ * optional ops (windows) are declared by the variants that have them, below. */
+#define TTLOG_RING_DECLARE(v)                                                                      \
+	int v##_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg);              \
+	void v##_destroy(struct ttlog_ring *r);                                                    \
+	int v##_push(struct ttlog_ring *r, const struct ttlog_record *rec);                        \
+	int v##_pop(struct ttlog_ring *r, struct ttlog_record *out);                               \
+	size_t v##_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,            \
+			    struct ttlog_ring_cut *cut);                                           \
+	void v##_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st);                   \
+	size_t v##_capacity(const struct ttlog_ring *r);                                           \
 	extern const struct ttlog_ring_ops v##_ops;
 
-TTLOG_RING_DECLARE(mpmc)
-TTLOG_RING_DECLARE(spsc)
-TTLOG_RING_DECLARE(numa)
+/* every variant of the list (variants/variants.h) */
+#define TTLOG_VARIANT_X(v) TTLOG_RING_DECLARE(v)
+#include "variants.h"
+#undef TTLOG_VARIANT_X
+
+/*
+ * A variant's ops table, defined in its file after its functions, as liburcu's
+ * DEFINE_RCU_FLAVOR does: TTLOG_DEFINE_RING_OPS(mpmc, .windows = NULL) defines
+ * `const struct ttlog_ring_ops mpmc_ops` with .name = "mpmc", .create = mpmc_create, ...
+ * The optional ops come last, as designated initializers, stated by every variant (NULL
+ * when it has none) so that a missing one is a choice, not an oversight.
+ */
+#define TTLOG_DEFINE_RING_OPS(v, ...)                                                              \
+	const struct ttlog_ring_ops v##_ops = {.name = #v,                                         \
+					       .create = v##_create,                               \
+					       .destroy = v##_destroy,                             \
+					       .push = v##_push,                                   \
+					       .pop = v##_pop,                                     \
+					       .snapshot = v##_snapshot,                           \
+					       .stats = v##_stats,                                 \
+					       .capacity = v##_capacity,                           \
+					       __VA_ARGS__}
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max);

@@ -49,7 +49,7 @@
  * interrupted by a signal handler on this thread) copies the shards one after another and
  * merges them in place (merge.h) instead: still ordered, but when the buffer cannot hold
  * every shard it keeps each shard's newest records in turn rather than the newest overall,
- * and it reports no shard windows (merge.h: ttlog__inplace_ring).
+ * and it reports no shard windows (shard.h: ttlog__inplace_ring).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -60,6 +60,7 @@
 
 #include "merge.h"
 #include "ring.h"
+#include "shard.h"
 
 #define SPSC_WORDS (sizeof(struct ttlog_record) / 8)
 #define SPSC_MAX_THREADS 16384 /* threads using spsc at once; more write to shared rings */
@@ -352,20 +353,16 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 		       unsigned shards)
 {
 	struct ttlog_ring *r;
-	size_t cap = 16, n, bytes;
+	size_t cap, n, bytes;
 	unsigned char *m;
 	int err;
 
-	if (out == NULL || cfg == NULL || cfg->capacity == 0 || cfg->capacity > (1ull << 32))
-		return -EINVAL;
-	if (cfg->policy != TTLOG_POLICY_OVERWRITE && cfg->policy != TTLOG_POLICY_DROP)
-		return -EINVAL;
+	if ((err = ttlog__ring_config_check(out, cfg, &cap)) < 0)
+		return err;
 	if (shards == 0)
 		shards = SPSC_DEFAULT_SHARDS;
 	if (shards > SPSC_MAX_SHARDS)
 		return -EINVAL;
-	while (cap < cfg->capacity)
-		cap <<= 1;
 	pthread_once(&spsc_once, spsc_key_init);
 	if (!spsc_key_ok)
 		return -EAGAIN;
@@ -666,17 +663,6 @@ static void run_open(struct spsc_run *run, struct spsc_shard *sh, struct ttlog_r
 	run->hi = t;
 }
 
-static void cut_close(struct ttlog_ring_cut *cut, size_t kept)
-{
-	cut->kept = kept;
-	/* with pops racing the snapshot the split popped/overwritten is approximate; the sum
-	 * is exact: every stored record not kept was popped or evicted, or is older than
-	 * the newest `max` of all shards */
-	if (cut->popped > cut->stored - kept)
-		cut->popped = cut->stored - kept;
-	cut->overwritten = cut->stored - kept - cut->popped;
-}
-
 /* max-heap order on the runs' newest unread records: later ts first; on equal ts the
  * later run first, so that read back oldest first equal records keep run order */
 static inline int heap_before(const struct ttlog_ring *r, uint32_t a, uint32_t b)
@@ -713,7 +699,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	struct ttlog_ring_cut sc;
 	size_t used = 0, n;
 
-	ttlog__inplace_ring = r;
+	ttlog__inplace_begin(r);
 	for (unsigned i = 0; i < r->nshards; i++) {
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
 		struct spsc_run run;
@@ -731,11 +717,8 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 	ttlog__sort_inplace(out + used, n); /* push order is not quite ts order */
 	ttlog__merge_inplace(out, 0, used, used + n);
 	used += n;
-	cut->stored += sc.stored;
-	cut->popped += sc.popped;
-	cut->dropped += sc.dropped;
-	cut->in_flight += sc.in_flight;
-	cut_close(cut, used);
+	ttlog__cut_add(cut, &sc);
+	ttlog__cut_close(cut, used);
 	return used;
 }
 
@@ -743,14 +726,10 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		     struct ttlog_ring_cut *cut)
 {
 	struct ttlog_ring_cut sc;
-	uint32_t zero = 0;
 	size_t nruns = 0, nheap = 0, w = max, i;
 
 	memset(cut, 0, sizeof(*cut));
-	/* A8: acquire, pairs with R8 below in the previous snapshot: its use of the scratch
-	 * is over */
-	if (!atomic_compare_exchange_strong_explicit(&r->scratch_busy, &zero, 1,
-						     memory_order_acquire, memory_order_relaxed))
+	if (!ttlog__scratch_take(&r->scratch_busy))
 		return snapshot_inplace(r, out, max, cut);
 
 	for (i = 0; i < r->nshards; i++) {
@@ -771,10 +750,7 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	r->win[nruns] = (struct ttlog_shard_window){
 		.node = -1, .shard = r->nshards, .shared = 1};
 	nruns++;
-	cut->stored += sc.stored;
-	cut->popped += sc.popped;
-	cut->dropped += sc.dropped;
-	cut->in_flight = sc.in_flight;
+	ttlog__cut_add(cut, &sc);
 
 	/* k-way merge, newest first, filling out from its end: the newest max records */
 	for (i = 0; i < nruns; i++)
@@ -784,17 +760,8 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		heap_down(r, nheap, i);
 	while (nheap > 0 && w > 0) {
 		uint32_t k = r->heap[0];
-		struct ttlog_shard_window *win = &r->win[k];
-		uint64_t ts = r->heads[k].ts;
 		out[--w] = r->heads[k];
-		if (win->kept++ == 0) {
-			win->first_ts = win->last_ts = ts;
-			win->tid = r->heads[k].tid; /* the newest of the shard */
-		}
-		if (ts < win->first_ts)
-			win->first_ts = ts;
-		if (ts > win->last_ts)
-			win->last_ts = ts;
+		ttlog__window_take(&r->win[k], &r->heads[k]);
 		if (!run_prev(r, &r->runs[k], &r->heads[k]))
 			r->heap[0] = r->heap[--nheap];
 		heap_down(r, nheap, 0);
@@ -802,21 +769,15 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	if (w > 0)
 		memmove(out, out + w, (max - w) * sizeof(*out));
 	r->nwin = nruns;
-	cut_close(cut, max - w);
-	/* R8: release, pairs with A8 in the next snapshot */
-	atomic_store_explicit(&r->scratch_busy, 0, memory_order_release);
-	ttlog__inplace_ring = NULL;
+	ttlog__cut_close(cut, max - w);
+	ttlog__scratch_give(&r->scratch_busy);
 	return max - w;
 }
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max)
 {
-	if (ttlog__inplace_ring == r)
-		return 0;
-	for (size_t i = 0; first + i < r->nwin && i < max; i++)
-		out[i] = r->win[first + i];
-	return r->nwin;
+	return ttlog__windows_copy(r, r->win, r->nwin, first, out, max);
 }
 
 /* ---- stats ---------------------------------------------------------------------- */
@@ -844,14 +805,4 @@ size_t spsc_capacity(const struct ttlog_ring *r)
 	return (size_t)r->capacity;
 }
 
-const struct ttlog_ring_ops spsc_ops = {
-	.name = "spsc",
-	.create = spsc_create,
-	.destroy = spsc_destroy,
-	.push = spsc_push,
-	.pop = spsc_pop,
-	.snapshot = spsc_snapshot,
-	.stats = spsc_stats,
-	.capacity = spsc_capacity,
-	.windows = spsc_windows,
-};
+TTLOG_DEFINE_RING_OPS(spsc, .windows = spsc_windows);

@@ -20,7 +20,13 @@
 
 #define GB_CAP (1u << 16)
 
-static const char *const names[] = {"mpmc", "spsc", "numa"};
+/* every variant of the list (variants/variants.h) */
+static const char *const names[] = {
+#define TTLOG_VARIANT_X(v) #v,
+#include "../../variants/variants.h"
+#undef TTLOG_VARIANT_X
+};
+#define NVARIANTS (sizeof names / sizeof names[0])
 
 struct var {
 	const char *name;
@@ -30,7 +36,7 @@ struct var {
 	char snapdir[64];
 };
 
-static struct var vars[3];
+static struct var vars[NVARIANTS];
 static int nvars;
 
 static void bm_push(gb_state *st, void *arg)
@@ -147,7 +153,7 @@ int main(int argc, char **argv)
 	static const int t12[] = {1, 2}, t1[] = {1};
 	char name[128];
 
-	for (int i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NVARIANTS; i++) {
 		const struct ttlog_ring_ops *ops = ttlog__ring_find(names[i]);
 		struct ttlog_ring_config ow = {.capacity = GB_CAP, .policy = TTLOG_POLICY_OVERWRITE};
 		struct ttlog_ring_config dr = {.capacity = GB_CAP, .policy = TTLOG_POLICY_DROP};
