@@ -91,9 +91,15 @@ static int parse_level(const char *s, int *out)
 		*out = TTLOG_LEVEL_WARN;
 		return 0;
 	}
-	if (s[0] >= '0' && s[0] <= '5' && s[1] == '\0') {
-		*out = s[0] - '0';
-		return 0;
+	if (isdigit((unsigned char)s[0])) { /* 6..255: levels beyond fatal a file may hold */
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v <= UINT8_MAX) {
+			*out = (int)v;
+			return 0;
+		}
 	}
 	return -1;
 }
@@ -408,6 +414,41 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 	return 0;
 }
 
+/* '-': standard input, a pipe as well as a file, read here (the reader opens regular files
+ * only, a FIFO could block it) up to the reader's limit on a file's size. On failure *msg
+ * is set when the reader is not the one to say why. */
+static int open_stdin(ttlog_snapshot_file **snap, const char **msg)
+{
+	const size_t limit = (size_t)256 << 20; /* reader.h: "over 256 MiB" is refused */
+	struct vbuf b = {0};
+	char chunk[65536];
+	ssize_t got;
+	int err;
+
+	for (;;) {
+		got = read(STDIN_FILENO, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			*msg = strerror(errno);
+			vbuf_free(&b);
+			return err;
+		}
+		if (got == 0)
+			break;
+		vbuf_put(&b, chunk, (size_t)got);
+		if (b.len > limit) {
+			*msg = "file is over the limit of 256 MiB";
+			vbuf_free(&b);
+			return -EFBIG;
+		}
+	}
+	err = ttlog_snapshot_open_mem(b.p, b.len, snap);
+	vbuf_free(&b);
+	return err;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -432,9 +473,14 @@ int main(int argc, char **argv)
 		if (!vadd_input(argv[a], &src, &nsrc, &cap))
 			status = 1;
 	for (i = 0; i < nsrc; i++) {
-		const char *path = strcmp(src[i].path, "-") == 0 ? "/dev/stdin" : src[i].path;
-		if ((err = ttlog_snapshot_open(path, &src[i].snap)) < 0) {
-			const char *msg = ttlog_reader_errmsg();
+		const char *msg = NULL;
+		if (strcmp(src[i].path, "-") == 0)
+			err = open_stdin(&src[i].snap, &msg);
+		else
+			err = ttlog_snapshot_open(src[i].path, &src[i].snap);
+		if (err < 0) {
+			if (msg == NULL)
+				msg = ttlog_reader_errmsg();
 			verr_line(src[i].path, msg[0] ? msg : strerror(-err));
 			src[i].snap = NULL;
 			status = 1;

@@ -180,36 +180,92 @@ void vtime(uint64_t ns, bool local, char *buf, size_t len)
 	}
 }
 
-/* ---- output escaping ------------------------------------------------------------- */
+const char *vlevel(int level)
+{
+	static char names[UINT8_MAX + 1][sizeof "L255"]; /* one thread: filled on first use */
+
+	if (level <= TTLOG_LEVEL_FATAL || level > UINT8_MAX)
+		return ttlog_level_name(level);
+	if (names[level][0] == '\0')
+		snprintf(names[level], sizeof names[level], "L%d", level);
+	return names[level];
+}
+
+/* ---- output escaping -------------------------------------------------------------
+ *
+ * Text from a file (targets, messages, values, names, metadata, the reader's messages
+ * that quote it) is hostile: it may hold terminal controls (ESC sequences that retitle
+ * the window or clear the screen; the C1 controls U+0080..U+009F, which some terminals
+ * obey like ESC [ and ESC ]) and bytes that are not UTF-8. vchar() is the one rule of
+ * what may reach an output as is; vescape() the one writer of what may not, in each
+ * output's spelling. The terminal UI draws '?' for what vchar() refuses.
+ */
+
+size_t vchar(const unsigned char *p, size_t n, bool *safe)
+{
+	size_t k;
+
+	if (p[0] >= 0x20 && p[0] < 0x7f) {
+		*safe = true;
+		return 1;
+	}
+	if (p[0] < 0x80 || (k = ttlog__utf8_seq(p, n)) == 0) {
+		*safe = false; /* C0 control, DEL, or a byte that is not UTF-8 */
+		return 1;
+	}
+	*safe = !(p[0] == 0xc2 && p[1] <= 0x9f); /* 0xc2 0x80..0x9f: U+0080..U+009F */
+	return k;
+}
+
+enum vesc_style {
+	ESC_TEXT,   /* \n \t \r, \xNN for a control or a byte that is not UTF-8, \u0080.. */
+	ESC_QUOTED, /* the same, inside "": " and \ escaped with a backslash */
+	ESC_JSON,   /* JSON string escapes; a byte that is not UTF-8 becomes \ufffd */
+	ESC_CSV,    /* ESC_TEXT inside a quoted CSV cell: " doubled */
+};
+
+static void vescape(FILE *f, const char *s, size_t n, enum vesc_style style)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, k;
+	bool safe;
+
+	for (i = 0; i < n; i += k) {
+		unsigned char c = p[i];
+		k = vchar(p + i, n - i, &safe);
+		if (safe) {
+			if (k > 1)
+				fwrite(p + i, 1, k, f);
+			else if (c == '"' && style == ESC_CSV)
+				fputs("\"\"", f);
+			else if ((c == '"' || c == '\\') && style != ESC_TEXT && style != ESC_CSV)
+				fprintf(f, "\\%c", c);
+			else
+				putc(c, f);
+		} else if (k == 2) { /* a C1 control */
+			fprintf(f, "\\u%04x", p[i + 1]);
+		} else if (c == '\n') {
+			fputs("\\n", f);
+		} else if (c == '\t') {
+			fputs("\\t", f);
+		} else if (c == '\r') {
+			fputs("\\r", f);
+		} else if (style == ESC_JSON && c >= 0x80) {
+			fputs("\\ufffd", f);
+		} else if (style == ESC_JSON) {
+			fprintf(f, "\\u%04x", c);
+		} else {
+			fprintf(f, "\\x%02x", c);
+		}
+	}
+}
 
 /* A JSON string: quotes, backslashes and control characters escaped, bytes that are not
  * UTF-8 replaced by U+FFFD so that the line stays valid JSON. */
 void vjson_str(FILE *f, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k;
-
 	putc('"', f);
-	while (i < n) {
-		if (p[i] == '"' || p[i] == '\\') {
-			putc('\\', f);
-			putc(p[i++], f);
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			switch (p[i]) {
-			case '\n': fputs("\\n", f); break;
-			case '\t': fputs("\\t", f); break;
-			case '\r': fputs("\\r", f); break;
-			default: fprintf(f, "\\u%04x", p[i]); break;
-			}
-			i++;
-		} else if ((k = ttlog__utf8_seq(p + i, n - i)) == 0) {
-			fputs("\\ufffd", f);
-			i++;
-		} else {
-			fwrite(p + i, 1, k, f);
-			i += k;
-		}
-	}
+	vescape(f, s, n, ESC_JSON);
 	putc('"', f);
 }
 
@@ -218,70 +274,68 @@ void vjson_cstr(FILE *f, const char *s)
 	vjson_str(f, s, strlen(s));
 }
 
-/* Text for a terminal, kept on one line: control characters and bytes that are not
- * UTF-8 as \n, \t, \r, \xNN. quote: a key=value value, quoted (and " \ escaped) when it
- * is empty or holds a space, a quote, '=' or a control character. */
+/* Text for a terminal, kept on one line. quote: a key=value value, quoted (and " \
+ * escaped) when it is empty or holds a space, a quote, '=' or a control character. */
 void vtext_str(FILE *f, const char *s, size_t n, bool quote)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i, k;
+	size_t i;
 
 	if (quote) {
 		quote = n == 0;
 		for (i = 0; i < n && !quote; i++)
 			quote = p[i] <= ' ' || p[i] == '"' || p[i] == '=' || p[i] == 0x7f;
 	}
-	if (quote)
-		putc('"', f);
-	for (i = 0; i < n; i += k) {
-		unsigned char c = p[i];
-		if (c >= 0x80 && (k = ttlog__utf8_seq(p + i, n - i)) > 0) {
-			fwrite(p + i, 1, k, f);
-			continue;
-		}
-		k = 1;
-		if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '\t')
-			fputs("\\t", f);
-		else if (c == '\r')
-			fputs("\\r", f);
-		else if (c < 0x20 || c >= 0x7f) /* control, or not UTF-8: not for the terminal */
-			fprintf(f, "\\x%02x", c);
-		else if (quote && (c == '"' || c == '\\'))
-			fprintf(f, "\\%c", c);
-		else
-			putc(c, f);
-	}
-	if (quote)
-		putc('"', f);
-}
-
-/* A CSV cell (RFC 4180): quoted when it holds a comma, a quote, CR or LF. */
-void vcsv_str(FILE *f, const char *s, size_t n)
-{
-	bool quote = false;
-	size_t i;
-
-	for (i = 0; i < n && !quote; i++)
-		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
 	if (!quote) {
-		fwrite(s, 1, n, f);
+		vescape(f, s, n, ESC_TEXT);
 		return;
 	}
 	putc('"', f);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"')
-			putc('"', f);
-		putc(s[i], f);
+	vescape(f, s, n, ESC_QUOTED);
+	putc('"', f);
+}
+
+/* Is s[0..n) a decimal number (-3, -2.5)? A spreadsheet reads it as that number, never
+ * as a formula. */
+static bool plain_number(const char *s, size_t n)
+{
+	size_t i = s[0] == '-', d = 0;
+
+	while (i < n && isdigit((unsigned char)s[i]))
+		i++, d++;
+	if (i < n && s[i] == '.' && d > 0)
+		for (i++, d = 0; i < n && isdigit((unsigned char)s[i]); i++)
+			d++;
+	return d > 0 && i == n;
+}
+
+/* A CSV cell (RFC 4180), escaped like the table's text so that it holds no control
+ * character (and no line break) and only UTF-8. A cell that a spreadsheet would take for
+ * a formula (it starts with = + - @, a tab or a CR; OWASP's rule) gets a ' in front and
+ * is quoted, except a plain decimal number (-3): that is data, not a formula. Quoted
+ * also when it holds a comma or a quote. */
+void vcsv_str(FILE *f, const char *s, size_t n)
+{
+	bool formula = n > 0 && memchr("=+-@\t\r", s[0], 6) != NULL && !plain_number(s, n);
+	bool quote = formula;
+
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"';
+	if (!quote) {
+		vescape(f, s, n, ESC_TEXT);
+		return;
 	}
+	putc('"', f);
+	if (formula)
+		putc('\'', f);
+	vescape(f, s, n, ESC_CSV);
 	putc('"', f);
 }
 
 /* A message for stderr: one line, whatever a hostile file put in it. */
 void verr_line(const char *path, const char *msg)
 {
-	fprintf(stderr, PROG ": ");
+	fputs(PROG ": ", stderr);
 	vtext_str(stderr, path, strlen(path), false);
 	fputs(": ", stderr);
 	vtext_str(stderr, msg, strlen(msg), false);
@@ -651,10 +705,21 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
 
 /* Add path, or the ttlog-*.bin files of the directory path. Returns false when a
  * directory could not be listed or holds no snapshot (reported). */
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+			     : "its type is unknown";
+}
+
 bool vadd_input(const char *path, struct vsource **src, size_t *nsrc, size_t *cap)
 {
 	struct stat st;
 	struct dirent **list;
+	bool skipped = false;
 	int n, i;
 
 	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -669,13 +734,26 @@ bool vadd_input(const char *path, struct vsource **src, size_t *nsrc, size_t *ca
 			vbuf_printf(&p, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
 				    list[i]->d_name);
 			free(list[i]);
+			/* a FIFO would block the reader (which refuses it anyway), a device
+			 * never end: what is not a file is skipped, and said (a file that
+			 * went away is left to the reader to report) */
+			if (stat(p.p, &st) == 0 && !S_ISREG(st.st_mode)) {
+				struct vbuf why = {0};
+				vbuf_printf(&why, "not a regular file (%s), skipped",
+					    file_kind(st.st_mode));
+				verr_line(p.p, why.p);
+				vbuf_free(&why);
+				vbuf_free(&p);
+				skipped = true;
+				continue;
+			}
 			if (*nsrc == *cap)
 				*src = vxrealloc(*src, (*cap = *cap * 2 + 8) * sizeof **src);
 			(*src)[*nsrc] = (struct vsource){.path = p.p, .owned_path = p.p};
 			++*nsrc;
 		}
 		free(list);
-		return n > 0;
+		return n > 0 && !skipped;
 	}
 	if (*nsrc == *cap)
 		*src = vxrealloc(*src, (*cap = *cap * 2 + 8) * sizeof **src);

@@ -87,10 +87,18 @@ size_t vrender(const ttlog_event *ev, const char *marker, struct vbuf *b);
 size_t vplaceholders(const char *message);
 /* A field value as text (no quoting); a truncated string gets the marker. */
 void vfield_text(const ttlog_field *f, const char *marker, struct vbuf *b);
+/* The name of a level: "TRACE".."FATAL", and "L6".."L255" for the levels a file may hold
+ * beyond FATAL (the reader keeps them; they count as above FATAL for --level). */
+const char *vlevel(int level);
 /* YYYY-mm-ddTHH:MM:SS.uuuuuuZ, or with the local offset (+hh:mm) when local. */
 void vtime(uint64_t ns, bool local, char *buf, size_t len);
 
-/* Escaped output of text taken from a file (see view.c, "output escaping"). */
+/* The one rule of what text from a file may show as is (view.c, "output escaping"): the
+ * length of the character at p (n >= 1 bytes), with *safe false when it must be escaped
+ * (a C0 control, DEL, a C1 control U+0080..U+009F: 2 bytes, a byte that is not UTF-8). */
+size_t vchar(const unsigned char *p, size_t n, bool *safe);
+/* Escaped output of text taken from a file, per format: JSON strings; a terminal's text
+ * (quote: as a key=value value, quoted when needed); a CSV cell (formulas neutralised). */
 void vjson_str(FILE *f, const char *s, size_t n);
 void vjson_cstr(FILE *f, const char *s);
 void vtext_str(FILE *f, const char *s, size_t n, bool quote);

@@ -117,7 +117,7 @@ struct ctx {
 	size_t matched;
 	int w_label, w_tid, w_target;
 	/* --stats */
-	uint64_t levels[TTLOG_LEVEL_FATAL + 1];
+	uint64_t levels[UINT8_MAX + 1]; /* the levels beyond FATAL a file may hold too */
 	struct counter targets, threads;
 	uint64_t first_ns, last_ns, shown;
 	size_t read, dups;
@@ -165,7 +165,7 @@ static void print_table(struct ctx *c, const struct vsource *s, const ttlog_even
 	putc(' ', f);
 	if (o->color && ev->level >= 0 && ev->level <= TTLOG_LEVEL_FATAL)
 		fputs(level_color[ev->level], f);
-	fprintf(f, "%-5s", ttlog_level_name(ev->level));
+	fprintf(f, "%-5s", vlevel(ev->level));
 	color(c, C_RESET);
 	putc(' ', f);
 	if (c->several) {
@@ -230,7 +230,7 @@ static void print_json(struct ctx *c, const struct vsource *s, const ttlog_event
 
 	vtime(ev->timestamp_ns, c->o->local, when, sizeof when);
 	fprintf(f, "{\"ts_ns\":%" PRIu64 ",\"time\":\"%s\",\"level\":", ev->timestamp_ns, when);
-	vjson_cstr(f, ttlog_level_name(ev->level));
+	vjson_cstr(f, vlevel(ev->level));
 	fputs(",\"service\":", f);
 	vjson_cstr(f, s->service);
 	fputs(",\"host\":", f);
@@ -286,7 +286,7 @@ static void print_csv(struct ctx *c, const struct vsource *s, const ttlog_event 
 	size_t i, n;
 
 	vtime(ev->timestamp_ns, c->o->local, when, sizeof when);
-	fprintf(f, "%s,%" PRIu64 ",%s,", when, ev->timestamp_ns, ttlog_level_name(ev->level));
+	fprintf(f, "%s,%" PRIu64 ",%s,", when, ev->timestamp_ns, vlevel(ev->level));
 	vcsv_str(f, s->service, strlen(s->service));
 	putc(',', f);
 	vcsv_str(f, s->host, strlen(s->host));
@@ -348,7 +348,7 @@ static void count_event(struct ctx *c, const struct vsource *s, const ttlog_even
 	if (c->shown == 0 || ev->timestamp_ns > c->last_ns)
 		c->last_ns = ev->timestamp_ns;
 	c->shown++;
-	if (ev->level >= 0 && ev->level <= TTLOG_LEVEL_FATAL)
+	if (ev->level >= 0 && ev->level <= UINT8_MAX)
 		c->levels[ev->level]++;
 	counter_add(&c->targets, ev->target);
 	if (c->several)
@@ -478,7 +478,8 @@ static void header_table(struct ctx *c, const struct vsource *s)
 	vtext_str(f, ttlog_snapshot_reason(s->snap), strlen(ttlog_snapshot_reason(s->snap)), false);
 	fprintf(f, "\ncreated      %s (%" PRIu64 " ns)\nvariant      ", when,
 		ttlog_snapshot_created_ns(s->snap));
-	vtext_str(f, ttlog_snapshot_variant(s->snap), strlen(ttlog_snapshot_variant(s->snap)), false);
+	vtext_str(f, ttlog_snapshot_variant(s->snap), strlen(ttlog_snapshot_variant(s->snap)),
+		  false);
 	fprintf(f, "\ncapacity     %" PRIu64 "\nevents       %zu\n"
 		"counters     logged=%" PRIu64 " kept=%" PRIu64 " overwritten=%" PRIu64
 		" dropped=%" PRIu64 " clipped=%" PRIu64 " truncated=%" PRIu64
@@ -577,9 +578,10 @@ static void stats_json(struct ctx *c, const struct stats *st)
 			",\"first\":\"%s\",\"last\":\"%s\",\"span_s\":%.9f",
 			c->first_ns, c->last_ns, st->t0, st->t1, st->span);
 	fputs(",\"levels\":{", f);
-	for (i = 0; i <= TTLOG_LEVEL_FATAL; i++)
-		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", ttlog_level_name((int)i),
-			c->levels[i]);
+	for (i = 0; i <= UINT8_MAX; i++) /* every level name, and the others met */
+		if (i <= TTLOG_LEVEL_FATAL || c->levels[i])
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", vlevel((int)i),
+				c->levels[i]);
 	fputs("},\"targets\":{", f);
 	for (i = 0; i < c->targets.len; i++) {
 		if (i)
@@ -611,8 +613,9 @@ static void stats_csv(struct ctx *c, const struct stats *st)
 	if (c->shown)
 		fprintf(f, "span,first_ns,%" PRIu64 "\nspan,last_ns,%" PRIu64 "\n",
 			c->first_ns, c->last_ns);
-	for (i = 0; i <= TTLOG_LEVEL_FATAL; i++)
-		fprintf(f, "level,%s,%" PRIu64 "\n", ttlog_level_name((int)i), c->levels[i]);
+	for (i = 0; i <= UINT8_MAX; i++)
+		if (i <= TTLOG_LEVEL_FATAL || c->levels[i])
+			fprintf(f, "level,%s,%" PRIu64 "\n", vlevel((int)i), c->levels[i]);
 	for (i = 0; i < c->targets.len; i++) {
 		fputs("target,", f);
 		vcsv_str(f, st->tg[i].key, strlen(st->tg[i].key));
@@ -668,9 +671,9 @@ static void stats_table(struct ctx *c, const struct stats *st)
 		if (text_width(st->th[i].key) > w && text_width(st->th[i].key) <= 40)
 			w = text_width(st->th[i].key);
 	fputs("by level\n", f);
-	for (i = 0; i <= TTLOG_LEVEL_FATAL; i++)
+	for (i = 0; i <= UINT8_MAX; i++)
 		if (c->levels[i])
-			fprintf(f, "  %-*s %" PRIu64 "\n", w, ttlog_level_name((int)i), c->levels[i]);
+			fprintf(f, "  %-*s %" PRIu64 "\n", w, vlevel((int)i), c->levels[i]);
 	fputs("by target\n", f);
 	stats_rows(f, st->tg, c->targets.len, w);
 	fputs("by thread\n", f);
