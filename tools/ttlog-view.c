@@ -48,7 +48,7 @@ static const char usage_text[] =
 	"      --color[=WHEN]    colours: auto (default), always, never; --no-color\n"
 	"\n"
 	"Filters (all must match; repeated --target/--service/--thread: any of them):\n"
-	"  -l, --level LEVEL     minimum level: trace debug info warn error fatal\n"
+	"  -l, --level LEVEL     minimum level: trace debug info warn error fatal, or 0..255\n"
 	"  -t, --target GLOB     target, a shell pattern ('db*')\n"
 	"      --service GLOB    service name of the snapshot\n"
 	"  -T, --thread TID[,TID]  thread id\n"
@@ -321,7 +321,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 		case 'l':
 			if (parse_level(optarg, &o->min_level) < 0)
 				return usage_error("--level: unknown level '%s' (trace debug info "
-						   "warn error fatal)", optarg);
+						   "warn error fatal, or 0..255)", optarg);
 			break;
 		case 't':
 			o->targets = vxrealloc(o->targets, (o->ntargets + 1) * sizeof *o->targets);

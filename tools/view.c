@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../core/utf8.h" /* ttlog__utf8_seq */
 #include "view.h"
 
 /* One thread writes the output: the stdio calls without their per-call lock (a third of

@@ -15,8 +15,6 @@
 
 #include <ttlog/reader.h>
 
-#include "../core/utf8.h" /* ttlog__utf8_seq */
-
 #define PROG "ttlog-view" /* how messages on stderr start */
 
 /* One snapshot file given on the command line (or found in a directory). */
