@@ -89,7 +89,7 @@ $(B)/ttlog.pc: FORCE
 	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -lhwloc -pthread' > $@
 
-VIEW_SRC := tools/ttlog-view.c tools/view_tui.c
+VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c
 $(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
 	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
 

@@ -733,8 +733,10 @@ static int parse_callsite(struct rd *r, struct callsite *cs)
 		case C_LEVEL:
 			if ((err = get_uint(r, "level", &level)) < 0)
 				return err;
-			if (level > TTLOG_LEVEL_FATAL)
-				return fail(r, "level %" PRIu64 " is not 0..5", level);
+			/* 0..5 are the levels; a file may hold others (6, OFF, was once
+			 * recorded): kept, for the reader's user to show as a number */
+			if (level > UINT8_MAX)
+				return fail(r, "level %" PRIu64 " is over 255", level);
 			cs->level = (uint8_t)level;
 			break;
 		case C_TARGET: err = get_cstr(r, "target", &cs->target); break;
@@ -1388,7 +1390,9 @@ TTLOG_API int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out)
 		return -EINVAL;
 	}
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: opening a FIFO without a writer would wait for one forever; the file
+	 * type is checked before any read */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		err = -errno;
 		set_err("%s", strerror(-err));
 		return err;
@@ -1403,14 +1407,24 @@ TTLOG_API int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out)
 		set_err("%s", strerror(EISDIR));
 		goto out;
 	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > READER_MAX_FILE) {
+	if (!S_ISREG(st.st_mode)) { /* a read could block, or never end (/dev/zero) */
+		err = -EINVAL;
+		set_err("not a regular file (%s)",
+			S_ISFIFO(st.st_mode)   ? "a FIFO"
+			: S_ISCHR(st.st_mode)  ? "a character device"
+			: S_ISBLK(st.st_mode)  ? "a block device"
+			: S_ISSOCK(st.st_mode) ? "a socket"
+					       : "its type is unknown");
+		goto out;
+	}
+	if ((uint64_t)st.st_size > READER_MAX_FILE) {
 		err = -EFBIG;
 		set_err("file is %lld bytes, over the limit of %zu", (long long)st.st_size,
 			READER_MAX_FILE);
 		goto out;
 	}
-	/* the size is a hint: the file may change, and pipes have none */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : (size_t)64 << 10;
+	/* the size is a hint: the file may change */
+	cap = (size_t)st.st_size + 1;
 	for (;;) {
 		if (len == cap) {
 			if (cap > READER_MAX_FILE) {

@@ -358,7 +358,7 @@ static void put_callsite_common(struct enc *e, const struct spec *sp, int which)
 			e_u(e, which == 0 ? 1 : which == 1 ? 7 : (sp->bad == BAD_DUP_ID ? 7 : 3));
 	}
 	e_s(e, "level");
-	e_u(e, which == 0 ? (sp->bad == BAD_LEVEL ? 6 : 2) : which == 1 ? 4 : 0);
+	e_u(e, which == 0 ? (sp->bad == BAD_LEVEL ? 256 : 2) : which == 1 ? 4 : 0);
 	e_s(e, "target");
 	if (which == 0 && sp->bad == BAD_NUL_TARGET)
 		e_sn(e, "n\0et", 4);
@@ -1248,7 +1248,7 @@ static const struct {
 	{BAD_TRUNC_TYPE, "truncated 0: field 0 of event 0 is a u64, not a str"},
 	{BAD_TRUNC_SHAPE, "truncated 0: no field index: too short for [event_index, field_index]"},
 	{BAD_TRUNC_LONG, "truncated 0: more than [event_index, field_index]"},
-	{BAD_LEVEL, "callsite 0: level 6 is not 0..5"},
+	{BAD_LEVEL, "callsite 0: level 256 is over 255"},
 	{BAD_TYPE_NAME, "callsite 0: type \"u32\" is not"},
 	{BAD_NTYPES, "callsite 0: 4 fields but 3 types"},
 	{BAD_NUL_TARGET, "callsite 0: target contains a NUL byte"},
@@ -1515,6 +1515,40 @@ static void test_many_events(void **state)
 	buf_free(&f);
 }
 
+/* What is not a regular file is refused at once, never read: a FIFO without a writer
+ * (opening it without O_NONBLOCK waits for one forever; alarm() ends the test instead)
+ * and a device (/dev/zero would be read up to the size limit). */
+static void test_open_not_regular(void **state)
+{
+	char dir[] = "/tmp/ttlog-test-reader-XXXXXX", fifo[128];
+	const struct {
+		const char *path, *want;
+	} cases[] = {
+		{fifo, "not a regular file (a FIFO)"},
+		{"/dev/zero", "not a regular file (a character device)"},
+		{"/dev/null", "not a regular file (a character device)"},
+	};
+	ttlog_snapshot_file *s;
+	int err;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/ttlog-1-20260101000000-test.bin", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = (ttlog_snapshot_file *)&s;
+		alarm(60); /* SIGALRM ends the test if the open blocks */
+		err = ttlog_snapshot_open(cases[i].path, &s);
+		alarm(0);
+		if (err != -EINVAL || s != NULL ||
+		    strcmp(ttlog_reader_errmsg(), cases[i].want) != 0)
+			fail_msg("%s: %d \"%s\", expected %d \"%s\"", cases[i].path, err,
+				 ttlog_reader_errmsg(), -EINVAL, cases[i].want);
+	}
+	unlink(fifo);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1535,6 +1569,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_reject_decompression_bomb, unset_limit),
 		cmocka_unit_test(test_open_path),
 		cmocka_unit_test(test_many_events),
+		cmocka_unit_test(test_open_not_regular),
 	};
 
 	unsetenv("TTLOG_READER_MAX_BYTES");

@@ -1,7 +1,8 @@
 /*
  * view.h - what the parts of ttlog-view share: the opened files ("sources"), the options,
- * the merged timeline and the text helpers (ttlog-view.c), and the terminal UI
- * (view_tui.c). Not a library: one program, one thread.
+ * the text helpers, the escaping, the inputs and the merged timeline (view.c), the
+ * printed output (view_out.c) and the terminal UI (view_tui.c); ttlog-view.c is the
+ * program (options, main). Not a library: one program, one thread.
  */
 #ifndef TTLOG_VIEW_H
 #define TTLOG_VIEW_H
@@ -14,7 +15,7 @@
 
 #include <ttlog/reader.h>
 
-#include "../core/utf8.h" /* ttlog__utf8_seq */
+#define PROG "ttlog-view" /* how messages on stderr start */
 
 /* One snapshot file given on the command line (or found in a directory). */
 struct vsource {
@@ -61,6 +62,12 @@ struct vopts {
 	size_t last;
 };
 
+/* malloc, realloc, strdup that end the program (exit 1, a message on stderr) when out of
+ * memory. */
+void *vxmalloc(size_t n);
+void *vxrealloc(void *p, size_t n);
+char *vxstrdup(const char *s);
+
 /* A growable text buffer, NUL-terminated. */
 struct vbuf {
 	char *p;
@@ -78,8 +85,24 @@ size_t vrender(const ttlog_event *ev, const char *marker, struct vbuf *b);
 size_t vplaceholders(const char *message);
 /* A field value as text (no quoting); a truncated string gets the marker. */
 void vfield_text(const ttlog_field *f, const char *marker, struct vbuf *b);
+/* The name of a level: "TRACE".."FATAL", and "L6".."L255" for the levels a file may hold
+ * beyond FATAL (the reader keeps them; they count as above FATAL for --level). */
+const char *vlevel(int level);
 /* YYYY-mm-ddTHH:MM:SS.uuuuuuZ, or with the local offset (+hh:mm) when local. */
 void vtime(uint64_t ns, bool local, char *buf, size_t len);
+
+/* The one rule of what text from a file may show as is (view.c, "output escaping"): the
+ * length of the character at p (n >= 1 bytes), with *safe false when it must be escaped
+ * (a C0 control, DEL, a C1 control U+0080..U+009F: 2 bytes, a byte that is not UTF-8). */
+size_t vchar(const unsigned char *p, size_t n, bool *safe);
+/* Escaped output of text taken from a file, per format: JSON strings; a terminal's text
+ * (quote: as a key=value value, quoted when needed); a CSV cell (formulas neutralised). */
+void vjson_str(FILE *f, const char *s, size_t n);
+void vjson_cstr(FILE *f, const char *s);
+void vtext_str(FILE *f, const char *s, size_t n, bool quote);
+void vcsv_str(FILE *f, const char *s, size_t n);
+/* "ttlog-view: PATH: MSG" on stderr, one line whatever the file put in msg. */
+void verr_line(const char *path, const char *msg);
 
 /* Does the event pass the filters? text is its rendered message without marker. */
 bool vmatch_meta(const struct vopts *o, const struct vsource *src, const ttlog_event *ev);
@@ -96,6 +119,19 @@ struct vmerge *vmerge_begin(struct vsource *src, size_t nsrc);
 struct vsource *vmerge_next(struct vmerge *m, const ttlog_event **ev);
 size_t vmerge_duplicates(const struct vmerge *m);
 void vmerge_end(struct vmerge *m);
+
+/* Add path, or the ttlog-*.bin files of the directory path, to *src (grown as needed,
+ * *cap its room). Returns false when an input was not added (reported on stderr). */
+bool vadd_input(const char *path, struct vsource **src, size_t *nsrc, size_t *cap);
+/* Label the opened sources (service, @host, [pid] as needed) and group the files of one
+ * process; returns the number of processes. */
+size_t vmake_labels(struct vsource *src, size_t nsrc);
+/* Mark, for each process with several files, the events its next file repeats. */
+void vmark_overlaps(struct vsource *src, size_t nsrc);
+
+/* The printed output (not --interactive): events, --header and/or --stats in o->format,
+ * on stdout. several: events of several processes, each marked with its source. */
+void vout_run(struct vsource *src, size_t nsrc, bool several, const struct vopts *o);
 
 /*
  * The terminal UI over the events that pass the command line's filters (the last N with

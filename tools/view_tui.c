@@ -28,7 +28,7 @@ struct trow {
 	const char *target, *message, *file;
 	uint32_t tid, line, callsite;
 	uint32_t src;
-	int8_t level;
+	uint8_t level; /* 0..5, or a level beyond FATAL a file may hold */
 	uint8_t nfields;
 	size_t field0; /* its fields in tui.fields */
 };
@@ -116,7 +116,7 @@ static void load(struct tui *t)
 		*r = (struct trow){.ts = ev->timestamp_ns, .target = ev->target,
 				   .message = ev->message, .file = ev->file, .tid = ev->thread_id,
 				   .line = ev->line, .callsite = ev->callsite_id,
-				   .src = (uint32_t)(s - t->src), .level = (int8_t)ev->level,
+				   .src = (uint32_t)(s - t->src), .level = (uint8_t)ev->level,
 				   .nfields = (uint8_t)ev->nfields, .field0 = t->nfields};
 		memcpy(t->fields + t->nfields, ev->fields, ev->nfields * sizeof *ev->fields);
 		t->nfields += ev->nfields;
@@ -196,37 +196,45 @@ static void refilter(struct tui *t)
 
 /* ---- drawing --------------------------------------------------------------------- */
 
-/* Draw bytes s[0..n) from column x on row y, clipped at column maxx; control
- * characters and what the terminal cannot show become '?'. Returns the next column. */
+/* The next character of p[0..n): its length, and in *w the columns it takes, or -1 when
+ * it is drawn as '?' (vchar() refuses it, or the terminal cannot show it). */
+static size_t next_char(const struct tui *t, const unsigned char *p, size_t n, int *w)
+{
+	bool safe;
+	size_t k = vchar(p, n, &safe);
+	uint32_t cp;
+
+	*w = safe ? 1 : -1;
+	if (!safe || k == 1)
+		return k;
+	if (!t->utf8) {
+		*w = -1;
+		return k;
+	}
+	cp = k == 2 ? (p[0] & 0x1fu) : k == 3 ? (p[0] & 0x0fu) : (p[0] & 0x07u);
+	for (size_t j = 1; j < k; j++)
+		cp = cp << 6 | (p[j] & 0x3fu);
+	*w = wcwidth((wchar_t)cp);
+	return k;
+}
+
+/* Draw bytes s[0..n) from column x on row y, clipped at column maxx; what next_char()
+ * cannot show becomes '?'. Returns the next column. */
 static int put_clip(struct tui *t, int y, int x, const char *s, size_t n, int maxx)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k;
+	int w;
 
 	while (i < n && x < maxx) {
-		int w = 1;
-		k = 1;
-		if (p[i] >= 0x80 && t->utf8 && (k = ttlog__utf8_seq(p + i, n - i)) > 0) {
-			uint32_t cp = k == 2 ? (p[i] & 0x1fu) : k == 3 ? (p[i] & 0x0fu) : (p[i] & 0x07u);
-			for (size_t j = 1; j < k; j++)
-				cp = cp << 6 | (p[i + j] & 0x3fu);
-			w = wcwidth((wchar_t)cp);
-			if (w < 0)
-				k = 0;
-		}
-		if (k == 0 || (p[i] >= 0x80 && !t->utf8) || p[i] < 0x20 || p[i] == 0x7f) {
-			if (k == 0)
-				k = 1;
-			w = 1;
-			if (x + 1 > maxx)
-				break;
+		k = next_char(t, p + i, n - i, &w);
+		if (x + (w < 0 ? 1 : w) > maxx)
+			break;
+		if (w < 0)
 			mvaddch(y, x, '?');
-		} else {
-			if (x + w > maxx)
-				break;
+		else
 			mvaddnstr(y, x, s + i, (int)k);
-		}
-		x += w;
+		x += w < 0 ? 1 : w;
 		i += k;
 	}
 	return x;
@@ -268,7 +276,7 @@ static void draw_row(struct tui *t, int y, const struct trow *r, bool selected)
 	x = put_str(t, y, x, tod, maxx);
 	x++;
 	level_attr(t, r->level, true);
-	x = put_str(t, y, x, ttlog_level_name(r->level), maxx);
+	x = put_str(t, y, x, vlevel(r->level), maxx);
 	level_attr(t, r->level, false);
 	x = (int)strlen(tod) + 1 + 5 + 1;
 	if (t->several) {
@@ -327,7 +335,7 @@ static void draw_list(struct tui *t)
 			when[10] = '\0'; /* the date */
 		vbuf_printf(&t->line, "  from %s", when);
 	}
-	vbuf_printf(&t->line, "  level>=%s", ttlog_level_name(t->min_level));
+	vbuf_printf(&t->line, "  level>=%s", vlevel(t->min_level));
 	if (t->target[0])
 		vbuf_printf(&t->line, "  target=%s", t->target);
 	if (t->has_re)
@@ -374,17 +382,9 @@ static int put_wrapped(struct tui *t, int y, int x0, const char *s, size_t n)
 		size_t j = i;
 		int x = x0;
 		while (j < n) {
-			size_t k = p[j] >= 0x80 ? ttlog__utf8_seq(p + j, n - j) : 1;
-			int w = 1;
-			if (k == 0)
-				k = 1;
-			else if (k > 1 && t->utf8) {
-				uint32_t cp = k == 2 ? (p[j] & 0x1fu) : k == 3 ? (p[j] & 0x0fu) : (p[j] & 0x07u);
-				for (size_t q = 1; q < k; q++)
-					cp = cp << 6 | (p[j + q] & 0x3fu);
-				w = wcwidth((wchar_t)cp);
-				w = w < 0 ? 1 : w;
-			}
+			int w;
+			size_t k = next_char(t, p + j, n - j, &w);
+			w = w < 0 ? 1 : w;
 			if (x + w > COLS)
 				break;
 			x += w;
@@ -424,7 +424,7 @@ static void draw_details(struct tui *t)
 	put_str(t, y++, 11, t->line.p, COLS);
 	LABEL("level");
 	level_attr(t, r->level, true);
-	put_str(t, y++, 11, ttlog_level_name(r->level), COLS);
+	put_str(t, y++, 11, vlevel(r->level), COLS);
 	level_attr(t, r->level, false);
 	LABEL("service");
 	t->line.len = 0;

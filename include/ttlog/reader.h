@@ -52,7 +52,7 @@ typedef struct ttlog_event {
 	uint64_t timestamp_ns; /* since the Unix epoch */
 	uint32_t thread_id;
 	uint32_t callsite_id;
-	int level;             /* enum ttlog_level */
+	int level;             /* enum ttlog_level 0..5, or up to 255 (see ttlog_level_name) */
 	const char *target;
 	const char *message;   /* raw, with its {} placeholders */
 	const char *file;
@@ -74,6 +74,10 @@ typedef struct ttlog_snapshot_counters {
  * iteration cannot fail later). On success *out is a handle to close; on failure *out is
  * NULL, the return is a negative errno and ttlog_reader_errmsg() says what is wrong.
  * The strings returned by the accessors below live until ttlog_snapshot_close().
+ * Only a regular file is read: a FIFO, a device or a socket is refused (-EINVAL, "not a
+ * regular file (a FIFO)") without blocking, since reading it could wait forever or never
+ * end; -EISDIR for a directory. To read a pipe, read it yourself and use
+ * ttlog_snapshot_open_mem().
  */
 TTLOG_API int ttlog_snapshot_open(const char *path, ttlog_snapshot_file **out);
 /* The same, from a file already in memory (the bytes are copied). */
@@ -115,7 +119,10 @@ TTLOG_API int ttlog_snapshot_next(ttlog_snapshot_file *snap, ttlog_event *ev);
  */
 TTLOG_API size_t ttlog_event_render(const ttlog_event *ev, char *buf, size_t len);
 
-/* The name of a level ("TRACE".."FATAL") and of a field type ("u64".."str"). */
+/* The name of a level ("TRACE".."FATAL") and of a field type ("u64".."str"); "?" for
+ * anything else. A snapshot may hold events at a level outside 0..5 (up to 255: level 6,
+ * OFF, was recorded by older libraries): the reader keeps them, with ev->level as it was
+ * written, and a program shows the number (ttlog-view writes "L6"). */
 TTLOG_API const char *ttlog_level_name(int level);
 TTLOG_API const char *ttlog_type_name(int type);
 

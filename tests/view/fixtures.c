@@ -11,9 +11,13 @@
  *           its timestamps 2.5 us later than a's, as a snapshot re-anchors the clock
  *   c.bin   gamma@h2 pid 100: another host, the same pid (not alpha's process)
  *   odd.bin control characters, bad UTF-8 and quotes in strings, {} left over
+ *   esc.bin terminal controls (ESC, OSC, CSI as C1, other C1) and bad UTF-8 in the
+ *           service, a target and values; values a spreadsheet would take for formulas
+ *   levels.bin events at level 6 (OFF) and 200, which no library writes any more
  * Hostile files, each must be refused with a one-line error:
  *   bad-empty.bin bad-notlz4.bin bad-trunc.bin bad-garbage.bin bad-hugelen.bin
  *   bad-deep.bin bad-wrongtype.bin bad-unknowncs.bin bad-nofields.bin
+ *   bad-escname.bin (its error quotes a field name made of terminal controls)
  * And a real snapshot written by libttlog: real.bin (service "real", a cut string, a
  * builder event, every field type).
  * Events start at 2024-05-01T12:00:00Z (1714564800 s) plus the microseconds in the
@@ -132,7 +136,14 @@ static const struct cs shapes[] = {
 	{6, 5, "api", "crash in {}", 3, {"where", "value", "flag"}, {"str", "f64", "bool"}},
 	{7, 2, "tick", "tick {} of {} {}", 1, {"n"}, {"u64"}},
 	{8, 0, "odd", "odd {}", 2, {"s", "t"}, {"str", "str"}},
+	/* only in the files that set ncs: */
+	{9, 2, "t\x1b[2J\xc2\x9b", "{} {}", 2, {"s", "t"}, {"str", "str"}},
+	{10, 2, "sheet", "{}", 1, {"v"}, {"str"}},
+	{11, 2, "bad", "x {}", 1, {"n\x1b]0;t\x07\xc2\x9d"}, {"str"}},
+	{12, 6, "lvl", "off level {}", 1, {"n"}, {"u64"}},
+	{13, 200, "lvl", "level two hundred", 0, {0}, {0}},
 };
+#define N_PLAIN 8 /* the shapes a file has unless it sets ncs */
 
 /* An event: microseconds after BASE_NS, thread, shape, values as printf-like args. */
 struct ev {
@@ -154,6 +165,36 @@ static void v_odd(struct out *o)
 	strn(o, "a\nb\tc\x01", 6);
 	strn(o, "q\"uote = \xff", 10);
 }
+
+static void v_esc(struct out *o)
+{
+	str(o, "\x1b]0;owned\x07\x1b[2J");                       /* OSC title, clear */
+	str(o, "\xc2\x9b" "31m \xc2\x9d" "0;x\xc2\x9c \xff \xe2\x82"); /* C1, bad UTF-8 */
+}
+/* cells a spreadsheet would run, and two numbers it would not */
+static const char *const formulas[] = {
+	"=HYPERLINK(\"http://evil/\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx",
+	"-3", "-2.5",
+};
+#define V_FORMULA(i) static void v_formula##i(struct out *o) { str(o, formulas[i]); }
+V_FORMULA(0) V_FORMULA(1) V_FORMULA(2) V_FORMULA(3) V_FORMULA(4) V_FORMULA(5)
+V_FORMULA(6) V_FORMULA(7)
+static void v_none(struct out *o) { (void)o; }
+
+static const struct ev esc_events[] = {
+	{10, 1, 9, -1, v_esc},
+	{20, 1, 10, -1, v_formula0}, {21, 1, 10, -1, v_formula1}, {22, 1, 10, -1, v_formula2},
+	{23, 1, 10, -1, v_formula3}, {24, 1, 10, -1, v_formula4}, {25, 1, 10, -1, v_formula5},
+	{26, 1, 10, -1, v_formula6}, {27, 1, 10, -1, v_formula7},
+};
+static const struct ev escname_events[] = {
+	{10, 1, 11, -1, v_tick}, /* a u64 where the callsite says str */
+};
+static const struct ev level_events[] = {
+	{100, 1, 12, -1, v_tick},
+	{200, 1, 13, -1, v_none},
+	{300, 1, 7, -1, v_tick},
+};
 
 static const struct ev a_events[] = {
 	{100, 101, 1, -1, v_get_index},
@@ -183,6 +224,7 @@ struct snap {
 	uint64_t shift_ns; /* added to every timestamp */
 	const struct ev *ev;
 	size_t nev;
+	size_t ncs; /* callsites written: the first ncs shapes (0: N_PLAIN) */
 };
 
 static void encode(struct out *o, const struct snap *s)
@@ -211,8 +253,8 @@ static void encode(struct out *o, const struct snap *s)
 	str(o, "truncated"); u(o, s->truncated);
 	str(o, "in_flight"); u(o, 0);
 	str(o, "callsites");
-	arr(o, sizeof shapes / sizeof shapes[0]);
-	for (i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+	arr(o, s->ncs ? s->ncs : N_PLAIN);
+	for (i = 0; i < (s->ncs ? s->ncs : N_PLAIN); i++) {
 		const struct cs *c = &shapes[i];
 		map(o, 8);
 		str(o, "id"); u(o, c->id);
@@ -429,6 +471,11 @@ int main(int argc, char **argv)
 	const struct snap a2 = {"alpha", "h1", "shutdown", 100, 5, 0, 1, 2500, a2_events, 3};
 	const struct snap c = {"gamma", "h2", "manual", 100, 0, 0, 0, 0, c_events, 1};
 	const struct snap odd = {"odd", "h1", "manual", 300, 0, 0, 0, 0, odd_events, 1};
+	const struct snap esc = {"esc\x1b[31m\xc2\x9b", "h1", "manual", 400, 0, 0, 0, 0,
+				 esc_events, 9, 10};
+	const struct snap escname = {"bad", "h1", "manual", 500, 0, 0, 0, 0, escname_events, 1,
+				     11};
+	const struct snap levels = {"lv", "h1", "manual", 600, 0, 0, 0, 0, level_events, 3, 13};
 	int err = 0;
 
 	if (argc != 2) {
@@ -440,6 +487,9 @@ int main(int argc, char **argv)
 	err |= write_snap(argv[1], "a2.bin", &a2);
 	err |= write_snap(argv[1], "c.bin", &c);
 	err |= write_snap(argv[1], "odd.bin", &odd);
+	err |= write_snap(argv[1], "esc.bin", &esc);
+	err |= write_snap(argv[1], "bad-escname.bin", &escname);
+	err |= write_snap(argv[1], "levels.bin", &levels);
 	err |= hostile(argv[1], &a);
 	err |= real(argv[1]);
 	return err;

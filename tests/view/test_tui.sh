@@ -124,5 +124,24 @@ expect "UI: a search without match says so" "not found: /nomatch/"
 keys q
 expect "UI: q quits with status 0" "EXIT=0"
 
+# ---- hostile text and levels beyond fatal ----------------------------------------------
+# esc.bin's values hold an OSC sequence that retitles the terminal to "owned": the pane's
+# title says whether a raw one got through
+start csv "$VIEW --csv esc.bin"
+expect "CSV on a terminal" "EXIT=0"
+title=$(tm display-message -p -t csv '#{pane_title}')
+if [ "$title" = owned ]; then bad "--csv let an OSC sequence retitle the terminal"
+else ok "--csv: no control sequence reaches the terminal (title '$title')"; fi
+start ui2 "$VIEW --interactive levels.bin esc.bin"
+expect "UI: levels beyond fatal shown by number" "L200 +lv +1 +lvl +level two hundred"
+expect "UI: controls and C1 drawn as ?" "esc\?\[31m\? +1 +t\?\[2J\? +\?\]0;owned\?\?\[2J \?31m"
+keys 5
+expect "UI: 5 = fatal and above: L6 and L200" "2/12 events .*level>=FATAL"
+title=$(tm display-message -p -t ui2 '#{pane_title}')
+if [ "$title" = owned ]; then bad "the UI let an OSC sequence retitle the terminal"
+else ok "UI: no control sequence reaches the terminal"; fi
+keys q
+expect "UI on hostile text: q quits with status 0" "EXIT=0"
+
 echo "test_tui: $passed passed, $failed failed"
 [ "$failed" = 0 ]

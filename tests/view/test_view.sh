@@ -394,5 +394,138 @@ has "real snapshot: --json marks the cut field" out '"truncated":["sql"]' '"serv
 run "$VIEW" --header real.bin
 has "real snapshot: header" out "reason       fixture" "counters     logged=4 kept=4 overwritten=0"
 
+# ---- text from a file never reaches the output raw ----------------------------------
+# esc.bin holds ESC sequences (an OSC window title, a screen clear), C1 controls encoded
+# in UTF-8 (U+009B CSI, U+009D OSC, U+009C ST) and bytes that are not UTF-8, in its
+# service, a target and values; bad-escname.bin makes an error message quote them.
+# clean NAME FILE: FILE has no control character but \n, no C1 control and only UTF-8
+clean() {
+	why=""
+	if LC_ALL=C tr -d '\n' <"$2" | LC_ALL=C grep -q "$(printf '[\001-\037\177]')"; then
+		why="a raw control character"
+	elif LC_ALL=C grep -q "$(printf '\302[\200-\237]')" "$2"; then
+		why="a raw C1 control (U+0080..U+009F)"
+	elif command -v iconv >/dev/null 2>&1 && ! iconv -f UTF-8 -t UTF-8 "$2" >/dev/null 2>&1
+	then
+		why="invalid UTF-8"
+	fi
+	if [ -n "$why" ]; then
+		bad "$1: $why in:"
+		cat -v "$2" | sed 's/^/       /'
+	else
+		ok "$1"
+	fi
+}
+for args in "esc.bin" "--csv esc.bin" "--json esc.bin" "--header esc.bin" \
+	    "--header --csv esc.bin" "--stats esc.bin" "--stats --csv esc.bin" \
+	    "--stats --json esc.bin" "esc.bin odd.bin" "--csv odd.bin"; do
+	# shellcheck disable=SC2086 # the words of args are the arguments
+	run "$VIEW" $args
+	if [ "$rc" != 0 ]; then
+		bad "ttlog-view $args: exit status $rc"
+		cat err
+	else
+		clean "ttlog-view $args: output escaped" out
+	fi
+done
+run "$VIEW" bad-escname.bin
+if [ "$rc" = 1 ] && [ "$(wc -l <err)" = 1 ]; then
+	clean "an error message quoting file content: escaped" err
+else
+	bad "bad-escname.bin: exit $rc, want 1 and one line:"
+	cat err
+fi
+cat >exp <<'EOF'
+2024-05-01T12:00:00.000010Z INFO  1 t\x1b[2J\u009b \x1b]0;owned\x07\x1b[2J \u009b31m \u009d0;x\u009c \xff \xe2\x82
+EOF
+run "$VIEW" --grep owned esc.bin
+check "table: ESC, C1 (as \\u0080..\\u009f) and bad UTF-8 (as \\xNN) escaped" 0
+cat >exp <<'EOF'
+time,ts_ns,level,service,host,pid,thread,target,message,fields,truncated
+2024-05-01T12:00:00.000010Z,1714564800000010000,INFO,esc\x1b[31m\u009b,h1,400,1,t\x1b[2J\u009b,\x1b]0;owned\x07\x1b[2J \u009b31m \u009d0;x\u009c \xff \xe2\x82,"s=\x1b]0;owned\x07\x1b[2J t=""\u009b31m \u009d0;x\u009c \xff \xe2\x82""",
+EOF
+run "$VIEW" --csv --grep owned esc.bin
+check "--csv: escaped like the table, never a raw control or line break" 0
+
+# CSV formula injection (OWASP): a cell starting with = + - @ tab CR gets a ' and quotes;
+# a plain number (-3, -2.5) is data and stays as it is
+cat >exp <<'EOF'
+time,ts_ns,level,service,host,pid,thread,target,message,fields,truncated
+2024-05-01T12:00:00.000020Z,1714564800000020000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'=HYPERLINK(""http://evil/"",""x"")","v=""=HYPERLINK(\""http://evil/\"",\""x\"")""",
+2024-05-01T12:00:00.000021Z,1714564800000021000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'+1+1",v=+1+1,
+2024-05-01T12:00:00.000022Z,1714564800000022000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'-2+3",v=-2+3,
+2024-05-01T12:00:00.000023Z,1714564800000023000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'@SUM(A1)",v=@SUM(A1),
+2024-05-01T12:00:00.000024Z,1714564800000024000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'\tx",v=\tx,
+2024-05-01T12:00:00.000025Z,1714564800000025000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,"'\rx",v=\rx,
+2024-05-01T12:00:00.000026Z,1714564800000026000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,-3,v=-3,
+2024-05-01T12:00:00.000027Z,1714564800000027000,INFO,esc\x1b[31m\u009b,h1,400,1,sheet,-2.5,v=-2.5,
+EOF
+run "$VIEW" --csv --target sheet esc.bin
+check "--csv: formula cells neutralised, numbers left as numbers" 0
+
+# ---- levels beyond fatal (6 = OFF, 200) in old files ---------------------------------
+cat >exp <<'EOF'
+2024-05-01T12:00:00.000100Z L6    1 lvl  off level 1
+2024-05-01T12:00:00.000200Z L200  1 lvl  level two hundred
+2024-05-01T12:00:00.000300Z INFO  1 tick tick 1 of {} {}
+EOF
+run "$VIEW" levels.bin
+check "levels 6 and 200: read, shown as L6 and L200" 0
+run "$VIEW" --json levels.bin
+has "--json: unknown levels by number" out '"level":"L6"' '"level":"L200"'
+run "$VIEW" --csv levels.bin
+has "--csv: unknown levels by number" out ',L6,lv,' ',L200,lv,'
+run "$VIEW" --level fatal levels.bin
+count "--level fatal: levels beyond fatal count as above it" 0 2
+run "$VIEW" --level 200 levels.bin
+count "--level 200: a number up to 255" 0 1
+usage "level over 255" --level 256 levels.bin
+run "$VIEW" --stats --csv levels.bin
+has "--stats --csv: unknown levels counted" out "level,INFO,1" "level,L6,1" "level,L200,1"
+run "$VIEW" --stats --json levels.bin
+has "--stats --json: unknown levels counted" out \
+	'"levels":{"TRACE":0,"DEBUG":0,"INFO":1,"WARN":0,"ERROR":0,"FATAL":0,"L6":1,"L200":1}'
+run "$VIEW" --stats levels.bin
+has "--stats: unknown levels counted" out "  L6    1" "  L200  1"
+
+# ---- what is not a regular file: skipped or refused, never waited on ----------------
+# (timeout: the old viewer opened a FIFO and waited for a writer forever)
+mkdir fifo
+cp a.bin fifo/ttlog-100-20240501120000-interval.bin
+mkfifo fifo/ttlog-x.bin
+mkdir fifo/ttlog-dir.bin
+run timeout 60 "$VIEW" fifo
+if [ "$rc" = 1 ] && [ "$(wc -l <out)" = 4 ] && [ "$(wc -l <err)" = 2 ] &&
+   grep -q "^ttlog-view: fifo/ttlog-x.bin: not a regular file (a FIFO), skipped$" err &&
+   grep -q "^ttlog-view: fifo/ttlog-dir.bin: not a regular file (a directory), skipped$" err
+then
+	ok "a directory with a FIFO and a directory named ttlog-*.bin: skipped, said, exit 1"
+else
+	bad "FIFO in a directory: exit $rc (124: timed out), $(wc -l <out) events, want 1, 4:"
+	sed 's/^/       stderr: /' err
+fi
+run timeout 60 "$VIEW" fifo/ttlog-x.bin a.bin
+if [ "$rc" = 1 ] && [ "$(wc -l <out)" = 4 ] && [ "$(wc -l <err)" = 1 ] &&
+   grep -q "^ttlog-view: fifo/ttlog-x.bin: not a regular file (a FIFO)$" err; then
+	ok "a FIFO on the command line: refused at once, exit 1, the others shown"
+else
+	bad "FIFO on the command line: exit $rc (124: timed out), want 1:"
+	sed 's/^/       stderr: /' err
+fi
+if [ -c /dev/zero ]; then
+	run timeout 60 "$VIEW" /dev/zero
+	if [ "$rc" = 1 ] &&
+	   grep -q "^ttlog-view: /dev/zero: not a regular file (a character device)$" err; then
+		ok "a device: refused before reading"
+	else
+		bad "/dev/zero: exit $rc (124: timed out), want 1:"
+		sed 's/^/       stderr: /' err
+	fi
+fi
+"$VIEW" a.bin >exp 2>/dev/null
+cat a.bin | timeout 60 "$VIEW" - >"$T/out" 2>"$T/err"
+rc=$?
+check "'-' reads a pipe on standard input" 0
+
 echo "test_view: $passed passed, $failed failed"
 [ "$failed" = 0 ]
