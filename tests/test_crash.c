@@ -240,7 +240,8 @@ static void test_chains_and_allocates_nothing(void **state)
 		child(SIGSEGV, 0, &sa, 1);
 	}
 	close(fds[1]);
-	while (len < (ssize_t)sizeof got - 1 && (n = read(fds[0], got + len, sizeof got - 1 - len)) > 0)
+	while (len < (ssize_t)sizeof got - 1 &&
+	       (n = read(fds[0], got + len, sizeof got - 1 - (size_t)len)) > 0)
 		len += n;
 	got[len] = '\0';
 	close(fds[0]);
@@ -319,7 +320,8 @@ static void guard_child(void)
 	child_start(0, &sa, 1);
 	((volatile char *)guard)[100] = 1; /* resolved by the guard handler */
 	if (atomic_load(&guard_hits) != 1) {
-		fprintf(stderr, "child: guard handler ran %d times, want 1\n", atomic_load(&guard_hits));
+		fprintf(stderr, "child: guard handler ran %d times, want 1\n",
+			atomic_load(&guard_hits));
 		_exit(80);
 	}
 	if ((n = tu_count(dir, "ttlog-", ".bin")) != 0) {
@@ -328,7 +330,8 @@ static void guard_child(void)
 	}
 	sigaction(SIGSEGV, NULL, &cur);
 	if (cur.sa_sigaction == guard_handler || cur.sa_handler == SIG_DFL) {
-		fprintf(stderr, "child: SIGSEGV handler after a resolved fault is %s, want ttlog's\n",
+		fprintf(stderr, "child: SIGSEGV handler after a resolved fault is %s, "
+			"want ttlog's\n",
 			cur.sa_handler == SIG_DFL ? "SIG_DFL" : "the guard handler");
 		_exit(82);
 	}

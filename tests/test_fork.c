@@ -16,14 +16,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-/* A thread created in the child (ttlog's writer) after a multi-threaded fork is what
- * this test is about; TSan refuses it by default. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0";
-}
-
 static char dir[4096];
 static int entered[2], release_[2];
 static _Atomic int hold_next;
@@ -76,7 +68,7 @@ static void child(void)
 	int rc, found = 0;
 
 	signal(SIGALRM, SIG_DFL);
-	alarm(60);
+	alarm(120); /* beyond the 60 s wait for the request below */
 	TTLOG_INFO("fork", "in the child {}", TTLOG_U64("tid", me));
 	rc = ttlog_snapshot("child", path, sizeof path);
 	if (rc != 0) {
@@ -174,5 +166,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_during_snapshot),
 	};
+	if (strcmp(tu_san(), "tsan") == 0) {
+		/* the child's writer is a thread created after a multi-threaded fork: TSan
+		 * cannot (die_after_fork; without it "dup thread with used id"). ASan runs it. */
+		print_message("test_fork: skipped under TSan\n");
+		return 0;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
