@@ -146,8 +146,6 @@ void ttlog__writer_after_fork(void);
 /* The writer's poll timeout in ms for the next interval snapshot at `next` (0: none),
  * now and next in CLOCK_MONOTONIC ms: -1, or 0..one hour (longer waits are chunked). */
 int ttlog__writer_poll_timeout(uint64_t now, uint64_t next);
-/* tests only: called by the writer thread before each snapshot it takes */
-extern void (*ttlog__writer_test_hook)(void);
 
 /* ---- crash handler (crash.c) ---- */
 

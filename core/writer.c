@@ -30,9 +30,6 @@ static struct {
 	bool running;
 } w = {.efd = -1};
 
-/* tests only: called by the writer thread before each snapshot it takes */
-void (*ttlog__writer_test_hook)(void);
-
 /* The longest single poll: an interval of up to a year (2^35 ms) does not fit poll's int
  * milliseconds, so the writer waits in chunks and checks the clock after each. */
 #define POLL_CHUNK_MS (3600 * 1000)
@@ -102,8 +99,6 @@ int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
 
 static void take(const char *reason)
 {
-	if (ttlog__writer_test_hook != NULL)
-		ttlog__writer_test_hook();
 	ttlog__snapshot(reason, NULL, 0, false);
 }
 
