@@ -97,11 +97,6 @@ int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
 	return next - now > POLL_CHUNK_MS ? POLL_CHUNK_MS : (int)(next - now);
 }
 
-static void take(const char *reason)
-{
-	ttlog__snapshot(reason, NULL, 0, false);
-}
-
 static void *writer_main(void *arg)
 {
 	uint64_t next = ttlog__g.interval_s ? mono_ms() + ttlog__g.interval_s * 1000ull : 0;
@@ -137,13 +132,13 @@ static void *writer_main(void *arg)
 			memcpy(reason, w.pending[i].reason, sizeof reason);
 			/* R2: release, pairs with A2 in ttlog_request_snapshot() */
 			atomic_store_explicit(&w.pending[i].state, 0, memory_order_release);
-			take(reason);
+			ttlog__snapshot(reason, NULL, 0, false);
 		}
 		/* relaxed: a flag (see ttlog__writer_signal_snapshot()) */
 		if (atomic_exchange_explicit(&w.signal, 0, memory_order_relaxed))
-			take("signal");
+			ttlog__snapshot("signal", NULL, 0, false);
 		if (next != 0 && mono_ms() >= next) {
-			take("interval");
+			ttlog__snapshot("interval", NULL, 0, false);
 			next = mono_ms() + ttlog__g.interval_s * 1000ull;
 		}
 		if (stopping)
