@@ -118,9 +118,9 @@ static void crash_snapshot(int sig)
 						    memory_order_relaxed)) {
 		/* Freeze: other threads keep running while we write, and their new events
 		 * would push the crashing thread's last ones out of the ring. The level comes
-		 * back in case a previous handler lets the program go on. */
-		/* relaxed: the level is a filter (macros.h); a log call that misses the
-		 * freeze is one more event, still consistent */
+		 * back in case a previous handler lets the program go on. relaxed: the level
+		 * is a filter (macros.h); a log call that misses the freeze is one more
+		 * event, still consistent. */
 		int level = __atomic_exchange_n(&ttlog__runtime_level, TTLOG_LEVEL_OFF,
 						__ATOMIC_RELAXED);
 		level_before_crash = level;
