@@ -5,10 +5,12 @@
 #define TTLOG_CORE_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <lz4frame.h>
 
@@ -155,13 +157,27 @@ int ttlog__writer_start(void);
 void ttlog__writer_stop(void);
 /* async-signal-safe wake-up of the writer for a signal-triggered snapshot */
 void ttlog__writer_signal_snapshot(void);
+/* In a forked child (only its forking thread): a new eventfd and writer thread, no
+ * request pending. */
+void ttlog__writer_after_fork(void);
+/* The writer's poll timeout in ms for the next interval snapshot at `next` (0: none),
+ * now and next in CLOCK_MONOTONIC ms: -1, or 0..one hour (longer waits are chunked). */
+int ttlog__writer_poll_timeout(uint64_t now, uint64_t next);
 
 /* ---- crash handler (crash.c) ---- */
 
+/* Bumped by each ttlog_install_crash_handler(), starts at 1: a thread whose events were
+ * set up under another generation calls ttlog__crash_thread_setup() again. */
+extern _Atomic uint32_t ttlog__crash_gen __attribute__((visibility("hidden"))); /* no GOT */
 /* Give the calling thread an alternate signal stack if the crash handler is installed
- * and it has none. Called on a thread's first event. */
-void ttlog__crash_thread_setup(void);
+ * and it has none. Returns the generation it looked at. Not on the log call's fast path:
+ * a thread's first event, and its first after an install. */
+uint32_t ttlog__crash_thread_setup(void);
 void ttlog__crash_uninstall(void);
+/* Remove the crash signals from set (the writer thread keeps them unblocked). */
+void ttlog__crash_signals_del(sigset_t *set);
+/* In a forked child: no crash snapshot in progress (it was another thread's). */
+void ttlog__crash_after_fork(void);
 
 /* ---- interner (interner.c) ---- */
 
@@ -202,6 +218,9 @@ struct ttlog__state {
 	char service[TTLOG_SERVICE_MAX];
 	char hostname[256];
 	struct ttlog__snapres snap;
+	/* this process, and the process it was forked from (0: not a forked child): set by
+	 * init and by the fork child handler */
+	pid_t pid, parent_pid;
 	/* counters: written by any thread (relaxed RMW), read by stats and snapshots */
 	_Alignas(64) _Atomic uint64_t truncated;
 	_Atomic uint64_t dropped_extra; /* interner full, callsite table full */
@@ -209,6 +228,7 @@ struct ttlog__state {
 	_Atomic uint64_t snapshot_failures;
 	_Atomic uint64_t snapshots_coalesced;
 	_Atomic uint64_t tmp_seq;
+	_Atomic uint64_t crashes_chained; /* crash signals a previous handler resolved */
 };
 extern struct ttlog__state ttlog__g;
 

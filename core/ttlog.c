@@ -24,13 +24,47 @@ const struct ttlog_ring_ops *ttlog__ops;
 
 static char errmsg[256];
 
-static __thread uint32_t tl_tid __attribute__((tls_model("initial-exec")));
+/* The calling thread's id (low 32 bits) and the crash handler generation its alternate
+ * stack was set up for (high 32 bits): one load and one compare on the log call see both
+ * a new thread (0: generation 0, never current) and a handler installed since. */
+static __thread uint64_t tl_self __attribute__((tls_model("initial-exec")));
 
 static uint32_t thread_setup(void)
 {
-	tl_tid = (uint32_t)syscall(SYS_gettid);
-	ttlog__crash_thread_setup();
-	return tl_tid;
+	uint32_t tid = (uint32_t)tl_self, gen;
+
+	if (tid == 0)
+		tid = (uint32_t)syscall(SYS_gettid);
+	gen = ttlog__crash_thread_setup();
+	tl_self = (uint64_t)gen << 32 | tid;
+	return tid;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the child has only the forking thread. What other threads held is theirs no
+ * more: the claim on the snapshot buffers (a snapshot in progress), the crash snapshot
+ * state, the writer thread and its eventfd (shared with the parent). The parent is not
+ * touched. A child that only execs pays a getpid, the eventfd and a thread creation
+ * (posix_spawn and vfork run no fork handlers: nothing). */
+static void after_fork_child(void)
+{
+	tl_self = 0; /* the child's events carry the child's tid */
+	/* relaxed: the child has one thread */
+	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) == NULL)
+		return;
+	ttlog__g.parent_pid = ttlog__g.pid;
+	ttlog__g.pid = getpid();
+	/* relaxed: one thread; the parent's temporary file is the parent's to finish */
+	atomic_store_explicit(&ttlog__g.snap.owner, 0, memory_order_relaxed);
+	ttlog__g.snap.tmp_name[0] = '\0';
+	ttlog__crash_after_fork();
+	ttlog__writer_after_fork();
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
@@ -38,6 +72,7 @@ void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
 	/* acquire: pairs with the release store in ttlog_init(); the ring is complete */
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	uint32_t id, tid;
+	uint64_t self;
 
 	if (__builtin_expect(ring == NULL, 0))
 		return;
@@ -58,9 +93,15 @@ void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
 	}
 	if (__builtin_expect(r->callsite & TTLOG_REC_TRUNCATED, 0))
 		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
-	tid = tl_tid;
-	if (__builtin_expect(tid == 0, 0))
+	self = tl_self;
+	/* relaxed: a new generation has only to be seen by a later event; thread_setup()
+	 * reads it again with acquire */
+	if (__builtin_expect((uint32_t)(self >> 32) !=
+				     atomic_load_explicit(&ttlog__crash_gen, memory_order_relaxed),
+			     0))
 		tid = thread_setup();
+	else
+		tid = (uint32_t)self;
 	r->callsite |= id;
 	r->tid = tid;
 	r->ts = ttlog__g.clock.tsc ? ttlog__rdtsc() : ttlog__realtime_ns();
@@ -168,6 +209,9 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	ttlog__g.interval_s = cfg->snapshot_interval_s;
 	ttlog__g.keep = cfg->snapshot_keep;
 	ttlog__g.snapshot_signal = cfg->snapshot_signal;
+	ttlog__g.pid = getpid();
+	ttlog__g.parent_pid = 0;
+	atomic_store_explicit(&ttlog__g.crashes_chained, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.truncated, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.dropped_extra, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.snapshots_written, 0, memory_order_relaxed);
@@ -190,6 +234,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		goto fail_ring;
 	}
 	ttlog__clean_stale(ttlog__g.dirfd);
+	pthread_once(&atfork_once, register_atfork);
 	/* release: pairs with the acquire in TTLOG__COMMIT and the writer */
 	atomic_store_explicit(&ttlog__g.ring, ring, memory_order_release);
 	if ((err = ttlog__writer_start()) < 0) {
@@ -269,6 +314,7 @@ TTLOG_API void ttlog_get_stats(ttlog_stats *st)
 	st->snapshot_failures = atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed);
 	st->snapshots_coalesced =
 		atomic_load_explicit(&ttlog__g.snapshots_coalesced, memory_order_relaxed);
+	st->crashes_chained = atomic_load_explicit(&ttlog__g.crashes_chained, memory_order_relaxed);
 }
 
 TTLOG_API const char *ttlog_strerror(int err)

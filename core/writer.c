@@ -2,6 +2,7 @@
  * writer.c - the writer thread: snapshots on request, on an interval and on the
  * operator's signal, so that no log call or request ever waits for the disk. Requests
  * are 16 fixed slots claimed by CAS and an eventfd wake-up: both async-signal-safe.
+ * A forked child gets its own writer (ttlog__writer_after_fork()).
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,6 +30,10 @@ static struct {
 	bool running;
 } w = {.efd = -1};
 
+/* The longest single poll: an interval of up to a year (2^35 ms) does not fit poll's int
+ * milliseconds, so the writer waits in chunks and checks the clock after each. */
+#define POLL_CHUNK_MS (3600 * 1000)
+
 static void wake(void)
 {
 	uint64_t one = 1;
@@ -38,6 +43,7 @@ static void wake(void)
 
 TTLOG_API int ttlog_request_snapshot(const char *reason)
 {
+	/* acquire: pairs with the release in ttlog_init(); the ring is complete */
 	if (!w.running || atomic_load_explicit(&ttlog__g.ring, memory_order_acquire) == NULL)
 		return -ESRCH;
 	for (int i = 0; i < TTLOG_PENDING_MAX; i++) {
@@ -54,6 +60,7 @@ TTLOG_API int ttlog_request_snapshot(const char *reason)
 		wake();
 		return 0;
 	}
+	/* relaxed: a counter */
 	atomic_fetch_add_explicit(&ttlog__g.snapshots_coalesced, 1, memory_order_relaxed);
 	wake();
 	return -EBUSY;
@@ -62,6 +69,7 @@ TTLOG_API int ttlog_request_snapshot(const char *reason)
 void ttlog__writer_signal_snapshot(void)
 {
 	int saved = errno;
+	/* relaxed: a flag; the writer reads nothing else the handler wrote */
 	atomic_store_explicit(&w.signal, 1, memory_order_relaxed);
 	wake();
 	errno = saved;
@@ -80,28 +88,42 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
+{
+	if (next == 0)
+		return -1;
+	if (now >= next)
+		return 0;
+	return next - now > POLL_CHUNK_MS ? POLL_CHUNK_MS : (int)(next - now);
+}
+
 static void *writer_main(void *arg)
 {
 	uint64_t next = ttlog__g.interval_s ? mono_ms() + ttlog__g.interval_s * 1000ull : 0;
 	struct pollfd pfd = {.fd = w.efd, .events = POLLIN};
-	sigset_t all;
+	sigset_t mask;
+	uint32_t gen = 0;
 
 	(void)arg;
-	/* Signals belong to the application's threads (the crash handler still runs here if
-	 * this thread faults: synchronous signals cannot be blocked away). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Signals belong to the application's threads, except the crash signals: the kernel
+	 * kills the process outright for a fault it cannot deliver (blocked), so a fault in
+	 * this thread would leave no snapshot and a temporary file. */
+	sigfillset(&mask);
+	ttlog__crash_signals_del(&mask);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	for (;;) {
-		int timeout = -1;
-		if (next != 0) {
-			uint64_t now = mono_ms();
-			timeout = now >= next ? 0 : (int)(next - now);
-		}
-		if (poll(&pfd, 1, timeout) > 0) {
+		/* A3: acquire, pairs with R3 in ttlog__writer_stop(): a request made before the
+		 * stop is in its slot by the scan below (loaded first, so none is missed) */
+		int stopping = atomic_load_explicit(&w.stop, memory_order_acquire);
+
+		if (!stopping && poll(&pfd, 1, ttlog__writer_poll_timeout(mono_ms(), next)) > 0) {
 			uint64_t v;
 			ssize_t rc = read(w.efd, &v, sizeof v);
 			(void)rc;
 		}
+		/* relaxed: see the log call's check in ttlog.c; the setup reads it again */
+		if (atomic_load_explicit(&ttlog__crash_gen, memory_order_relaxed) != gen)
+			gen = ttlog__crash_thread_setup(); /* an alternate stack for the handler */
 		for (int i = 0; i < TTLOG_PENDING_MAX; i++) {
 			char reason[TTLOG_REASON_MAX + 1];
 			/* A1: acquire, pairs with R1 in ttlog_request_snapshot() */
@@ -112,27 +134,28 @@ static void *writer_main(void *arg)
 			atomic_store_explicit(&w.pending[i].state, 0, memory_order_release);
 			ttlog__snapshot(reason, NULL, 0, false);
 		}
+		/* relaxed: a flag (see ttlog__writer_signal_snapshot()) */
 		if (atomic_exchange_explicit(&w.signal, 0, memory_order_relaxed))
 			ttlog__snapshot("signal", NULL, 0, false);
 		if (next != 0 && mono_ms() >= next) {
 			ttlog__snapshot("interval", NULL, 0, false);
 			next = mono_ms() + ttlog__g.interval_s * 1000ull;
 		}
-		/* requests made before the stop have been served above */
-		if (atomic_load_explicit(&w.stop, memory_order_acquire))
+		if (stopping)
 			break;
 	}
 	return NULL;
 }
 
-int ttlog__writer_start(void)
+/* A fresh eventfd and writer thread with no request pending. */
+static int start_thread(void)
 {
-	struct sigaction sa;
 	int err;
 
 	memset(&w.pending, 0, sizeof w.pending);
-	atomic_store(&w.stop, 0);
-	atomic_store(&w.signal, 0);
+	/* relaxed: pthread_create() below orders them before the writer's first read */
+	atomic_store_explicit(&w.stop, 0, memory_order_relaxed);
+	atomic_store_explicit(&w.signal, 0, memory_order_relaxed);
 	w.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w.efd < 0)
 		return -errno;
@@ -142,6 +165,31 @@ int ttlog__writer_start(void)
 		return -err;
 	}
 	w.running = true;
+	return 0;
+}
+
+void ttlog__writer_after_fork(void)
+{
+	/* The parent's eventfd is shared with the parent (a wake-up here would be the
+	 * parent's writer's, and its reads would steal ours), and its thread is not in this
+	 * process. The snapshot signal handler stays: it wakes whatever w.efd is. */
+	if (!w.running)
+		return;
+	w.running = false;
+	close(w.efd);
+	w.efd = -1;
+	if (start_thread() < 0)
+		ttlog__report("writer thread: cannot start in the forked child; "
+			      "ttlog_request_snapshot() returns -ESRCH", "");
+}
+
+int ttlog__writer_start(void)
+{
+	struct sigaction sa;
+	int err;
+
+	if ((err = start_thread()) < 0)
+		return err;
 	if (ttlog__g.snapshot_signal != 0) {
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_snapshot_signal;
@@ -154,10 +202,17 @@ int ttlog__writer_start(void)
 
 void ttlog__writer_stop(void)
 {
+	struct sigaction cur;
+
 	if (!w.running)
 		return;
-	if (ttlog__g.snapshot_signal != 0)
+	/* Put the old handler back only where ours is still there: a handler the
+	 * application installed after ttlog's stays. */
+	if (ttlog__g.snapshot_signal != 0 &&
+	    sigaction(ttlog__g.snapshot_signal, NULL, &cur) == 0 &&
+	    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == on_snapshot_signal)
 		sigaction(ttlog__g.snapshot_signal, &w.old_sig, NULL);
+	/* R3: release, pairs with A3 in writer_main(): the requests made before it */
 	atomic_store_explicit(&w.stop, 1, memory_order_release);
 	wake();
 	pthread_join(w.thread, NULL);

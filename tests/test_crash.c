@@ -2,7 +2,10 @@
  * test_crash.c - a child process crashes on each crash signal and on a stack overflow:
  * the snapshot is there, decodes, holds the last event, and the child dies by the same
  * signal it would have died by without ttlog. A handler installed before ttlog's is
- * called, and the crash path allocates nothing (malloc is interposed in this binary).
+ * called first: a crash reporter that re-raises gets a snapshot, a guard page handler that
+ * resolves its fault gets none and ttlog's handler stays; the crash path allocates nothing
+ * (malloc is interposed in this binary). Faults in the writer thread and in a thread that
+ * logged before the install are recorded too.
  */
 #include "testutil.h"
 #include "die.h"
@@ -14,6 +17,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -24,7 +28,7 @@
 
 static char dir[4096];
 
-/* ---- malloc interposer: counts allocations while `counting` is set ---- */
+/* ---- malloc interposer: reports allocations while `counting` is set ---- */
 #if !SANITIZED
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -32,36 +36,41 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 static _Atomic int counting;
-static _Atomic long allocations;
+static int report_fd = -1;
+
+/* one 'A' on report_fd per allocation while counting: the parent reads them after the
+ * child died, so allocations after the previous handler ran are seen too */
+static void counted(void)
+{
+	if (atomic_load(&counting)) {
+		ssize_t rc = write(report_fd, "A", 1);
+		(void)rc;
+	}
+}
 
 void *malloc(size_t n)
 {
-	if (atomic_load(&counting))
-		atomic_fetch_add(&allocations, 1);
+	counted();
 	return __libc_malloc(n);
 }
 void *calloc(size_t a, size_t b)
 {
-	if (atomic_load(&counting))
-		atomic_fetch_add(&allocations, 1);
+	counted();
 	return __libc_calloc(a, b);
 }
 void *realloc(void *p, size_t n)
 {
-	if (atomic_load(&counting))
-		atomic_fetch_add(&allocations, 1);
+	counted();
 	return __libc_realloc(p, n);
 }
 void *aligned_alloc(size_t al, size_t n)
 {
-	if (atomic_load(&counting))
-		atomic_fetch_add(&allocations, 1);
+	counted();
 	return __libc_memalign(al, n);
 }
 int posix_memalign(void **out, size_t al, size_t n)
 {
-	if (atomic_load(&counting))
-		atomic_fetch_add(&allocations, 1);
+	counted();
 	*out = __libc_memalign(al, n);
 	return *out ? 0 : ENOMEM;
 }
@@ -89,26 +98,36 @@ static void *logger(void *arg)
 	return NULL;
 }
 
-/* Child: log, then die `how`. With loggers, two threads log while it crashes. */
-static void child(int how, int loggers, int count_allocs)
+/* Child: reset the test runner's handlers, install prev_segv for SIGSEGV (NULL: none),
+ * start ttlog with loggers threads logging, and install the crash handler unless
+ * install is 0. */
+static void child_start(int loggers, const struct sigaction *prev_segv, int install)
 {
 	struct rlimit no_core = {0, 0};
-	pthread_t th[2];
+	static pthread_t th[2];
 
 	setrlimit(RLIMIT_CORE, &no_core);
 	/* cmocka's own handlers are for the test runner, not for this child */
 	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP && !(count_allocs && sig == SIGSEGV))
+		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	if (prev_segv != NULL)
+		sigaction(SIGSEGV, prev_segv, NULL);
 	/* With threads logging, the ring must hold more than they log between the last
 	 * event and the crash handler's freeze (a preemption of the crashing thread). */
 	tu_start(dir, loggers ? 65536 : 1024, TTLOG_POLICY_OVERWRITE);
-	if (ttlog_install_crash_handler() != 0)
+	if (install && ttlog_install_crash_handler() != 0)
 		_exit(98);
 	for (int i = 0; i < loggers; i++)
 		pthread_create(&th[i], NULL, logger, NULL);
 	for (uint64_t i = 0; i < 100; i++)
 		TTLOG_INFO("crash", "step {}", TTLOG_U64("i", i));
+}
+
+/* Child: log, then die `how`. With loggers, two threads log while it crashes. */
+static void child(int how, int loggers, const struct sigaction *prev_segv, int count_allocs)
+{
+	child_start(loggers, prev_segv, 1);
 	TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", how));
 #if !SANITIZED
 	if (count_allocs)
@@ -117,6 +136,15 @@ static void child(int how, int loggers, int count_allocs)
 	(void)count_allocs;
 #endif
 	ttlog_die(how, dir); /* tests/die.h: 0 is a stack overflow */
+}
+
+/* A child that should have died by now (a crash in another thread): bounded wait. */
+__attribute__((noreturn)) static void wait_to_die(void)
+{
+	for (int i = 0; i < 6000; i++)
+		usleep(10000);
+	fprintf(stderr, "child: still alive after 60 s\n");
+	_exit(97);
 }
 
 static void check_snapshot(const char *reason, int how)
@@ -155,7 +183,7 @@ static void crash_case(int how, int sig, const char *reason, int loggers)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		child(how, loggers, 0);
+		child(how, loggers, NULL, 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
 		fail_msg("%s: child status %#x, want death by signal %d", reason, status, sig);
@@ -177,25 +205,26 @@ static void test_sigsegv_while_threads_log(void **s)
 
 /* ---- a handler installed before ttlog's is called; no allocation on the way ---- */
 
+#if SANITIZED
 static int report_fd = -1;
+#endif
 
-static void previous_handler(int sig, siginfo_t *si, void *uc)
+/* a chaining crash reporter: report, then the default action, re-raised on return */
+static void reporter(int sig, siginfo_t *si, void *uc)
 {
-	long n = -1;
+	ssize_t rc = write(report_fd, "H", 1);
+	(void)rc;
 	(void)si;
 	(void)uc;
-#if !SANITIZED
-	n = atomic_load(&allocations);
-#endif
-	ssize_t rc = write(report_fd, &n, sizeof n);
-	(void)rc;
-	_exit(40 + sig % 10);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static void test_chains_and_allocates_nothing(void **state)
 {
 	int fds[2], status;
-	long allocs = -2;
+	char got[64];
+	ssize_t n, len = 0;
 	pid_t pid;
 
 	(void)state;
@@ -205,24 +234,222 @@ static void test_chains_and_allocates_nothing(void **state)
 	if (pid == 0) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = previous_handler;
+		sa.sa_sigaction = reporter;
 		sa.sa_flags = SA_SIGINFO;
-		sigaction(SIGSEGV, &sa, NULL);
+		close(fds[0]);
 		report_fd = fds[1];
-		child(SIGSEGV, 0, 1);
+		child(SIGSEGV, 0, &sa, 1);
 	}
 	close(fds[1]);
-	assert_int_equal(read(fds[0], &allocs, sizeof allocs), sizeof allocs);
+	while (len < (ssize_t)sizeof got - 1 &&
+	       (n = read(fds[0], got + len, sizeof got - 1 - (size_t)len)) > 0)
+		len += n;
+	got[len] = '\0';
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 40 + SIGSEGV % 10); /* the previous handler ran */
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		fail_msg("child status %#x, want death by SIGSEGV", status);
 	check_snapshot("SIGSEGV", SIGSEGV);
-#if !SANITIZED
-	assert_int_equal(allocs, 0);
-#else
+	/* "H": the previous handler ran once; an "A" per allocation on the crash path */
+	if (strcmp(got, "H") != 0)
+		fail_msg("the child reported '%s', want 'H' (ran, allocated nothing)", got);
+#if SANITIZED
 	print_message("allocation count not checked under a sanitizer\n");
 #endif
+	tu_rmdir(dir);
+}
+
+/* ---- SIGABRT with a previous handler that returns: abort() kills anyway ---- */
+
+static void abort_watcher(int sig)
+{
+	(void)sig;
+}
+
+static void test_abort_with_returning_handler(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		child_start(0, NULL, 0);
+		signal(SIGABRT, abort_watcher);
+		if (ttlog_install_crash_handler() != 0)
+			_exit(98);
+		TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", SIGABRT));
+		abort();
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+		fail_msg("child status %#x, want death by SIGABRT", status);
+	check_snapshot("SIGABRT", SIGABRT);
+	tu_rmdir(dir);
+}
+
+/* ---- a guard page resolved by a previous handler is no crash ---- */
+
+static char *guard;
+static _Atomic int guard_hits;
+
+/* a runtime's guard page handler: its own page is made accessible and the access
+ * retried; any other fault is handed to the default action, as such handlers do */
+static void guard_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if ((char *)si->si_addr >= guard && (char *)si->si_addr < guard + 4096) {
+		mprotect(guard, 4096, PROT_READ | PROT_WRITE);
+		atomic_fetch_add(&guard_hits, 1);
+		return;
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void guard_child(void)
+{
+	struct sigaction sa, cur;
+	ttlog_stats st;
+	int n;
+
+	guard = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = guard_handler;
+	sa.sa_flags = SA_SIGINFO;
+	child_start(0, &sa, 1);
+	((volatile char *)guard)[100] = 1; /* resolved by the guard handler */
+	if (atomic_load(&guard_hits) != 1) {
+		fprintf(stderr, "child: guard handler ran %d times, want 1\n",
+			atomic_load(&guard_hits));
+		_exit(80);
+	}
+	if ((n = tu_count(dir, "ttlog-", ".bin")) != 0) {
+		fprintf(stderr, "child: %d snapshots after a resolved fault, want 0\n", n);
+		_exit(81);
+	}
+	sigaction(SIGSEGV, NULL, &cur);
+	if (cur.sa_sigaction == guard_handler || cur.sa_handler == SIG_DFL) {
+		fprintf(stderr, "child: SIGSEGV handler after a resolved fault is %s, "
+			"want ttlog's\n",
+			cur.sa_handler == SIG_DFL ? "SIG_DFL" : "the guard handler");
+		_exit(82);
+	}
+	ttlog_get_stats(&st);
+	if (st.crashes_chained != 1) {
+		fprintf(stderr, "child: crashes_chained %llu, want 1\n",
+			(unsigned long long)st.crashes_chained);
+		_exit(83);
+	}
+	TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", SIGSEGV));
+	ttlog_die(SIGSEGV, dir); /* not the guard page: a real crash */
+}
+
+static void test_guard_page_then_real_fault(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		guard_child();
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		fail_msg("child status %#x, want death by SIGSEGV", status);
+	check_snapshot("SIGSEGV", SIGSEGV);
+	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 1);
+	tu_rmdir(dir);
+}
+
+/* ---- a fault in the writer thread ---- */
+
+static _Atomic int fault_in_fsync;
+
+/* fsync is interposed in this binary: armed, its first call faults. A snapshot calls it
+ * on its temporary file, with the snapshot buffers claimed. */
+int fsync(int fd)
+{
+	if (atomic_exchange(&fault_in_fsync, 0))
+		ttlog_die(SIGSEGV, dir);
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static void test_fault_in_writer_thread(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		child_start(0, NULL, 1);
+		TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", SIGSEGV));
+		atomic_store(&fault_in_fsync, 1); /* the writer faults inside its snapshot */
+		if (ttlog_request_snapshot("boom") != 0)
+			_exit(96);
+		wait_to_die();
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		fail_msg("child status %#x, want death by SIGSEGV", status);
+	check_snapshot("SIGSEGV", SIGSEGV);
+	tu_rmdir(dir);
+}
+
+/* ---- a thread that logged before the install overflows its stack ---- */
+
+static int go_pipe[2], ready_pipe[2];
+
+static void *late_thread(void *arg)
+{
+	char c;
+
+	(void)arg;
+	TTLOG_INFO("crash", "before the install");
+	if (write(ready_pipe[1], "r", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
+		_exit(95);
+	TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", 0));
+	ttlog_die(0, dir);
+}
+
+static void test_overflow_in_thread_that_logged_before_install(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	assert_int_equal(pipe(go_pipe), 0);
+	assert_int_equal(pipe(ready_pipe), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t th;
+		char c;
+		child_start(0, NULL, 0);
+		pthread_create(&th, NULL, late_thread, NULL);
+		if (read(ready_pipe[0], &c, 1) != 1)
+			_exit(94);
+		if (ttlog_install_crash_handler() != 0)
+			_exit(98);
+		if (write(go_pipe[1], "g", 1) != 1)
+			_exit(94);
+		wait_to_die();
+	}
+	close(go_pipe[0]);
+	close(go_pipe[1]);
+	close(ready_pipe[0]);
+	close(ready_pipe[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		fail_msg("child status %#x, want death by SIGSEGV", status);
+	check_snapshot("SIGSEGV", 0);
 	tu_rmdir(dir);
 }
 
@@ -237,6 +464,10 @@ int main(void)
 		cmocka_unit_test(test_stack_overflow),
 		cmocka_unit_test(test_sigsegv_while_threads_log),
 		cmocka_unit_test(test_chains_and_allocates_nothing),
+		cmocka_unit_test(test_abort_with_returning_handler),
+		cmocka_unit_test(test_guard_page_then_real_fault),
+		cmocka_unit_test(test_fault_in_writer_thread),
+		cmocka_unit_test(test_overflow_in_thread_that_logged_before_install),
 	};
 	if (strcmp(tu_san(), "tsan") == 0) {
 		/* TSan defers signals and forks poorly; the crash path runs under ASan */

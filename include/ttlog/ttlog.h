@@ -131,12 +131,21 @@ TTLOG_API int ttlog_config_default(ttlog_config *cfg);
  * then nothing is touched and ttlog_errmsg() says how much the configuration needs and
  * how much the cgroup allows. The ring counts at the variant's worst case (spsc: every
  * per-thread shard claimed). Not thread-safe with itself or ttlog_shutdown().
+ *
+ * fork(): a child forked while ttlog runs keeps running it on a copy of the parent's
+ * events, with a writer thread of its own (started by a fork handler), no snapshot or
+ * request of the parent's threads pending, and its own thread ids; the parent is not
+ * disturbed. A child that only calls exec pays that thread's creation; posix_spawn()
+ * and vfork() run no fork handlers and pay nothing.
  */
 TTLOG_API int ttlog_init(const ttlog_config *cfg);
 
 /*
- * Stop the writer thread, write the final snapshot if configured, free the rings. No log
- * call may run concurrently with it; log calls after it are ignored. Idempotent.
+ * Stop the writer thread, write the final snapshot if configured, free the rings. Puts
+ * back the handlers that ttlog_install_crash_handler() and the snapshot signal replaced,
+ * for each signal whose handler is still ttlog's: a handler the application installed
+ * after ttlog's stays. No log call may run concurrently with it; log calls after it are
+ * ignored. Idempotent.
  */
 TTLOG_API void ttlog_shutdown(void);
 
@@ -176,10 +185,23 @@ TTLOG_API int ttlog_snapshot(const char *reason, char *path, size_t len);
 /*
  * Install a handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT that writes a
  * snapshot (reason "SIGSEGV", ...) with memory reserved at init and async-signal-safe calls
- * only, on an alternate signal stack (so a stack overflow is caught), then calls the
- * handler that was installed before or restores the default action and re-raises: the exit
- * status and core dump are what they would have been. Call after ttlog_init(); threads
- * get their alternate stack on their first log call. Returns 0, -ESRCH when not running.
+ * only, on an alternate signal stack (so a stack overflow is caught). Call after
+ * ttlog_init(); a thread gets its alternate stack on its first log call after the install
+ * (the thread calling this one at once, the writer thread on its next wake-up).
+ * Returns 0, -ESRCH when not running. Idempotent; not async-signal-safe.
+ *
+ * With no handler installed before (default action): snapshot, then the default action,
+ * so the exit status and core dump are what they would have been. With a handler
+ * installed before ttlog's, ttlog's stays installed and calls it first, then:
+ *  - it returned and ttlog's handler is still the signal's: it resolved the fault (the
+ *    guard page of a runtime or garbage collector) or the fault comes back: no snapshot,
+ *    counted in ttlog_stats.crashes_chained;
+ *  - it returned after changing the signal's handler (a crash reporter that resets the
+ *    default action and re-raises, or returns to fault again): snapshot, then return;
+ *  - SIGABRT: snapshot before calling it (abort() does not let the program go on).
+ * A handler installed before that never returns (longjmp, _exit) leaves no snapshot: for
+ * such a handler, install ttlog's first and then it, and have it call the handler it
+ * replaced (ttlog's) before it ends the process.
  */
 TTLOG_API int ttlog_install_crash_handler(void);
 
@@ -196,6 +218,9 @@ typedef struct ttlog_stats {
 	uint64_t snapshot_failures;
 	uint64_t snapshots_coalesced; /* requests merged because 16 were pending */
 	uint64_t kept;        /* events in the ring now */
+	/* crash signals handed to a handler installed before ttlog's that returned with
+	 * ttlog's still in place (a fault it resolved, e.g. a guard page): no snapshot */
+	uint64_t crashes_chained;
 } ttlog_stats;
 
 /* Current counters; logged = kept + overwritten + dropped up to events in flight.
