@@ -34,6 +34,8 @@ static void test_layout_is_pinned(void **state)
 {
 	(void)state;
 	assert_int_equal(sizeof(ttlog_config), TTLOG_CONFIG_SIZE);
+	assert_int_equal(sizeof(ttlog_stats), TTLOG_STATS_SIZE);
+	assert_int_equal(offsetof(ttlog_stats, crashes_chained), 64);
 #if defined(__x86_64__) || defined(__aarch64__)
 	OFFSET_IS(capacity, 0);
 	OFFSET_IS(service, 8);

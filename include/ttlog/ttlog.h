@@ -207,21 +207,33 @@ TTLOG_API int ttlog_install_crash_handler(void);
 
 /* ---- statistics ------------------------------------------------------------------ */
 
+/* Fixed size, as ttlog_config: later versions add counters in the reserved tail, which
+ * ttlog_get_stats() zeroes, so a program built against this header keeps working. */
+#define TTLOG_STATS_SIZE 256
 typedef struct ttlog_stats {
-	uint64_t logged;      /* events accepted by log calls (after level filtering) */
-	uint64_t overwritten; /* evicted by newer events (overwrite policy) */
-	uint64_t dropped;     /* not stored: ring full (drop policy), eviction blocked by an
-				 event being written, interner full, or too many callsites (the
-				 callsite table, or the memory their copies are kept in) */
-	uint64_t truncated;   /* events with a string field cut to fit the record */
-	uint64_t snapshots_written;
-	uint64_t snapshot_failures;
-	uint64_t snapshots_coalesced; /* requests merged because 16 were pending */
-	uint64_t kept;        /* events in the ring now */
-	/* crash signals handed to a handler installed before ttlog's that returned with
-	 * ttlog's still in place (a fault it resolved, e.g. a guard page): no snapshot */
-	uint64_t crashes_chained;
+	union {
+		struct {
+			uint64_t logged;      /* events accepted by log calls (after level
+						 filtering) */
+			uint64_t overwritten; /* evicted by newer events (overwrite policy) */
+			/* not stored: ring full (drop policy), eviction blocked by an event being
+			 * written, interner full, or too many callsites (the callsite table, or the
+			 * memory their copies are kept in) */
+			uint64_t dropped;
+			uint64_t truncated; /* events with a string field cut to fit the record */
+			uint64_t snapshots_written;
+			uint64_t snapshot_failures;
+			uint64_t snapshots_coalesced; /* requests merged because 16 were pending */
+			uint64_t kept;                /* events in the ring now */
+			/* crash signals handed to a handler installed before ttlog's that returned
+			 * with ttlog's still in place (a fault it resolved, e.g. a guard page): no
+			 * snapshot */
+			uint64_t crashes_chained;
+		};
+		unsigned char ttlog__reserved[TTLOG_STATS_SIZE];
+	};
 } ttlog_stats;
+TTLOG__STATIC_ASSERT(sizeof(ttlog_stats) == TTLOG_STATS_SIZE, "ttlog_stats size is fixed");
 
 /* Current counters; logged = kept + overwritten + dropped up to events in flight.
  * Thread-safe and async-signal-safe. */
