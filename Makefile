@@ -10,7 +10,7 @@ export TTLOG_TEST_QUICK
 VERSION := 0.2.0
 SOVERSION := 1
 
-VARIANTS := mpmc spsc numa
+VARIANTS := mpmc spsc numa percpu
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc

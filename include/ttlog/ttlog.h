@@ -121,7 +121,7 @@ TTLOG_API const char *ttlog_strerror(int err);
 TTLOG_API void ttlog_set_level(int level);
 TTLOG_API int ttlog_get_level(void);
 
-/* The variant libttlog logs into ("mpmc", "spsc", "numa"); "" before ttlog_init(). */
+/* The variant libttlog logs into ("mpmc", "spsc", "numa", "percpu"); "" before ttlog_init(). */
 TTLOG_API const char *ttlog_variant(void);
 
 /* ---- snapshots ------------------------------------------------------------------- */
@@ -166,6 +166,8 @@ typedef struct ttlog_stats {
 	uint64_t snapshot_failures;
 	uint64_t snapshots_coalesced; /* requests merged because 16 were pending */
 	uint64_t kept;        /* events in the ring now */
+	const char *push_path; /* percpu: "rseq" or "sched_getcpu" (the fallback without
+				  rseq); "" for the variants with one push path */
 } ttlog_stats;
 
 /* Current counters; logged = kept + overwritten + dropped up to events in flight.
