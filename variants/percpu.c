@@ -94,6 +94,20 @@
 #define PERCPU_RSEQ 0
 #endif
 
+/* The seqlock's word accesses: relaxed between fences F1/F2; under TSan (whose GCC build
+ * rejects atomic_thread_fence) release stores and acquire loads of each word instead, the
+ * fence-free form of the same seqlock (a reader that sees a word of a newer write also
+ * sees that write's busy mark in its seq re-check). */
+#if defined(PERCPU_TSAN)
+#define PERCPU_W_STORE memory_order_release
+#define PERCPU_W_LOAD memory_order_acquire
+#define PERCPU_FENCE(o) ((void)0)
+#else
+#define PERCPU_W_STORE memory_order_relaxed
+#define PERCPU_W_LOAD memory_order_relaxed
+#define PERCPU_FENCE(o) atomic_thread_fence(o)
+#endif
+
 #define PERCPU_WORDS (sizeof(struct ttlog_record) / 8)
 #define PERCPU_BUSY (1ull << 63)
 #define PERCPU_USED (1ull << 62)
@@ -406,9 +420,9 @@ static int push_fallback(struct ttlog_ring *r, const struct ttlog_record *rec)
 	atomic_store_explicit(&s->seq, (pos + 1) | PERCPU_BUSY, memory_order_relaxed);
 	/* F1: release fence, pairs with F2 in the snapshot and pop: a reader that sees any
 	 * of the words below also sees the busy mark, so it rejects a mixed record. */
-	atomic_thread_fence(memory_order_release);
+	PERCPU_FENCE(memory_order_release);
 	for (i = 0; i < PERCPU_WORDS; i++)
-		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
+		atomic_store_explicit(&s->w[i], w[i], PERCPU_W_STORE);
 	/* R2: release, pairs with A1/A2 in percpu_snapshot(), A3 in percpu_pop(), A5. */
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 	return head + r->cap <= pos;
@@ -532,10 +546,10 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
 							     memory_order_relaxed))
 			continue;
 		for (size_t i = 0; i < PERCPU_WORDS; i++)
-			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+			w[i] = atomic_load_explicit(&s->w[i], PERCPU_W_LOAD);
 		/* F2: acquire fence, pairs with F1 / the busy mark's store order: a word from
 		 * a newer lap shows in the seq read below */
-		atomic_thread_fence(memory_order_acquire);
+		PERCPU_FENCE(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != h + 1)
 			continue; /* overwritten while copying: not popped */
 		if (r->policy == TTLOG_POLICY_DROP)
@@ -578,10 +592,10 @@ static int slot_read(struct ttlog_ring *r, unsigned ci, uint64_t p, struct ttlog
 			       ? SLOT_IN_FLIGHT
 			       : SLOT_GONE;
 	for (size_t i = 0; i < PERCPU_WORDS; i++)
-		w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		w[i] = atomic_load_explicit(&s->w[i], PERCPU_W_LOAD);
 	/* F2: acquire fence, pairs with F1 / the rseq busy mark stored before the words: a
 	 * word from a newer lap shows in seq below */
-	atomic_thread_fence(memory_order_acquire);
+	PERCPU_FENCE(memory_order_acquire);
 	return atomic_load_explicit(&s->seq, memory_order_relaxed) == p + 1 ? SLOT_KEPT
 									  : SLOT_GONE;
 }
