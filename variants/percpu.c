@@ -189,9 +189,10 @@ static unsigned possible_cpus(void)
 				unsigned long v = strtoul(p, &end, 10);
 				if (end == p)
 					break;
+				if (v >= PERCPU_MAX_RINGS)
+					v = PERCPU_MAX_RINGS - 1;
 				if (v + 1 > hi)
-					hi = (unsigned)(v + 1 < PERCPU_MAX_RINGS ? v + 1
-										  : PERCPU_MAX_RINGS);
+					hi = (unsigned)v + 1;
 				if (*end == '-' || *end == ',')
 					end++;
 			}
