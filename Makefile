@@ -122,7 +122,8 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # Tests that do not depend on the variant libttlog is bound to run in the mpmc pass only:
 # the reader and the viewer, and the ring conformance suite (it takes every variant
-# through its ops table, and numa under synthetic 2- and 4-node topologies).
+# through its ops table, numa under synthetic 2- and 4-node topologies, and percpu again
+# without rseq, where the test checks that the fallback path is the one that ran).
 VARIANT_FREE := test_reader test_ring_conformance test_view.sh
 # a level outside TRACE..FATAL must not compile: a script that runs the compilers
 EXTRA_TESTS += tests/test_level_compile.sh
@@ -136,7 +137,10 @@ test-one: tests
 	  case $$t in */test_ring_conformance) \
 	    for s in "numa:2 core:1 pu:1" "numa:4 core:1 pu:1"; do \
 	      echo "== $$t (numa, HWLOC_SYNTHETIC=$$s)"; \
-	      HWLOC_SYNTHETIC="$$s" TTLOG_TEST_VARIANTS=numa $(SAN_ENV) TTLOG_BIN=$(B) $$t; done;; \
+	      HWLOC_SYNTHETIC="$$s" TTLOG_TEST_VARIANTS=numa $(SAN_ENV) TTLOG_BIN=$(B) $$t; done; \
+	    echo "== $$t (percpu, GLIBC_TUNABLES=glibc.pthread.rseq=0)"; \
+	    GLIBC_TUNABLES=glibc.pthread.rseq=0 TTLOG_TEST_PERCPU_PATH=sched_getcpu \
+	      TTLOG_TEST_VARIANTS=percpu $(SAN_ENV) TTLOG_BIN=$(B) $$t;; \
 	  esac; echo "== $$t: $$(( $$(date +%s) - start )) s"; done
 
 # `make test`: every test for every variant, then the sanitizer runs

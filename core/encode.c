@@ -319,8 +319,13 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
 	struct ttlog__clock_map map;
 	const struct ttlog_ring_cut *c = &info->cut;
+	/* acquire: pairs with the release in ttlog_init(); the ring is complete */
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	struct ttlog_ring_stats rs = {0}; /* push_path: which path the ring's pushes take */
 	size_t n;
 
+	if (ring != NULL)
+		ring_stats(ring, &rs);
 	ttlog__clock_map_now(&ttlog__g.clock, &map);
 	n = LZ4F_compressBegin(s->cctx, s->out, s->out_cap, &lz4_prefs);
 	if (LZ4F_isError(n))
@@ -328,7 +333,7 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	if ((e.err = write_all(fd, s->out, n)) < 0)
 		return e.err;
 
-	put_map(&e, 18);
+	put_map(&e, 18 + (rs.push_path != NULL)); /* push_path: variants with two paths */
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -347,6 +352,10 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, ring_name());
 	put_cstr(&e, "capacity");
 	put_uint(&e, ttlog__g.capacity);
+	if (rs.push_path != NULL) {
+		put_cstr(&e, "push_path");
+		put_cstr(&e, rs.push_path);
+	}
 	put_cstr(&e, "record_size");
 	put_uint(&e, TTLOG_RECORD_SIZE);
 	put_cstr(&e, "policy");

@@ -315,6 +315,7 @@ TTLOG_API void ttlog_get_stats(ttlog_stats *st)
 	st->snapshots_coalesced =
 		atomic_load_explicit(&ttlog__g.snapshots_coalesced, memory_order_relaxed);
 	st->crashes_chained = atomic_load_explicit(&ttlog__g.crashes_chained, memory_order_relaxed);
+	st->push_path = rs.push_path != NULL ? rs.push_path : "";
 }
 
 TTLOG_API const char *ttlog_strerror(int err)

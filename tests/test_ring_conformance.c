@@ -3,7 +3,8 @@
  * through its ops table: create/destroy, push/pop order, both policies, exact accounting,
  * snapshots while producers run (no torn record, per-thread order, the cut equation),
  * threads that come and go, 1024 concurrent producers, pushes from a signal handler that
- * interrupts a push, and the sharded variants' merge and windows.
+ * interrupts a push, the sharded variants' merge and windows, and percpu's own cases (its
+ * push path, pushes restarted by a signal handler, threads moving between CPUs, memory).
  *
  * Every record carries (stream, seq, checksum) and a payload derived from them, so a torn
  * record (words from two pushes) is caught. Worker threads never assert (cmocka's longjmp
@@ -11,7 +12,9 @@
  *
  * Env: TTLOG_TEST_QUICK=1 shortens the long cases (sanitizer runs); TTLOG_TEST_VARIANTS=a,b
  * restricts the variants (the Makefile runs numa alone under HWLOC_SYNTHETIC topologies);
- * TTLOG_TEST_FILTER=pattern runs the matching tests only.
+ * TTLOG_TEST_FILTER=pattern runs the matching tests only; TTLOG_TEST_PERCPU_PATH=rseq or
+ * sched_getcpu is the push path percpu must run (the Makefile's pass without rseq sets it;
+ * unset: rseq wherever this thread has an rseq area, on x86-64 outside TSan).
  * No timing thresholds: the machine is shared and noisy.
  */
 #include <errno.h>
@@ -32,8 +35,18 @@
 
 #include <cmocka.h>
 
+#include <cbor.h>
+#include <fcntl.h>
+#include <lz4frame.h>
+#if defined(__x86_64__) && defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#include <sys/rseq.h>
+#define HAVE_SYS_RSEQ 1
+#endif
+
 #include "merge.h"
 #include "ring.h"
+#include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define STACK_BYTES (512 * 1024)
@@ -256,14 +269,18 @@ static size_t holds_up_to(const struct ttlog_ring_ops *ops, struct ttlog_ring *r
 		return (SPSC_DEFAULT_SHARDS + 1) * ops->capacity(r);
 	if (ops == &numa_ops)
 		return numa_nodes() * ops->capacity(r);
+	if (ops == &percpu_ops)
+		return percpu_rings() * ops->capacity(r);
 	return ops->capacity(r);
 }
 
 /* Most records one overwriting push evicts: mpmc (and numa's per-node mpmc rings) evict
- * in batches; an spsc shard evicts one at a time. */
+ * in batches; an spsc shard and a percpu ring evict one at a time. */
 static size_t evict_batch(const struct ttlog_ring_ops *ops, struct ttlog_ring *r)
 {
-	return ops == &spsc_ops ? 1 : (size_t)mpmc_evict_batch(ops->capacity(r));
+	if (ops == &spsc_ops || ops == &percpu_ops)
+		return 1;
+	return (size_t)mpmc_evict_batch(ops->capacity(r));
 }
 
 static cpu_set_t saved_mask;
@@ -699,7 +716,12 @@ static void run_accounting(const struct ttlog_ring_ops *ops, int policy, int wit
 	CHECK_EQ(st.pushed, stored);
 	CHECK_EQ(st.dropped, dropped);
 	CHECK_EQ(st.popped, c.popped);
-	CHECK_OP(st.overwritten, >=, evicted); /* mpmc may evict twice in one push */
+	if (ops == &percpu_ops && with_consumer)
+		/* a percpu push and a pop of the record it overwrites are not ordered by any
+		 * locked instruction: both may count it (ring.h); each is one or the other */
+		CHECK_OP(st.overwritten + st.popped, >=, evicted);
+	else
+		CHECK_OP(st.overwritten, >=, evicted); /* mpmc may evict twice in one push */
 	if (policy == TTLOG_POLICY_DROP)
 		CHECK_EQ(st.overwritten, 0);
 	k = ops->snapshot(r, buf, ops->capacity(r), &cut);
@@ -1102,6 +1124,14 @@ static void test_concurrent_1024(void **state)
 		if (holds_up_to(ops, r) == ops->capacity(r))
 			CHECK_EQ(cut.overwritten, st.overwritten);
 		CHECK_OP(cut.overwritten, >=, st.overwritten);
+		if (ops == &percpu_ops) {
+			/* rseq: nobody holds a slot, so nobody drops; the fallback drops only
+			 * behind a producer preempted for a whole lap (counted) */
+			print_message("      percpu (%s): %llu dropped\n", percpu_path(r),
+				      (unsigned long long)st.dropped);
+			if (strcmp(percpu_path(r), "rseq") == 0)
+				CHECK_EQ(st.dropped, 0);
+		}
 		if (ops == &spsc_ops) {
 			struct ttlog_shard_window w[64];
 			size_t nw = ops->windows(r, 0, w, 64), shared = 0;
@@ -1554,6 +1584,324 @@ static void test_sort_inplace(void **state)
 	}
 }
 
+/* ---- percpu specifics --------------------------------------------------------------- */
+
+/* The push path percpu must run here: TTLOG_TEST_PERCPU_PATH when set (the Makefile's
+ * pass under GLIBC_TUNABLES=glibc.pthread.rseq=0 sets sched_getcpu), else rseq wherever
+ * glibc registered an rseq area for this thread on x86-64 outside TSan. */
+static const char *percpu_expected_path(void)
+{
+	const char *e = getenv("TTLOG_TEST_PERCPU_PATH");
+
+	if (e != NULL && e[0] != '\0')
+		return e;
+#if defined(HAVE_SYS_RSEQ) && !defined(__SANITIZE_THREAD__)
+	const struct rseq *rs =
+		(const struct rseq *)((const char *)__builtin_thread_pointer() + __rseq_offset);
+	if (__rseq_size >= 20 && (int32_t)rs->cpu_id >= 0)
+		return "rseq";
+#endif
+	return "sched_getcpu";
+}
+
+static void test_percpu_path(void **state)
+{
+	(void)state;
+	cur = "percpu";
+	if (!selected(&percpu_ops))
+		return;
+	struct ttlog_ring *r = mk(&percpu_ops, 64, TTLOG_POLICY_OVERWRITE);
+	const char *want = percpu_expected_path();
+	struct ttlog_ring_stats st = {0};
+
+	print_message("    percpu: %u rings, push path %s\n", percpu_rings(), percpu_path(r));
+	if (strcmp(percpu_path(r), want) != 0) {
+		print_error("percpu runs the %s path, expected %s\n", percpu_path(r), want);
+		fail();
+	}
+	percpu_ops.stats(r, &st);
+	assert_non_null(st.push_path);
+	assert_string_equal(st.push_path, want);
+	CHECK_OP(percpu_rings(), >=, (unsigned)ncpus());
+	percpu_ops.destroy(r);
+}
+
+/* Signal handler pushes landing inside the loop's pushes, on the same thread (so the same
+ * CPU): the interrupted push restarts, and with a ring large enough for everything, every
+ * loop and every handler record is in the snapshot exactly once, intact. Repeated until a
+ * push did restart (rseq) or 10 rounds (then it fails: no restart was ever seen). */
+static void test_percpu_signal_restart(void **state)
+{
+	(void)state;
+	cur = "percpu";
+	if (!selected(&percpu_ops))
+		return;
+	const size_t cap = 1 << 16;
+	uint64_t n;
+	struct ttlog_record rec, *buf = malloc(cap * sizeof *buf);
+	struct itimerspec its = {.it_interval = {0, 20000}, .it_value = {0, 20000}};
+	struct sigaction old;
+	struct ttlog_ring_cut cut;
+	timer_t timer;
+	uint64_t restarts = 0, handler = 0;
+	char msg[200];
+	int round, rseq = 0;
+
+	assert_non_null(buf);
+	pin_main();
+	for (round = 0; round < 10; round++) {
+		struct ttlog_ring *r = mk(&percpu_ops, cap, TTLOG_POLICY_OVERWRITE);
+		uint64_t r0 = percpu_thread_restarts(), last[2] = {0};
+		rseq = strcmp(percpu_path(r), "rseq") == 0;
+		sig_ops = &percpu_ops;
+		sig_ring = r;
+		atomic_store(&sig_clock, 0);
+		atomic_store(&sig_seq, 0);
+		atomic_store(&sig_stored, 0);
+		atomic_store(&sig_dropped, 0);
+		thread_timer(on_alarm, &old, &timer);
+		CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
+		/* the loop and the handler together fill at most half the ring (a slow build
+		 * takes many signals per loop push) */
+		for (n = 0; n < cap / 4 && n + atomic_load(&sig_seq) < cap / 2; n++) {
+			mkrec(&rec, 0, n,
+			      atomic_fetch_add_explicit(&sig_clock, 1, memory_order_relaxed) + 1);
+			CHECK_EQ(percpu_ops.push(r, &rec), 0);
+		}
+		timer_delete(timer);
+		sigaction(SIGALRM, &old, NULL);
+		uint64_t hs = atomic_load(&sig_stored), hd = atomic_load(&sig_dropped);
+		restarts += percpu_thread_restarts() - r0;
+		handler += hs;
+		CHECK_EQ(hd, 0);
+		size_t k = percpu_ops.snapshot(r, buf, cap, &cut);
+		CHECK_S(check_copy(buf, k, last, 2, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		/* seqs strictly increase per stream: the last seq and the count show every
+		 * record is there once */
+		CHECK_EQ(k, n + hs);
+		CHECK_EQ(last[0], n);
+		CHECK_EQ(last[1], hs);
+		CHECK_EQ(cut.stored, n + hs);
+		CHECK_EQ(cut.overwritten + cut.dropped + cut.in_flight, 0);
+		percpu_ops.destroy(r);
+		if (!rseq || restarts > 0)
+			break;
+	}
+	unpin_main();
+	print_message("      %d round(s), %llu handler pushes, %llu restarted pushes\n",
+		      round + 1, (unsigned long long)handler, (unsigned long long)restarts);
+	CHECK_OP(handler, >, 0);
+	if (rseq)
+		CHECK_OP(restarts, >, 0); /* the point of the test: pushes were interrupted */
+	free(buf);
+}
+
+/* Threads that move between two CPUs while pushing (sched_setaffinity every few pushes),
+ * while another thread takes snapshots: no torn record, each thread's order kept, exact
+ * accounting, and at the end (a ring large enough for all) every record once. */
+struct mover {
+	struct ttlog_ring *r;
+	uint32_t stream;
+	uint64_t n;
+	int cpu[2];
+	_Atomic int *done;
+};
+
+static void *mover(void *arg)
+{
+	struct mover *m = arg;
+	struct ttlog_record rec;
+	uint64_t ts = 0;
+
+	for (uint64_t i = 0; i < m->n; i++) {
+		if (i % 50 == 0) {
+			cpu_set_t s;
+			CPU_ZERO(&s);
+			CPU_SET(m->cpu[(i / 50) % 2], &s);
+			if (sched_setaffinity(0, sizeof s, &s) != 0)
+				werr("sched_setaffinity: %s", strerror(errno));
+		}
+		mkrec(&rec, m->stream, i, next_ts(&ts));
+		int ret = percpu_ops.push(m->r, &rec);
+		if (ret != 0)
+			werr("stream %u: push %llu returned %d", m->stream,
+			     (unsigned long long)i, ret);
+	}
+	atomic_fetch_add(m->done, 1);
+	return NULL;
+}
+
+static void test_percpu_migration(void **state)
+{
+	(void)state;
+	cur = "percpu";
+	if (!selected(&percpu_ops))
+		return;
+	enum { NT = 4 };
+	int cpus[2], nc = 0;
+	for (int c = 0; c < CPU_SETSIZE && nc < 2; c++)
+		if (CPU_ISSET(c, &saved_mask))
+			cpus[nc++] = c;
+	if (nc < 2) {
+		print_message("    percpu: one CPU allowed: no migration, skipped\n");
+		return;
+	}
+	uint64_t n = quick() ? 5000 : 20000;
+	size_t cap = 1 << 17; /* NT n records fit one ring */
+	struct ttlog_ring *r = mk(&percpu_ops, cap, TTLOG_POLICY_OVERWRITE);
+	struct ttlog_record *buf = malloc(cap * sizeof *buf);
+	struct mover m[NT];
+	pthread_t t[NT];
+	_Atomic int done = 0;
+	struct ttlog_ring_cut cut;
+	const char *bad = NULL;
+	char msg[300];
+	int snaps = 0;
+
+	assert_non_null(buf);
+	for (int i = 0; i < NT; i++) {
+		m[i] = (struct mover){r, (uint32_t)i, n, {cpus[i % 2], cpus[(i + 1) % 2]}, &done};
+		t[i] = spawn(mover, &m[i]);
+	}
+	do {
+		uint64_t last[NT] = {0};
+		size_t k = percpu_ops.snapshot(r, buf, cap, &cut);
+		snaps++;
+		if (bad == NULL)
+			bad = check_copy(buf, k, last, NT, msg, sizeof msg);
+		if (bad == NULL)
+			bad = check_cut(&cut, k, msg, sizeof msg);
+		if (bad == NULL && cut.overwritten + cut.dropped != 0) {
+			snprintf(msg, sizeof msg, "overwritten %llu dropped %llu in a ring that fits",
+				 (unsigned long long)cut.overwritten,
+				 (unsigned long long)cut.dropped);
+			bad = msg;
+		}
+	} while (atomic_load(&done) < NT);
+	for (int i = 0; i < NT; i++)
+		pthread_join(t[i], NULL);
+	print_message("      %d snapshots while moving (%s)\n", snaps, percpu_path(r));
+	CHECK_S(bad);
+	CHECK_S(werr_take());
+	uint64_t last[NT] = {0};
+	size_t k = percpu_ops.snapshot(r, buf, cap, &cut);
+	CHECK_S(check_copy(buf, k, last, NT, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+	CHECK_EQ(k, NT * n);
+	for (int i = 0; i < NT; i++)
+		CHECK_EQ(last[i], n); /* with k = NT n and increasing seqs: each record once */
+	CHECK_EQ(cut.stored, NT * n);
+	CHECK_EQ(cut.overwritten + cut.dropped + cut.in_flight, 0);
+	struct ttlog_shard_window w[64];
+	size_t nw = percpu_ops.windows(r, 0, w, 64), sum = 0;
+	for (size_t i = 0; i < nw && i < 64; i++) {
+		sum += w[i].kept;
+		CHECK_OP(w[i].shard, <, percpu_rings());
+	}
+	CHECK_EQ(sum, k);
+	CHECK_EQ(nw, 2); /* both CPUs' rings */
+	for (size_t i = 1; i < k; i++)
+		CHECK_OP(buf[i - 1].ts, <=, buf[i].ts);
+	free(buf);
+	percpu_ops.destroy(r);
+}
+
+/* Memory: one mapping of P C slots at create, none after, whatever the thread count. */
+static void test_percpu_memory(void **state)
+{
+	(void)state;
+	cur = "percpu";
+	if (!selected(&percpu_ops))
+		return;
+	uint64_t maps0 = ttlog__ring_maps();
+	struct ttlog_ring *r = mk(&percpu_ops, 1000, TTLOG_POLICY_OVERWRITE);
+	CHECK_EQ(ttlog__ring_maps() - maps0, 1);
+	CHECK_EQ(percpu_ops.capacity(r), 1024);
+	percpu_ops.destroy(r);
+}
+
+static const cbor_item_t *map_get(const cbor_item_t *m, const char *key)
+{
+	struct cbor_pair *p = cbor_map_handle(m);
+
+	for (size_t i = 0; i < cbor_map_size(m); i++)
+		if (cbor_isa_string(p[i].key) && cbor_string_length(p[i].key) == strlen(key) &&
+		    memcmp(cbor_string_handle(p[i].key), key, strlen(key)) == 0)
+			return p[i].value;
+	return NULL;
+}
+
+/* The library on percpu: ttlog_get_stats and the snapshot header's push_path name the path
+ * the ring runs; the counters balance. */
+static void test_percpu_library(void **state)
+{
+	(void)state;
+	cur = "percpu";
+	if (!selected(&percpu_ops))
+		return;
+	static unsigned char in[1 << 20], out[4 << 20];
+	const char *want = percpu_expected_path();
+	char dir[256], path[4096];
+	ttlog_config cfg;
+	ttlog_stats st;
+	struct cbor_load_result res;
+	LZ4F_dctx *dctx;
+	size_t nin, pos = 0, olen = 0;
+
+	tu_mkdir(dir, sizeof dir);
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	cfg.snapshot_dir = dir;
+	cfg.capacity = 64;
+	cfg.service = "test";
+	cfg.variant = "percpu";
+	assert_int_equal(ttlog_init(&cfg), 0);
+	assert_string_equal(ttlog_variant(), "percpu");
+	for (uint64_t i = 0; i < 100; i++)
+		TTLOG_INFO("percpu", "event {}", TTLOG_U64("i", i));
+	ttlog_get_stats(&st);
+	assert_non_null(st.push_path);
+	assert_string_equal(st.push_path, want);
+	CHECK_EQ(st.logged, 100);
+	assert_int_equal(ttlog_snapshot("percpu", path, sizeof path), 0);
+	ttlog_shutdown();
+
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	nin = (size_t)read(fd, in, sizeof in);
+	close(fd);
+	assert_true(nin > 0 && nin < sizeof in);
+	assert_false(LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)));
+	while (pos < nin) {
+		size_t src = nin - pos, dst = sizeof out - olen;
+		size_t rc = LZ4F_decompress(dctx, out + olen, &dst, in + pos, &src, NULL);
+		assert_false(LZ4F_isError(rc));
+		pos += src;
+		olen += dst;
+		if (rc == 0)
+			break;
+	}
+	LZ4F_freeDecompressionContext(dctx);
+	cbor_item_t *top = cbor_load(out, olen, &res);
+	assert_non_null(top);
+	const cbor_item_t *pp = map_get(top, "push_path"), *v = map_get(top, "variant");
+	assert_non_null(pp);
+	assert_non_null(v);
+	assert_true(cbor_isa_string(pp));
+	CHECK_EQ(cbor_string_length(pp), strlen(want));
+	assert_memory_equal(cbor_string_handle(pp), want, strlen(want));
+	assert_memory_equal(cbor_string_handle(v), "percpu", 6);
+	const cbor_item_t *c = map_get(top, "counters");
+	assert_non_null(c);
+	uint64_t logged = cbor_get_int(map_get(c, "logged")), kept = cbor_get_int(map_get(c, "kept"));
+	uint64_t ow = cbor_get_int(map_get(c, "overwritten")), dr = cbor_get_int(map_get(c, "dropped"));
+	CHECK_EQ(logged, 100);
+	CHECK_EQ(logged, kept + ow + dr);
+	CHECK_EQ(kept, 64);
+	cbor_decref(&top);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	pthread_getaffinity_np(pthread_self(), sizeof saved_mask, &saved_mask);
@@ -1576,6 +1924,11 @@ int main(void)
 		cmocka_unit_test(test_spsc_small_split),
 		cmocka_unit_test(test_numa_topology),
 		cmocka_unit_test(test_numa_merge_unsorted),
+		cmocka_unit_test(test_percpu_path),
+		cmocka_unit_test(test_percpu_signal_restart),
+		cmocka_unit_test(test_percpu_migration),
+		cmocka_unit_test(test_percpu_memory),
+		cmocka_unit_test(test_percpu_library),
 	};
 	if (getenv("TTLOG_TEST_FILTER") != NULL) /* e.g. "*signal*" */
 		cmocka_set_test_filter(getenv("TTLOG_TEST_FILTER"));

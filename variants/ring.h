@@ -23,6 +23,9 @@
  *         would; memory is bounded by (S + 1) C records, shards allocated on first push.
  *   numa  one ring of C per NUMA node (N of them); a producer writes to its node's ring;
  *         a snapshot returns the newest C of all nodes. Memory: N C records.
+ *   percpu  one ring of C per possible CPU (P of them, percpu_rings()); a producer writes
+ *         to the ring of the CPU it runs on and evicts one record at a time; a snapshot
+ *         returns the newest C of all rings. Memory: P C records (plus O(P) scratch).
  */
 #ifndef TTLOG_VARIANTS_RING_H
 #define TTLOG_VARIANTS_RING_H
@@ -46,6 +49,10 @@ struct ttlog_ring_stats {
 	uint64_t overwritten; /* records evicted by a push (overwrite policy) */
 	uint64_t dropped;     /* pushes that stored nothing */
 	uint64_t capacity;
+	/* which push path the ring runs when it has more than one (percpu: "rseq" or
+	 * "sched_getcpu"); NULL otherwise. Variants with one path leave it alone: zero the
+	 * struct before the call. */
+	const char *push_path;
 };
 
 /*
@@ -88,7 +95,9 @@ struct ttlog_ring_ops {
 	/* Store a copy of *rec; never blocks. n >= 0 stored after evicting the n oldest
 	 * records (0 when there was room; mpmc evicts in batches, so n may exceed 1 and the
 	 * pushes after it find room), -ENOBUFS dropped (counted). Thread-safe,
-	 * async-signal-safe. */
+	 * async-signal-safe. percpu: a pop racing the push that overwrites the record it
+	 * pops may count that record too (no locked instruction orders them), so with
+	 * consumers n is an upper bound; stats and cuts stay exact. */
 	int (*push)(struct ttlog_ring *r, const struct ttlog_record *rec);
 	/* Remove the oldest record into *out. 0, or -EAGAIN when empty. Thread-safe. */
 	int (*pop)(struct ttlog_ring *r, struct ttlog_record *out);
@@ -183,6 +192,8 @@ size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_windo
 		    size_t max);
 size_t numa_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
 		    size_t max);
+size_t percpu_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
+		      size_t max);
 
 /*
  * spsc with at most `shards` per-thread shards (0: SPSC_DEFAULT_SHARDS; at most
@@ -203,6 +214,14 @@ unsigned numa_nodes(void);
  * so that its next push looks its node up again (it would within 256 pushes anyway).
  * Async-signal-safe. */
 void numa_thread_moved(void);
+
+/* percpu: the rings one percpu ring has (the possible CPUs); the push path a ring runs
+ * ("rseq" or "sched_getcpu", decided at create); the rseq pushes of the calling thread that
+ * were aborted and restarted (preempted, migrated or signalled inside the sequence).
+ * Internal (tests, harness). */
+unsigned percpu_rings(void);
+const char *percpu_path(const struct ttlog_ring *r);
+uint64_t percpu_thread_restarts(void);
 
 /* mpmc rings whose slots come from elsewhere (numa binds each to a node): mem->alloc and
  * mem->free replace ttlog__ring_alloc / ttlog__ring_free for the slots; mem->arg is

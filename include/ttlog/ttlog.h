@@ -159,7 +159,7 @@ TTLOG_API const char *ttlog_strerror(int err);
 TTLOG_API void ttlog_set_level(int level);
 TTLOG_API int ttlog_get_level(void);
 
-/* The variant libttlog logs into ("mpmc", "spsc", "numa"); "" before ttlog_init(). */
+/* The variant libttlog logs into ("mpmc", "spsc", "numa", "percpu"); "" before ttlog_init(). */
 TTLOG_API const char *ttlog_variant(void);
 
 /* ---- snapshots ------------------------------------------------------------------- */
@@ -229,6 +229,9 @@ typedef struct ttlog_stats {
 			 * with ttlog's still in place (a fault it resolved, e.g. a guard page): no
 			 * snapshot */
 			uint64_t crashes_chained;
+			/* percpu: "rseq" or "sched_getcpu" (the fallback without rseq); "" for
+			 * the variants with one push path. A static string. */
+			const char *push_path;
 		};
 		unsigned char ttlog__reserved[TTLOG_STATS_SIZE];
 	};
