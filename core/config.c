@@ -116,7 +116,7 @@ static int parse_mode(const char *s, unsigned *out)
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '7' || i >= 5)
+		if (s[i] < '0' || s[i] > '7' || v > 07777)
 			return -EINVAL;
 		v = v * 8 + (unsigned long)(s[i] - '0');
 	}
