@@ -260,7 +260,7 @@ static void plant(const char *name, int kind)
  * O_TMPFILE path and on the named one, and the planted names are left alone. */
 static void test_planted_temp_names(void **state)
 {
-	char name[64], path[4096];
+	char name[64], path[4096], p[4200];
 	int before;
 
 	(void)state;
@@ -290,6 +290,8 @@ static void test_planted_temp_names(void **state)
 				 tu_count(dir, ".ttlog-tmp-", ""), before);
 	}
 	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 6);
+	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-1", dir, (int)getpid());
+	assert_int_equal(rmdir(p), 0); /* tu_rmdir removes files only */
 }
 
 /* ---- stale temporary files ---- */
