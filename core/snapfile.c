@@ -41,7 +41,8 @@ int ttlog__test_no_tmpfile;
 void (*ttlog__test_tmp_hook)(int fd, const char *name);
 
 /* Set once O_TMPFILE or the /proc link of one failed in this directory: later snapshots go
- * straight to the named path. relaxed: a hint; a stale read costs one failed attempt. */
+ * straight to the named path; cleared by ttlog_init (ttlog__clean_stale). relaxed: a hint;
+ * a stale read costs one failed attempt. */
 static _Atomic int tmpfile_off;
 
 void ttlog__sanitize_reason(const char *in, char *out, size_t len)
@@ -493,6 +494,8 @@ void ttlog__clean_stale(int dirfd)
 	struct dirent *de;
 	struct stat st;
 
+	/* a new start, maybe a new directory: try O_TMPFILE again */
+	atomic_store_explicit(&tmpfile_off, 0, memory_order_relaxed);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
