@@ -15,7 +15,7 @@
 
 /* The bytes of ttlog_config this version knows: up to the end of its last field. A field
  * added to the struct moves this to the new last field. */
-#define TTLOG__CONFIG_LAST env_errmsg
+#define TTLOG__CONFIG_LAST snapshot_mode
 #define TTLOG__CONFIG_USED \
 	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
 
@@ -116,6 +116,31 @@ static int parse_uint(const char *s, unsigned long long min, unsigned long long 
 	return 0;
 }
 
+int ttlog__check_mode(unsigned mode)
+{
+	if (mode == 0)
+		return 0;
+	return (mode & 0600u) == 0600u && (mode & ~0644u) == 0 ? 0 : -EINVAL;
+}
+
+/* An octal mode, digits only ("0640", "640"), that ttlog__check_mode() accepts; 0 is not
+ * one (the variable is unset to get the default). */
+static int parse_mode(const char *s, unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '7' || v > 07777)
+			return -EINVAL;
+		v = v * 8 + (unsigned long)(s[i] - '0');
+	}
+	if (i == 0 || v == 0 || ttlog__check_mode((unsigned)v) < 0)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int env_fail(ttlog_config *cfg, const char *var, const char *val, const char *want)
 {
 	cfg->env_error = -EINVAL;
@@ -183,6 +208,11 @@ int ttlog_config_default(ttlog_config *cfg)
 			cfg->policy = TTLOG_POLICY_DROP;
 		else
 			return env_fail(cfg, "TTLOG_POLICY", v, "want overwrite or drop");
+	}
+	if ((v = getenv("TTLOG_SNAPSHOT_MODE")) != NULL) {
+		if (parse_mode(v, &cfg->snapshot_mode) < 0)
+			return env_fail(cfg, "TTLOG_SNAPSHOT_MODE", v,
+					"want an octal file mode 0600, 0640, 0604 or 0644");
 	}
 	if ((v = getenv("TTLOG_SNAPSHOT_CLIP")) != NULL) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

@@ -87,6 +87,9 @@ int ttlog__parse_level(const char *s, int *out);
 int ttlog__config_reserved_ok(const ttlog_config *cfg);
 int ttlog__parse_signal(const char *s, int *out);
 int ttlog__signal_usable(int sig);
+/* 0 when mode is a valid ttlog_config.snapshot_mode (0, or 0600 plus read bits for group
+ * and other), -EINVAL otherwise. */
+int ttlog__check_mode(unsigned mode);
 const char *ttlog__signal_name(int sig); /* "SIGSEGV", async-signal-safe; NULL if unknown */
 
 /* ---- snapshot files (snapfile.c) and encoding (encode.c) ---- */
@@ -144,10 +147,15 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
  * pass, bounded wait for a snapshot in progress). path (may be NULL) receives the
  * file's path. 0 or a negative errno; failures are counted and, unless quiet, printed. */
 int ttlog__snapshot(const char *reason, char *path, size_t len, bool crash);
-/* Remove temporary files of dead processes from the snapshot directory. */
+/* Remove the temporary files no writer holds (their writer's lock is gone) from the
+ * snapshot directory. */
 void ttlog__clean_stale(int dirfd);
-/* Keep the newest `keep` ttlog-*.bin files of the directory. */
-void ttlog__retention(int dirfd, unsigned keep);
+/* Keep the newest `keep` snapshots of this service and user in the directory (by the time
+ * in their names), never keep_name (the file just written; may be NULL). */
+void ttlog__retention(int dirfd, unsigned keep, const char *keep_name);
+/* Tests only (snapfile.c): force the named temporary file path; see each temporary file. */
+extern int ttlog__test_no_tmpfile;
+extern void (*ttlog__test_tmp_hook)(int fd, const char *name);
 /* "reason" reduced to [A-Za-z0-9_-], at most TTLOG_REASON_MAX bytes, "" -> "manual". */
 void ttlog__sanitize_reason(const char *in, char *out, size_t len);
 
@@ -212,6 +220,7 @@ struct ttlog__state {
 	int policy;
 	bool quiet, final_snapshot, snapshot_clip;
 	unsigned interval_s, keep;
+	unsigned snapshot_mode; /* of snapshot files, applied with fchmod; 0600 if 0 */
 	int snapshot_signal;
 	int dirfd;
 	char dir[TTLOG_DIR_MAX + 1];
@@ -227,7 +236,7 @@ struct ttlog__state {
 	_Atomic uint64_t snapshots_written;
 	_Atomic uint64_t snapshot_failures;
 	_Atomic uint64_t snapshots_coalesced;
-	_Atomic uint64_t tmp_seq;
+	_Atomic uint64_t tmp_seq; /* temporary names when getrandom(2) has nothing */
 	_Atomic uint64_t crashes_chained; /* crash signals a previous handler resolved */
 };
 extern struct ttlog__state ttlog__g;

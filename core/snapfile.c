@@ -1,14 +1,27 @@
 /*
  * snapfile.c - taking a snapshot and putting it on disk atomically: cut the ring into
  * the reserved record buffer, encode into a temporary file in the snapshot directory,
- * fsync, rename to its final name without replacing anything, fsync the directory. On
+ * fsync, link it to its final name without replacing anything, fsync the directory. On
  * any failure the temporary file is removed, the error is counted and reported, and the
  * program goes on. Also: stale temporary files, retention.
+ *
+ * The snapshot directory is shared (/tmp by default), so nothing here trusts a name:
+ * - files are created 0600 and then fchmod'ed to the configured mode (umask plays no
+ *   part, and the data is never readable by others before the mode is set);
+ * - the temporary file has no name at all where the file system has O_TMPFILE (it gets
+ *   its final name with linkat, which never replaces a file); elsewhere it is
+ *   .ttlog-tmp-{pid}-{16 hex random} created with O_EXCL, retried with another random
+ *   suffix on a clash, and locked (OFD lock) by its writer for as long as it exists;
+ * - stale temporary files are recognised by their lock, not by their pid (pids are per
+ *   namespace; a directory is not);
+ * - retention deletes only this user's regular files that are ttlog snapshots of this
+ *   service, ranked by the time in their name, never the file just written.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <linux/random.h> /* GRND_NONBLOCK */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +33,17 @@
 #include "internal.h"
 
 #define TMP_PREFIX ".ttlog-tmp-"
+
+/* Tests only: 1 makes every snapshot take the named temporary file path, as on a file
+ * system without O_TMPFILE; the hook, when set, sees each temporary file right after it
+ * is created, locked and given its mode ("" as name for an O_TMPFILE one). */
+int ttlog__test_no_tmpfile;
+void (*ttlog__test_tmp_hook)(int fd, const char *name);
+
+/* Set once O_TMPFILE or the /proc link of one failed in this directory: later snapshots go
+ * straight to the named path; cleared by ttlog_init (ttlog__clean_stale). relaxed: a hint;
+ * a stale read costs one failed attempt. */
+static _Atomic int tmpfile_off;
 
 void ttlog__sanitize_reason(const char *in, char *out, size_t len)
 {
@@ -74,12 +98,46 @@ static void release_res(struct ttlog__snapres *s)
 	atomic_store_explicit(&s->owner, 0, memory_order_release);
 }
 
-/* Move tmp to its final name: ttlog-{pid}-{stamp}-{reason}[-n].bin, never replacing a
- * file (RENAME_NOREPLACE, or link+unlink where the file system lacks it). */
-static int publish(const char *tmp, const char *reason, uint64_t ns, char *name, size_t len)
+/* Try to give the temporary file the final name `name`, never replacing a file: 0, or a
+ * negative errno (-EEXIST: the name is taken). An O_TMPFILE file (anon) is linked through
+ * /proc/self/fd, which needs no capability (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH:
+ * it is the fallback when /proc is missing); a named one is renamed with RENAME_NOREPLACE,
+ * or linked and unlinked where the file system lacks it. */
+static int link_final(struct ttlog__snapres *s, int fd, bool anon, const char *name)
+{
+	if (anon) {
+		char proc[40];
+		size_t pos = 0;
+
+		ttlog__fmt_str(proc, sizeof proc, &pos, "/proc/self/fd/");
+		ttlog__fmt_u64(proc, sizeof proc, &pos, (uint64_t)fd);
+		if (linkat(AT_FDCWD, proc, ttlog__g.dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+		if (linkat(fd, "", ttlog__g.dirfd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		return -errno;
+	}
+	if (renameat2(ttlog__g.dirfd, s->tmp_name, ttlog__g.dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(ttlog__g.dirfd, s->tmp_name, ttlog__g.dirfd, name, 0) < 0)
+		return -errno;
+	unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+	return 0;
+}
+
+/* Give the temporary file its final name: ttlog-{pid}-{stamp}-{reason}[-n].bin, the first
+ * n that is free. */
+static int publish(struct ttlog__snapres *s, int fd, bool anon, const char *reason,
+		   uint64_t ns, char *name, size_t len)
 {
 	for (unsigned n = 0; n < 10000; n++) {
 		size_t pos = 0;
+		int err;
+
 		ttlog__fmt_str(name, len, &pos, "ttlog-");
 		ttlog__fmt_u64(name, len, &pos, (uint64_t)getpid());
 		ttlog__fmt_str(name, len, &pos, "-");
@@ -91,18 +149,115 @@ static int publish(const char *tmp, const char *reason, uint64_t ns, char *name,
 			ttlog__fmt_u64(name, len, &pos, n);
 		}
 		ttlog__fmt_str(name, len, &pos, ".bin");
-		if (renameat2(ttlog__g.dirfd, tmp, ttlog__g.dirfd, name, RENAME_NOREPLACE) == 0)
-			return 0;
-		if (errno == EINVAL || errno == ENOSYS) {
-			if (linkat(ttlog__g.dirfd, tmp, ttlog__g.dirfd, name, 0) == 0) {
-				unlinkat(ttlog__g.dirfd, tmp, 0);
-				return 0;
-			}
-		}
-		if (errno != EEXIST)
-			return -errno;
+		if ((err = link_final(s, fd, anon, name)) != -EEXIST)
+			return err;
 	}
 	return -EEXIST;
+}
+
+/* 64 unpredictable bits for a temporary name: getrandom(2) as a raw system call (async-
+ * signal-safe; the libc wrapper may keep per-thread state), else the clocks and a counter
+ * (a clash is still only a retry). */
+static uint64_t random64(void)
+{
+	uint64_t v = 0;
+
+	if (syscall(SYS_getrandom, &v, sizeof v, GRND_NONBLOCK) == (long)sizeof v)
+		return v;
+	/* relaxed: only distinctness matters */
+	v = atomic_fetch_add_explicit(&ttlog__g.tmp_seq, 1, memory_order_relaxed);
+	return (ttlog__realtime_ns() ^ ttlog__rdtsc() ^ (v << 48)) * 0x9E3779B97F4A7C15ull;
+}
+
+static void fmt_hex64(char *buf, size_t len, size_t *pos, uint64_t v)
+{
+	char tmp[17];
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		tmp[i] = "0123456789abcdef"[v & 15];
+	tmp[16] = '\0';
+	ttlog__fmt_str(buf, len, pos, tmp);
+}
+
+/* An OFD lock on the whole file: held by the writer while its temporary file has a name,
+ * taken (read lock) by a cleaner before it removes one. Released when the last descriptor
+ * of the open file description closes, that is also when its process dies. */
+static int lock_fd(int fd, short type)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* A new temporary file with no name (O_TMPFILE), or -errno. */
+static int open_anon(void)
+{
+	int fd;
+
+	/* relaxed: tmpfile_off is a hint (see its definition) */
+	if (ttlog__test_no_tmpfile || atomic_load_explicit(&tmpfile_off, memory_order_relaxed))
+		return -EOPNOTSUPP;
+	fd = openat(ttlog__g.dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = -errno;
+		/* not supported by this kernel (EISDIR) or file system (EOPNOTSUPP) */
+		if (err == -EOPNOTSUPP || err == -EISDIR || err == -EINVAL)
+			atomic_store_explicit(&tmpfile_off, 1, memory_order_relaxed);
+		return err;
+	}
+	return fd;
+}
+
+/* A new temporary file .ttlog-tmp-{pid}-{16 hex} (s->tmp_name), created 0600 with O_EXCL
+ * and locked. A name that exists (left over, or planted by someone else) is never opened
+ * and never fails the snapshot: another random name is tried. The lock is taken after the
+ * create, so a cleaner may take it first and remove the file: then the lock fails, or the
+ * file has no link left once we hold it, and we start again with a new name. */
+static int open_named(struct ttlog__snapres *s)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		struct stat st;
+		size_t pos = 0;
+		int fd, err;
+
+		ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, TMP_PREFIX);
+		ttlog__fmt_u64(s->tmp_name, sizeof s->tmp_name, &pos, (uint64_t)getpid());
+		ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, "-");
+		fmt_hex64(s->tmp_name, sizeof s->tmp_name, &pos, random64());
+		fd = openat(ttlog__g.dirfd, s->tmp_name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -EEXIST)
+				continue;
+			s->tmp_name[0] = '\0';
+			return err;
+		}
+		err = lock_fd(fd, F_WRLCK);
+		/* -EINVAL: no OFD locks (before Linux 3.15): go on unlocked */
+		if (err == 0 || err == -EINVAL) {
+			if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+				return fd;
+			err = -EAGAIN;
+		}
+		close(fd); /* a cleaner has it: it removes the name, not us */
+		if (err != -EAGAIN && err != -EACCES) {
+			unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+			s->tmp_name[0] = '\0';
+			return err;
+		}
+	}
+	s->tmp_name[0] = '\0';
+	return -EEXIST;
+}
+
+/* Drop a temporary file that was not published. */
+static void discard(struct ttlog__snapres *s, int fd)
+{
+	if (s->tmp_name[0] != '\0')
+		unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+	s->tmp_name[0] = '\0';
+	close(fd);
 }
 
 /* snapshot_clip: the start of the window common to all shards (the latest first_ts of
@@ -139,7 +294,6 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 {
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	struct ttlog__snapinfo info;
-	size_t pos = 0;
 	int fd, err;
 
 	if (ring == NULL)
@@ -154,28 +308,45 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 	if (ttlog__g.snapshot_clip)
 		clip_window(ring, &info, s->records);
 
-	ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, TMP_PREFIX);
-	ttlog__fmt_u64(s->tmp_name, sizeof s->tmp_name, &pos, (uint64_t)getpid());
-	ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, "-");
-	ttlog__fmt_u64(s->tmp_name, sizeof s->tmp_name, &pos,
-		       atomic_fetch_add_explicit(&ttlog__g.tmp_seq, 1, memory_order_relaxed));
-	fd = openat(ttlog__g.dirfd, s->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	/* O_TMPFILE first; once more on a named file if its link through /proc fails */
+	for (int attempt = 0;; attempt++) {
+		unsigned mode = ttlog__g.snapshot_mode != 0 ? ttlog__g.snapshot_mode : 0600;
+		bool anon = true, retry = false;
+
 		s->tmp_name[0] = '\0';
-		return -errno;
+		if ((fd = open_anon()) < 0) {
+			anon = false;
+			if ((fd = open_named(s)) < 0)
+				return fd;
+		}
+		/* 0600 at creation, so nothing is readable by others before this; fchmod, not
+		 * the open mode, so that the umask neither narrows nor widens it */
+		err = fchmod(fd, (mode_t)mode) < 0 ? -errno : 0;
+		if (err == 0 && ttlog__test_tmp_hook != NULL)
+			ttlog__test_tmp_hook(fd, s->tmp_name);
+		if (err == 0)
+			err = ttlog__encode(s, &info, fd);
+		if (err == 0 && fsync(fd) < 0)
+			err = -errno;
+		/* published before close: a named file keeps its lock until it has its final
+		 * name, an anonymous one is linked through its descriptor */
+		if (err == 0) {
+			err = publish(s, fd, anon, reason, info.created_ns, name, name_len);
+			retry = anon && attempt == 0 && err != -EEXIST && err != -ENOSPC &&
+				err != -EDQUOT;
+		}
+		if (err < 0) {
+			discard(s, fd);
+			if (!retry)
+				return err;
+			/* the link failed, not the write: named files from now on */
+			atomic_store_explicit(&tmpfile_off, 1, memory_order_relaxed);
+			continue;
+		}
+		s->tmp_name[0] = '\0';
+		close(fd); /* after fsync: nothing left to report */
+		break;
 	}
-	err = ttlog__encode(s, &info, fd);
-	if (err == 0 && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
-	if (err == 0)
-		err = publish(s->tmp_name, reason, info.created_ns, name, name_len);
-	if (err < 0) {
-		unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
-		return err;
-	}
-	s->tmp_name[0] = '\0';
 	if (fsync(ttlog__g.dirfd) < 0)
 		return -errno; /* the file is complete; its directory entry may not be durable */
 	return 0;
@@ -187,7 +358,7 @@ static const char *errno_text(int err)
 	return ttlog_strerror(err);
 }
 
-int ttlog__snapshot(const char *reason_in, char *path, size_t len, bool crash)
+static int snapshot(const char *reason_in, char *path, size_t len, bool crash)
 {
 	struct ttlog__snapres *s = &ttlog__g.snap;
 	char reason[TTLOG_REASON_MAX + 1], name[160];
@@ -203,7 +374,7 @@ int ttlog__snapshot(const char *reason_in, char *path, size_t len, bool crash)
 		goto out_fail;
 	atomic_fetch_add_explicit(&ttlog__g.snapshots_written, 1, memory_order_relaxed);
 	if (!crash && ttlog__g.keep > 0)
-		ttlog__retention(ttlog__g.dirfd, ttlog__g.keep);
+		ttlog__retention(ttlog__g.dirfd, ttlog__g.keep, name);
 	if (path != NULL && len > 0) {
 		size_t pos = 0;
 		ttlog__fmt_str(path, len, &pos, ttlog__g.dir);
@@ -227,6 +398,20 @@ out_fail:
 	return err;
 }
 
+int ttlog__snapshot(const char *reason, char *path, size_t len, bool crash)
+{
+	int err, old;
+
+	if (crash)
+		return snapshot(reason, path, len, true);
+	/* fsync and nanosleep are cancellation points: a thread cancelled in there would keep
+	 * the snapshot buffers claimed forever, and every later snapshot would wait for them */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	err = snapshot(reason, path, len, false);
+	pthread_setcancelstate(old, NULL);
+	return err;
+}
+
 TTLOG_API int ttlog_snapshot(const char *reason, char *path, size_t len)
 {
 	if (atomic_load_explicit(&ttlog__g.ring, memory_order_acquire) == NULL)
@@ -234,16 +419,22 @@ TTLOG_API int ttlog_snapshot(const char *reason, char *path, size_t len)
 	return ttlog__snapshot(reason, path, len, false);
 }
 
-/* .ttlog-tmp-{pid}-{n}: the pid, or 0 when the name is not one of ours */
-static long tmp_pid(const char *name)
+/* .ttlog-tmp-{digits}-{hex digits}: the names ttlog gives its temporary files (the pid
+ * part decimal, the suffix a sequence number before, 16 random hex digits now) */
+static bool tmp_name_ours(const char *name)
 {
-	char *end;
-	long pid;
+	const char *p = name + sizeof TMP_PREFIX - 1;
+	size_t n;
 
 	if (strncmp(name, TMP_PREFIX, sizeof TMP_PREFIX - 1) != 0)
-		return 0;
-	pid = strtol(name + sizeof TMP_PREFIX - 1, &end, 10);
-	return *end == '-' && pid > 0 ? pid : 0;
+		return false;
+	for (n = 0; *p >= '0' && *p <= '9'; p++)
+		n++;
+	if (n == 0 || *p++ != '-')
+		return false;
+	for (n = 0; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+		n++;
+	return n > 0 && n <= 20 && *p == '\0';
 }
 
 /* A directory stream on its own descriptor (closedir must not close dirfd). */
@@ -257,54 +448,236 @@ static DIR *open_dir(int dirfd)
 	return d;
 }
 
+/* Open name for reading if it is a regular file of ours (effective uid) and still the
+ * entry we looked at: no symlink followed, no FIFO or device opened (O_NONBLOCK: opening a
+ * FIFO does not wait for a writer). The descriptor, or -1. */
+static int open_own_regular(int dirfd, const char *name, struct stat *st)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_uid != geteuid()) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* name still names the file st describes (not replaced since we opened it) */
+static bool same_file(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino;
+}
+
+/*
+ * Remove the temporary files that no writer holds. A writer locks its temporary file
+ * (lock_fd) right after creating it and keeps the lock until the file has its final name;
+ * the lock goes when the writer dies, in whatever pid namespace it lived. A file we can
+ * lock is therefore not being written, but for the window between a writer's create and
+ * its lock. Two guards close that window: the file must also be older than
+ * TMP_STALE_S (its mtime: a writer's writes move it; only its owner, who is us, can set
+ * it back), and a writer that finds its file unlinked once it holds its lock starts again
+ * under a new name (open_named). The age also spares the unlocked temporary files of a
+ * live process running an older ttlog. We unlink while holding the lock, and only a
+ * regular file of our uid with one of our names.
+ */
+#define TMP_STALE_S 60
+
 void ttlog__clean_stale(int dirfd)
 {
 	DIR *d = open_dir(dirfd);
+	time_t now = time(NULL);
 	struct dirent *de;
+	struct stat st;
 
+	/* a new start, maybe a new directory: try O_TMPFILE again */
+	atomic_store_explicit(&tmpfile_off, 0, memory_order_relaxed);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		long pid = tmp_pid(de->d_name);
-		if (pid == 0 || pid == (long)getpid())
+		int fd;
+
+		if (!tmp_name_ours(de->d_name))
 			continue;
-		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		if ((fd = open_own_regular(dirfd, de->d_name, &st)) < 0)
+			continue;
+		if (st.st_mtime <= now - TMP_STALE_S && lock_fd(fd, F_RDLCK) == 0 &&
+		    same_file(dirfd, de->d_name, &st))
 			unlinkat(dirfd, de->d_name, 0);
+		close(fd);
 	}
 	closedir(d);
 }
 
+/* ---- retention ---- */
+
+/* ttlog-{pid}-{YYYYmmddHHMMSS}-{reason}[-n].bin: the stamp as a number, or 0 when the name
+ * is not one ttlog gives (reason: [A-Za-z0-9_-]+) */
+static uint64_t snap_stamp(const char *name)
+{
+	const char *p = name + 6;
+	uint64_t stamp = 0;
+	size_t n, l = strlen(name);
+
+	if (l >= 256 || l < 6 + 1 + 1 + 14 + 1 + 1 + 4 || strncmp(name, "ttlog-", 6) != 0 ||
+	    strcmp(name + l - 4, ".bin") != 0)
+		return 0;
+	for (n = 0; *p >= '0' && *p <= '9'; p++)
+		n++;
+	if (n == 0 || *p++ != '-')
+		return 0;
+	for (n = 0; n < 14; n++, p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		stamp = stamp * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p++ != '-' || p >= name + l - 4)
+		return 0;
+	for (; p < name + l - 4; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return 0;
+	return stamp;
+}
+
+/* A CBOR head: major type and argument. */
+static bool cbor_head(const unsigned char **p, const unsigned char *end, int *major,
+		      uint64_t *arg)
+{
+	unsigned ai;
+	int n;
+
+	if (*p >= end)
+		return false;
+	*major = **p >> 5;
+	ai = *(*p)++ & 31u;
+	if (ai < 24) {
+		*arg = ai;
+		return true;
+	}
+	n = ai == 24 ? 1 : ai == 25 ? 2 : ai == 26 ? 4 : ai == 27 ? 8 : 0;
+	if (n == 0 || end - *p < n)
+		return false;
+	for (*arg = 0; n > 0; n--)
+		*arg = *arg << 8 | *(*p)++;
+	return true;
+}
+
+static bool cbor_text_is(const unsigned char **p, const unsigned char *end, const char *s)
+{
+	size_t l = strlen(s);
+	uint64_t arg;
+	int major;
+
+	if (!cbor_head(p, end, &major, &arg) || major != 3 || arg != l ||
+	    (size_t)(end - *p) < l || memcmp(*p, s, l) != 0)
+		return false;
+	*p += l;
+	return true;
+}
+
+/*
+ * Is the open file fd a ttlog snapshot of our service? It must start with the LZ4 frame
+ * magic, and the start of its decompressed content must be the map ttlog writes, whose
+ * first keys are, in this order, format "ttlog", version (any unsigned), service (ours).
+ * At most the first 128 KiB are read: the first LZ4 block (64 KiB of content at most)
+ * holds the start of the map.
+ */
+static bool is_our_snapshot(LZ4F_dctx *dctx, int fd)
+{
+	unsigned char in[16384], out[256];
+	size_t got = 0;
+	off_t off = 0;
+	const unsigned char *p = out;
+	uint64_t arg;
+	int major;
+
+	LZ4F_resetDecompressionContext(dctx);
+	while (got < sizeof out && off < 128 * 1024) {
+		ssize_t n = pread(fd, in, sizeof in, off);
+		size_t used = 0;
+
+		if (n <= 0)
+			break;
+		if (off == 0 && (n < 4 || in[0] != 0x04 || in[1] != 0x22 || in[2] != 0x4d ||
+				 in[3] != 0x18))
+			return false;
+		off += n;
+		while (used < (size_t)n && got < sizeof out) {
+			size_t src = (size_t)n - used, dst = sizeof out - got;
+			size_t rc = LZ4F_decompress(dctx, out + got, &dst, in + used, &src, NULL);
+
+			if (LZ4F_isError(rc))
+				return false;
+			used += src;
+			got += dst;
+			if (rc == 0)
+				break; /* end of the frame */
+		}
+	}
+	return cbor_head(&p, out + got, &major, &arg) && major == 5 &&
+	       cbor_text_is(&p, out + got, "format") && cbor_text_is(&p, out + got, "ttlog") &&
+	       cbor_text_is(&p, out + got, "version") && cbor_head(&p, out + got, &major, &arg) &&
+	       major == 0 && cbor_text_is(&p, out + got, "service") &&
+	       cbor_text_is(&p, out + got, ttlog__g.service);
+}
+
 struct snapfile {
-	struct timespec mtime;
+	uint64_t stamp;
+	dev_t dev;
+	ino_t ino;
 	char name[256];
 };
 
+/* Newest first: the later stamp in the name; on the same stamp the longer name (so that
+ * -10 ranks after -9), then the greater name. mtimes are not used: anyone can set them. */
 static int by_age(const void *a, const void *b)
 {
 	const struct snapfile *x = a, *y = b;
-	if (x->mtime.tv_sec != y->mtime.tv_sec)
-		return x->mtime.tv_sec < y->mtime.tv_sec ? 1 : -1;
-	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-		return x->mtime.tv_nsec < y->mtime.tv_nsec ? 1 : -1;
-	return strcmp(y->name, x->name); /* same time: the later name is newer */
+	size_t lx = strlen(x->name), ly = strlen(y->name);
+
+	if (x->stamp != y->stamp)
+		return x->stamp < y->stamp ? 1 : -1;
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	return strcmp(y->name, x->name);
 }
 
-void ttlog__retention(int dirfd, unsigned keep)
+/*
+ * Keep the newest `keep` snapshots of this service in the directory. Only this user's
+ * regular files that are ttlog snapshots of the same service count and are removed
+ * (open_own_regular, is_our_snapshot); the file just written (`keep_name`) is never
+ * removed, whatever names others planted.
+ */
+void ttlog__retention(int dirfd, unsigned keep, const char *keep_name)
 {
 	DIR *d = open_dir(dirfd);
 	struct snapfile *files = NULL;
 	size_t n = 0, cap = 0, i;
+	LZ4F_dctx *dctx = NULL;
 	struct dirent *de;
 	struct stat st;
 
 	if (d == NULL)
 		return;
+	if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
+		closedir(d);
+		return;
+	}
 	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (strncmp(de->d_name, "ttlog-", 6) != 0 || l < 10 || l >= 256 ||
-		    strcmp(de->d_name + l - 4, ".bin") != 0)
+		uint64_t stamp = snap_stamp(de->d_name);
+		bool ok;
+		int fd;
+
+		if (stamp == 0 || (fd = open_own_regular(dirfd, de->d_name, &st)) < 0)
 			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		ok = is_our_snapshot(dctx, fd);
+		close(fd);
+		if (!ok)
 			continue;
 		if (n == cap) {
 			struct snapfile *f = realloc(files, (cap = cap ? cap * 2 : 64) * sizeof *f);
@@ -312,15 +685,24 @@ void ttlog__retention(int dirfd, unsigned keep)
 				break;
 			files = f;
 		}
-		files[n].mtime = st.st_mtim;
-		memcpy(files[n].name, de->d_name, l + 1);
+		files[n].stamp = stamp;
+		files[n].dev = st.st_dev;
+		files[n].ino = st.st_ino;
+		memcpy(files[n].name, de->d_name, strlen(de->d_name) + 1);
 		n++;
 	}
 	closedir(d);
+	LZ4F_freeDecompressionContext(dctx);
 	if (n > keep) {
 		qsort(files, n, sizeof *files, by_age);
-		for (i = keep; i < n; i++)
-			unlinkat(dirfd, files[i].name, 0);
+		for (i = keep; i < n; i++) {
+			if (keep_name != NULL && strcmp(files[i].name, keep_name) == 0)
+				continue;
+			st.st_dev = files[i].dev;
+			st.st_ino = files[i].ino;
+			if (same_file(dirfd, files[i].name, &st))
+				unlinkat(dirfd, files[i].name, 0);
+		}
 	}
 	free(files);
 }

@@ -153,6 +153,9 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	if (cfg->snapshot_signal != 0 && !ttlog__signal_usable(cfg->snapshot_signal))
 		return fail(-EINVAL, "%s", "snapshot_signal: want 0, SIGUSR1, SIGUSR2, SIGHUP, "
 				     "SIGPWR, SIGURG, SIGWINCH or a real-time signal");
+	if (ttlog__check_mode(cfg->snapshot_mode) < 0)
+		return fail(-EINVAL, "%s",
+			    "snapshot_mode: want 0 (0600), 0600, 0640, 0604 or 0644");
 	{
 		const char *svc = cfg->service ? cfg->service : program_invocation_short_name;
 		const char *dir = cfg->snapshot_dir ? cfg->snapshot_dir : "/tmp";
@@ -208,6 +211,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	ttlog__g.snapshot_clip = cfg->snapshot_clip;
 	ttlog__g.interval_s = cfg->snapshot_interval_s;
 	ttlog__g.keep = cfg->snapshot_keep;
+	ttlog__g.snapshot_mode = cfg->snapshot_mode != 0 ? cfg->snapshot_mode : 0600;
 	ttlog__g.snapshot_signal = cfg->snapshot_signal;
 	ttlog__g.pid = getpid();
 	ttlog__g.parent_pid = 0;
@@ -320,6 +324,9 @@ TTLOG_API void ttlog_get_stats(ttlog_stats *st)
 
 TTLOG_API const char *ttlog_strerror(int err)
 {
+	/* Every code a ttlog function can return, from its own checks or from the system
+	 * calls under it (open, write, fsync, link, rename, fcntl, mmap, pthread_create, ...):
+	 * strerror() is not async-signal-safe, and the crash path reports through this. */
 	switch (err) {
 	case 0: return "success";
 	case -EINVAL: return "invalid argument or configuration";
@@ -327,19 +334,46 @@ TTLOG_API const char *ttlog_strerror(int err)
 	case -ENOSPC: return "no space left (disk, or interner full)";
 	case -EALREADY: return "ttlog is already running";
 	case -ESRCH: return "ttlog is not running";
-	case -EBUSY: return "too many snapshot requests pending";
+	case -EBUSY: return "too many snapshot requests pending, or resource busy";
 	case -ENOBUFS: return "ring full, event dropped";
 	case -E2BIG: return "event does not fit a record";
 	case -EACCES: return "permission denied";
 	case -EPERM: return "operation not permitted";
 	case -ENOENT: return "no such file or directory";
 	case -ENOTDIR: return "not a directory";
+	case -EISDIR: return "is a directory";
 	case -EROFS: return "read-only file system";
 	case -EFBIG: return "file too large";
 	case -EDQUOT: return "disk quota exceeded";
 	case -EIO: return "input/output error";
 	case -ENAMETOOLONG: return "name or buffer too long";
 	case -ETIMEDOUT: return "timed out waiting for a snapshot in progress";
+	case -EEXIST: return "file exists (no free snapshot or temporary name)";
+	case -EMFILE: return "too many open files in this process";
+	case -ENFILE: return "too many open files in the system";
+	case -EINTR: return "interrupted by a signal";
+	case -ELOOP: return "too many levels of symbolic links";
+	case -ETXTBSY: return "file busy";
+	case -EOVERFLOW: return "value too large";
+	case -EAGAIN: return "resource temporarily unavailable"; /* = EWOULDBLOCK */
+	case -ENOSYS: return "function not implemented by the kernel";
+	case -EOPNOTSUPP: return "operation not supported"; /* = ENOTSUP */
+	case -EXDEV: return "cross-device link";
+	case -EMLINK: return "too many links";
+	case -EBADF: return "bad file descriptor";
+	case -EFAULT: return "bad address";
+	case -ENOLCK: return "no locks available";
+	case -EDEADLK: return "resource deadlock avoided";
+	case -ENODEV: return "no such device";
+	case -ENXIO: return "no such device or address";
+	case -EPIPE: return "broken pipe";
+	case -ESTALE: return "stale file handle";
+	case -ENOTEMPTY: return "directory not empty";
+	case -ECANCELED: return "operation canceled";
+	case -EBADMSG: return "malformed data";
+	case -EILSEQ: return "invalid byte sequence";
+	case -ERANGE: return "result out of range";
+	case -EPROTO: return "protocol error";
 	default: return "unknown error";
 	}
 }

@@ -498,7 +498,9 @@ static void test_stale_temp_cleaned(void **state)
 	int fd;
 
 	(void)state;
-	/* a temp file left by a dead process, and one by a live one (ours: kept) */
+	/* a temp file left by a dead process (unlocked and an hour old: removed), and a
+	 * fresh one (kept: its writer may not have locked it yet); tests/test_files.c has
+	 * the lock cases */
 	dead = fork();
 	if (dead == 0)
 		_exit(0);
@@ -506,6 +508,11 @@ static void test_stale_temp_cleaned(void **state)
 	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)dead);
 	fd = open(p, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
+	{
+		time_t t = time(NULL) - 3600;
+		struct timespec old[2] = {{.tv_sec = t}, {.tv_sec = t}};
+		assert_int_equal(futimens(fd, old), 0);
+	}
 	close(fd);
 	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)getppid());
 	fd = open(p, O_CREAT | O_WRONLY, 0644);

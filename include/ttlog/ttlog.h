@@ -59,11 +59,12 @@ enum ttlog_policy {
  *   TTLOG_CAPACITY           capacity, events          (default 65536)
  *   TTLOG_LEVEL              level: trace|debug|info|warn|error|fatal|off or 0..6
  *   TTLOG_SNAPSHOT_INTERVAL  snapshot_interval_s, seconds, 0 = off
- *   TTLOG_SNAPSHOT_KEEP      snapshot_keep, newest ttlog-*.bin files kept in the
+ *   TTLOG_SNAPSHOT_KEEP      snapshot_keep, newest snapshots of this service kept in the
  *                            directory, 0 = keep all
  *   TTLOG_SNAPSHOT_SIGNAL    snapshot_signal: a signal name (USR2, SIGUSR1) or number, 0 = off
  *   TTLOG_POLICY             overwrite|drop
  *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
+ *   TTLOG_SNAPSHOT_MODE      snapshot_mode: octal 0600 (default), 0640, 0604 or 0644
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
  *
@@ -87,7 +88,12 @@ typedef struct ttlog_config {
 			int level;            /* runtime minimum level (enum ttlog_level) */
 			int policy;           /* enum ttlog_policy */
 			unsigned snapshot_interval_s; /* periodic snapshots, 0 = off */
-			unsigned snapshot_keep;       /* retention, 0 = keep every file */
+			/* retention, 0 = keep every file. Counts and removes only the
+			 * snapshots of this service owned by this user (regular files named
+			 * ttlog-*.bin whose content is a ttlog snapshot with this service),
+			 * newest by the time in their name kept; the file a snapshot has just
+			 * written is never removed. */
+			unsigned snapshot_keep;
 			int snapshot_signal;  /* signal that asks for a snapshot, 0 = off */
 			bool final_snapshot;  /* ttlog_shutdown() writes a "shutdown" snapshot */
 			bool quiet;           /* do not print errors on stderr (still counted) */
@@ -105,7 +111,13 @@ typedef struct ttlog_config {
 			int env_error;
 			char env_errmsg[160];
 			/* new fields go here, zero meaning default (core/config.c:
-			 * TTLOG__CONFIG_USED names the last one) */
+			 * TTLOG__CONFIG_LAST names the last one) */
+			/* permission bits of snapshot files, 0 = 0600 (owner read/write only:
+			 * a snapshot holds the logged data, and the default directory is /tmp).
+			 * Only read bits may be added for group and other: 0640, 0604, 0644;
+			 * anything else makes ttlog_init() fail with -EINVAL. Applied with
+			 * fchmod(), so the umask neither narrows nor widens it. */
+			unsigned snapshot_mode;
 		};
 		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
 	};
