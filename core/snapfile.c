@@ -421,20 +421,25 @@ TTLOG_API int ttlog_snapshot(const char *reason, char *path, size_t len)
 
 /* .ttlog-tmp-{digits}-{hex digits}: the names ttlog gives its temporary files (the pid
  * part decimal, the suffix a sequence number before, 16 random hex digits now) */
-static bool tmp_name_ours(const char *name)
+/* One of our temporary names: 0 if not; 2 for this version's .ttlog-tmp-{pid}-{16 hex},
+ * whose writer always holds a lock; 1 for an older version's .ttlog-tmp-{pid}-{n}, whose
+ * writer did not lock. */
+static int tmp_name_ours(const char *name)
 {
 	const char *p = name + sizeof TMP_PREFIX - 1;
 	size_t n;
 
 	if (strncmp(name, TMP_PREFIX, sizeof TMP_PREFIX - 1) != 0)
-		return false;
+		return 0;
 	for (n = 0; *p >= '0' && *p <= '9'; p++)
 		n++;
 	if (n == 0 || *p++ != '-')
-		return false;
+		return 0;
 	for (n = 0; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
 		n++;
-	return n > 0 && n <= 20 && *p == '\0';
+	if (n == 0 || n > 20 || *p != '\0')
+		return 0;
+	return n == 16 ? 2 : 1;
 }
 
 /* A directory stream on its own descriptor (closedir must not close dirfd). */
@@ -478,12 +483,12 @@ static bool same_file(int dirfd, const char *name, const struct stat *st)
  * (lock_fd) right after creating it and keeps the lock until the file has its final name;
  * the lock goes when the writer dies, in whatever pid namespace it lived. A file we can
  * lock is therefore not being written, but for the window between a writer's create and
- * its lock. Two guards close that window: the file must also be older than
- * TMP_STALE_S (its mtime: a writer's writes move it; only its owner, who is us, can set
- * it back), and a writer that finds its file unlinked once it holds its lock starts again
- * under a new name (open_named). The age also spares the unlocked temporary files of a
- * live process running an older ttlog. We unlink while holding the lock, and only a
- * regular file of our uid with one of our names.
+ * its lock, which the writer closes: once it holds its lock, a writer that finds its file
+ * unlinked starts again under a new name (open_named). We unlink while holding the lock,
+ * and only a regular file of our uid with one of our names. The names of an older ttlog,
+ * whose writers took no lock, are also required to be older than TMP_STALE_S (their
+ * mtime: a writer's writes move it), so that a live process running that version keeps
+ * the file it is writing.
  */
 #define TMP_STALE_S 60
 
@@ -499,13 +504,13 @@ void ttlog__clean_stale(int dirfd)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		int fd;
+		int kind = tmp_name_ours(de->d_name), fd;
 
-		if (!tmp_name_ours(de->d_name))
+		if (kind == 0)
 			continue;
 		if ((fd = open_own_regular(dirfd, de->d_name, &st)) < 0)
 			continue;
-		if (st.st_mtime <= now - TMP_STALE_S && lock_fd(fd, F_RDLCK) == 0 &&
+		if ((kind == 2 || st.st_mtime <= now - TMP_STALE_S) && lock_fd(fd, F_RDLCK) == 0 &&
 		    same_file(dirfd, de->d_name, &st))
 			unlinkat(dirfd, de->d_name, 0);
 		close(fd);

@@ -339,12 +339,16 @@ static int exists(const char *name)
 
 /* A temporary file whose writer (this test, standing for a process of another pid
  * namespace: its pid does not exist here) holds its lock survives ttlog_init()'s cleanup;
- * an old unlocked one is removed; a fresh unlocked one (its writer may be between create
- * and lock), another user's, a symlink and names that are not ours are kept. */
+ * an unlocked one is removed (this version's names at once, since their writers always
+ * lock and re-check; an older version's only once an hour old: its writers did not lock);
+ * a fresh unlocked one of the old form, another user's, a symlink and names that are not
+ * ours are kept. */
 static void test_stale_temp_lock_decides(void **state)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char live[64], stale[64], stale_new[64], fresh[64], other[64], link_[64], target[64];
+	char live_new[64], fresh_new[64];
+	int fd_live_new;
 	long pid = absent_pid();
 	int fd_live, fd;
 
@@ -353,6 +357,8 @@ static void test_stale_temp_lock_decides(void **state)
 	snprintf(stale, sizeof stale, ".ttlog-tmp-%ld-1", pid);
 	snprintf(stale_new, sizeof stale_new, ".ttlog-tmp-%ld-0123456789abcdef", pid);
 	snprintf(fresh, sizeof fresh, ".ttlog-tmp-%ld-2", pid);
+	snprintf(live_new, sizeof live_new, ".ttlog-tmp-%ld-00000000000000aa", pid);
+	snprintf(fresh_new, sizeof fresh_new, ".ttlog-tmp-%ld-fedcba9876543210", pid);
 	snprintf(other, sizeof other, ".ttlog-tmp-%ld-3", pid);
 	snprintf(link_, sizeof link_, ".ttlog-tmp-%ld-4", pid);
 	snprintf(target, sizeof target, "not-a-temp");
@@ -363,6 +369,10 @@ static void test_stale_temp_lock_decides(void **state)
 	close(make_tmp(stale, 3600));
 	close(make_tmp(stale_new, 3600));
 	close(make_tmp(fresh, 0));
+	close(make_tmp(fresh_new, 0));
+	fd_live_new = make_tmp(live_new, 0);
+	if (fcntl(fd_live_new, F_OFD_SETLK, &fl) < 0)
+		fail_msg("OFD lock: %s", strerror(errno));
 	fd = make_tmp(other, 3600);
 	if (geteuid() == 0)
 		assert_int_equal(fchown(fd, 65534, 65534), 0);
@@ -382,7 +392,11 @@ static void test_stale_temp_lock_decides(void **state)
 	if (exists(stale_new))
 		fail_msg("%s (unlocked, an hour old) was kept", stale_new);
 	if (!exists(fresh))
-		fail_msg("%s (unlocked but fresh) was removed", fresh);
+		fail_msg("%s (unlocked but fresh, an older version's name) was removed", fresh);
+	if (exists(fresh_new))
+		fail_msg("%s (unlocked, this version's name) was kept", fresh_new);
+	if (!exists(live_new))
+		fail_msg("%s (fresh, lock held by a live writer) was removed", live_new);
 	if (geteuid() == 0 && !exists(other))
 		fail_msg("%s (another user's) was removed", other);
 	if (!exists(link_) || !exists(target))
@@ -390,6 +404,7 @@ static void test_stale_temp_lock_decides(void **state)
 			 exists(target));
 	ttlog_shutdown();
 	close(fd_live);
+	close(fd_live_new);
 
 	/* the writer is gone (its lock with it): the next init removes the file */
 	start("test", 0);
