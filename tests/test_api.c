@@ -466,22 +466,28 @@ static void test_request_snapshot_async(void **state)
 	assert_int_equal(tu_count(dir, "ttlog-", "-late.bin"), 1);
 }
 
+/* Start ttlog on dir with a final snapshot and these snapshot settings; log one event. */
+static void start_final(unsigned interval_s, int sig, unsigned keep)
+{
+	ttlog_config cfg;
+
+	ttlog_config_default(&cfg);
+	cfg.snapshot_dir = dir;
+	cfg.snapshot_interval_s = interval_s;
+	cfg.snapshot_signal = sig;
+	cfg.final_snapshot = true;
+	cfg.snapshot_keep = keep;
+	assert_int_equal(ttlog_init(&cfg), 0);
+	TTLOG_INFO("periodic", "tick");
+}
+
 /* Snapshots on a signal, on an interval and at shutdown. Every file is kept: with
  * retention, interval snapshots written while this thread waits to be scheduled could
  * remove the signal's before it is seen. */
 static void test_interval_signal_final(void **state)
 {
-	ttlog_config cfg;
-
 	(void)state;
-	ttlog_config_default(&cfg);
-	cfg.snapshot_dir = dir;
-	cfg.snapshot_interval_s = 1;
-	cfg.snapshot_signal = SIGUSR2;
-	cfg.final_snapshot = true;
-	cfg.snapshot_keep = 0;
-	assert_int_equal(ttlog_init(&cfg), 0);
-	TTLOG_INFO("periodic", "tick");
+	start_final(1, SIGUSR2, 0);
 	kill(getpid(), SIGUSR2);
 	tu_wait_for(tu_count(dir, "ttlog-", "-signal.bin") > 0, "a snapshot on SIGUSR2");
 	assert_int_equal(tu_count(dir, "ttlog-", "-signal.bin"), 1);
@@ -497,16 +503,10 @@ static void test_interval_signal_final(void **state)
 static void test_keep_newest(void **state)
 {
 	static const char *const reasons[] = {"keep-a", "keep-b", "keep-c", "keep-d"};
-	ttlog_config cfg;
 	char path[4200];
 
 	(void)state;
-	ttlog_config_default(&cfg);
-	cfg.snapshot_dir = dir;
-	cfg.final_snapshot = true;
-	cfg.snapshot_keep = 2;
-	assert_int_equal(ttlog_init(&cfg), 0);
-	TTLOG_INFO("periodic", "tick");
+	start_final(0, 0, 2);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(ttlog_snapshot(reasons[i], path, sizeof path), 0);
 		assert_int_equal(tu_count(dir, "ttlog-", ".bin"), i < 2 ? i + 1 : 2);
