@@ -23,7 +23,7 @@ $(EX_B)/%: examples/%.c $(B)/libttlog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
 
-$(VIEW_FIXTURES): tests/view/fixtures.c $(B)/libttlog.a
+$(VIEW_FIXTURES): tests/view/fixtures.c tests/cbor_fixture.h $(B)/libttlog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
 
@@ -62,7 +62,7 @@ $(FUZZ_B)/fuzz_reader: tests/fuzz/fuzz_reader.c core/reader.c include/ttlog/read
 	$(FUZZ_CC) $(FUZZ_FLAGS) tests/fuzz/fuzz_reader.c core/reader.c -o $@ -llz4
 
 # the multi-variant library (any VARIANT's build has them all): seeds from every variant
-$(FUZZ_B)/gen_seeds: tests/fuzz/gen_seeds.c $(B)/libttlog-all.a
+$(FUZZ_B)/gen_seeds: tests/fuzz/gen_seeds.c tests/cbor_fixture.h $(B)/libttlog-all.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ -Wl,--whole-archive $(B)/libttlog-all.a \
 	  -Wl,--no-whole-archive $(LIBS)

@@ -443,21 +443,22 @@ static void test_names_never_overwrite(void **state)
 	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 4);
 }
 
-static void test_request_snapshot_async(void **state)
+static uint64_t snapshots_written(void)
 {
 	ttlog_stats st;
+	ttlog_get_stats(&st);
+	return st.snapshots_written;
+}
 
+static void test_request_snapshot_async(void **state)
+{
 	(void)state;
 	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
 	TTLOG_INFO("async", "before request");
 	assert_int_equal(ttlog_request_snapshot("checkpoint"), 0);
 	/* the counter moves once the file is durable, just after it becomes visible */
-	ttlog_get_stats(&st);
-	for (int i = 0; i < 10000 && st.snapshots_written == 0; i++) {
-		usleep(1000);
-		ttlog_get_stats(&st);
-	}
-	assert_int_equal(st.snapshots_written, 1);
+	tu_wait_for(snapshots_written() > 0, "the requested snapshot written");
+	assert_int_equal(snapshots_written(), 1);
 	assert_int_equal(tu_count(dir, "ttlog-", "-checkpoint.bin"), 1);
 	/* shutdown serves requests made before it */
 	assert_int_equal(ttlog_request_snapshot("late"), 0);
@@ -465,29 +466,57 @@ static void test_request_snapshot_async(void **state)
 	assert_int_equal(tu_count(dir, "ttlog-", "-late.bin"), 1);
 }
 
-static void test_interval_signal_final_keep(void **state)
+/* Start ttlog on dir with a final snapshot and these snapshot settings; log one event. */
+static void start_final(unsigned interval_s, int sig, unsigned keep)
 {
 	ttlog_config cfg;
 
-	(void)state;
 	ttlog_config_default(&cfg);
 	cfg.snapshot_dir = dir;
-	cfg.snapshot_interval_s = 1;
-	cfg.snapshot_signal = SIGUSR2;
+	cfg.snapshot_interval_s = interval_s;
+	cfg.snapshot_signal = sig;
 	cfg.final_snapshot = true;
-	cfg.snapshot_keep = 2;
+	cfg.snapshot_keep = keep;
 	assert_int_equal(ttlog_init(&cfg), 0);
 	TTLOG_INFO("periodic", "tick");
+}
+
+/* Snapshots on a signal, on an interval and at shutdown. Every file is kept: with
+ * retention, interval snapshots written while this thread waits to be scheduled could
+ * remove the signal's before it is seen. */
+static void test_interval_signal_final(void **state)
+{
+	(void)state;
+	start_final(1, SIGUSR2, 0);
 	kill(getpid(), SIGUSR2);
-	for (int i = 0; i < 5000 && tu_count(dir, "ttlog-", "-signal.bin") == 0; i++)
-		usleep(1000);
+	tu_wait_for(tu_count(dir, "ttlog-", "-signal.bin") > 0, "a snapshot on SIGUSR2");
 	assert_int_equal(tu_count(dir, "ttlog-", "-signal.bin"), 1);
-	for (int i = 0; i < 5000 && tu_count(dir, "ttlog-", "-interval.bin") == 0; i++)
-		usleep(1000);
-	assert_true(tu_count(dir, "ttlog-", "-interval.bin") >= 1);
+	tu_wait_for(tu_count(dir, "ttlog-", "-interval.bin") > 0, "an interval snapshot");
 	ttlog_shutdown();
 	assert_int_equal(tu_count(dir, "ttlog-", "-shutdown.bin"), 1);
-	/* retention: only the newest 2 files remain */
+	assert_int_equal(tu_count(dir, "ttlog-", "-signal.bin"), 1);
+}
+
+/* Retention: after each snapshot only the newest snapshot_keep files remain, the final
+ * one included. Files written in one clock tick have the same mtime; the later name is
+ * the newer then, so the reasons sort in the order they are taken. */
+static void test_keep_newest(void **state)
+{
+	static const char *const reasons[] = {"keep-a", "keep-b", "keep-c", "keep-d"};
+	char path[4200];
+
+	(void)state;
+	start_final(0, 0, 2);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(ttlog_snapshot(reasons[i], path, sizeof path), 0);
+		assert_int_equal(tu_count(dir, "ttlog-", ".bin"), i < 2 ? i + 1 : 2);
+		assert_int_equal(access(path, F_OK), 0); /* the newest is never the one removed */
+	}
+	assert_int_equal(tu_count(dir, "ttlog-", "-keep-c.bin"), 1);
+	assert_int_equal(tu_count(dir, "ttlog-", "-keep-d.bin"), 1);
+	ttlog_shutdown();
+	assert_int_equal(tu_count(dir, "ttlog-", "-shutdown.bin"), 1);
+	assert_int_equal(tu_count(dir, "ttlog-", "-keep-d.bin"), 1);
 	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 2);
 }
 
@@ -776,7 +805,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_config_and_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_never_overwrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_snapshot_async, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interval_signal_final_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interval_signal_final, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temp_cleaned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_clip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_clip_truncated_index, setup,

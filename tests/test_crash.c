@@ -83,18 +83,29 @@ void free(void *p)
 /* ---- ways to die ---- */
 
 
-static _Atomic int stop_loggers;
+/* Set once the crashing thread has logged its last event. From then on each logger logs
+ * at most LOGGER_AFTER more events, so that they cannot push that event out of the ring
+ * however long the crashing thread waits to be scheduled before it faults. */
+static _Atomic int last_logged;
+static _Atomic int loggers_started;
+#define LOGGER_AFTER 4096
 
 static void *logger(void *arg)
 {
+	uint64_t after = 0;
+
 	(void)arg;
-	/* busy, but not flat out: ~100 events per 50 us, so the 64K ring holds more than
-	 * a time slice of theirs while the crashing thread waits to be scheduled */
-	for (uint64_t i = 0; !atomic_load(&stop_loggers); i++) {
+	for (uint64_t i = 0; after < LOGGER_AFTER; i++) {
 		TTLOG_DEBUG("bg", "background {}", TTLOG_U64("i", i));
+		if (i == 0)
+			atomic_fetch_add(&loggers_started, 1);
+		/* busy, but not flat out: still logging when the crash comes */
 		if (i % 100 == 99)
 			usleep(50);
+		after += atomic_load(&last_logged);
 	}
+	for (;;)
+		pause(); /* alive, not logging, until the process dies */
 	return NULL;
 }
 
@@ -113,13 +124,19 @@ static void child_start(int loggers, const struct sigaction *prev_segv, int inst
 			signal(sig, SIG_DFL);
 	if (prev_segv != NULL)
 		sigaction(SIGSEGV, prev_segv, NULL);
-	/* With threads logging, the ring must hold more than they log between the last
-	 * event and the crash handler's freeze (a preemption of the crashing thread). */
+	/* with threads logging: 8 times what they log after the last event */
 	tu_start(dir, loggers ? 65536 : 1024, TTLOG_POLICY_OVERWRITE);
 	if (install && ttlog_install_crash_handler() != 0)
 		_exit(98);
 	for (int i = 0; i < loggers; i++)
 		pthread_create(&th[i], NULL, logger, NULL);
+	/* the loggers are logging before the crashing thread's events */
+	uint64_t t0 = tu_now_ms();
+	while (atomic_load(&loggers_started) < loggers) {
+		if (tu_now_ms() - t0 > TU_HANG_S * 1000u)
+			_exit(97); /* hung: the parent reports the exit status */
+		usleep(1000);
+	}
 	for (uint64_t i = 0; i < 100; i++)
 		TTLOG_INFO("crash", "step {}", TTLOG_U64("i", i));
 }
@@ -129,6 +146,7 @@ static void child(int how, int loggers, const struct sigaction *prev_segv, int c
 {
 	child_start(loggers, prev_segv, 1);
 	TTLOG_ERROR("crash", "last event before {}", TTLOG_I64("how", how));
+	atomic_store(&last_logged, 1);
 #if !SANITIZED
 	if (count_allocs)
 		atomic_store(&counting, 1);

@@ -41,10 +41,8 @@ static void expect_failure_then_recovery(int want_err, void (*clear)(void))
 	assert_int_equal(st.snapshot_failures, 1);
 	/* the writer thread's failures are counted too */
 	assert_int_equal(ttlog_request_snapshot("async-fails"), 0);
-	for (int i = 0; i < 5000 && st.snapshot_failures < 2; i++) {
-		usleep(1000);
-		ttlog_get_stats(&st);
-	}
+	tu_wait_for((ttlog_get_stats(&st), st.snapshot_failures >= 2),
+		    "the writer thread's failure counted");
 	assert_int_equal(st.snapshot_failures, 2);
 	assert_no_files();
 	/* logging goes on */

@@ -1,6 +1,6 @@
 /*
  * test_reader.c - the snapshot reader (core/reader.c) against files built here, in
- * memory, with libcbor's encoders and LZ4F_compressFrame(): a valid file decodes to
+ * memory, with tests/cbor_fixture.h and LZ4F_compressFrame(): a valid file decodes to
  * exactly the values written, in every encoding a generic CBOR writer may choose, and
  * every malformed, truncated or hostile variant is refused with a negative errno and a
  * message (never a crash: run it under -fsanitize=address,undefined too).
@@ -19,40 +19,13 @@
 
 #include <cmocka.h>
 
-#include <cbor.h>
 #include <lz4frame.h>
 
 #include <ttlog/reader.h>
 
-/* ---- a growable byte buffer ------------------------------------------------------ */
+#include "cbor_fixture.h"
 
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static void buf_put(struct buf *b, const void *d, size_t n)
-{
-	if (b->cap - b->len < n) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		assert_non_null(b->p);
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	*b = (struct buf){0};
-}
-
-/* ---- a CBOR writer over libcbor's encoders ---------------------------------------- */
+/* ---- a CBOR writer over tests/cbor_fixture.h ------------------------------------- */
 
 /*
  * Containers are built on a stack of buffers so that a definite-length head can carry the
@@ -61,7 +34,7 @@ static void buf_free(struct buf *b)
  */
 #define ENC_DEPTH 16
 struct enc {
-	struct buf level[ENC_DEPTH];
+	struct cbf level[ENC_DEPTH];
 	size_t items[ENC_DEPTH]; /* items written at each level (a map counts keys and values) */
 	bool is_map[ENC_DEPTH];
 	int top;
@@ -74,109 +47,84 @@ static void enc_init(struct enc *e, bool indef)
 	e->indef = indef;
 }
 
-static void e_raw(struct enc *e, const void *p, size_t n, size_t items)
+/* The buffer of the current level, which the caller fills with `items` items. */
+static struct cbf *e_out(struct enc *e, size_t items)
 {
-	buf_put(&e->level[e->top], p, n);
 	e->items[e->top] += items;
+	return &e->level[e->top];
 }
 
-#define E_CALL(e, call, ...)                                                         \
-	do {                                                                         \
-		unsigned char t_[16];                                                \
-		size_t n_ = call(__VA_ARGS__, t_, sizeof t_);                        \
-		assert_true(n_ > 0);                                                 \
-		e_raw(e, t_, n_, 1);                                                 \
-	} while (0)
+static void e_raw(struct enc *e, const void *p, size_t n, size_t items)
+{
+	cbf_put(e_out(e, items), p, n);
+}
 
 static void e_u(struct enc *e, uint64_t v)
 {
-	E_CALL(e, cbor_encode_uint, v);
+	cbf_u(e_out(e, 1), v);
 }
 
 static void e_i(struct enc *e, int64_t v)
 {
-	if (v >= 0)
-		E_CALL(e, cbor_encode_uint, (uint64_t)v);
-	else
-		E_CALL(e, cbor_encode_negint, (uint64_t)(-(v + 1)));
+	cbf_i64(e_out(e, 1), v);
 }
 
 static void e_negint_raw(struct enc *e, uint64_t n) /* the value -1 - n */
 {
-	E_CALL(e, cbor_encode_negint, n);
+	cbf_neg(e_out(e, 1), n);
 }
 
 static void e_d(struct enc *e, double v)
 {
-	E_CALL(e, cbor_encode_double, v);
+	cbf_f64(e_out(e, 1), v);
 }
 
 static void e_half(struct enc *e, float v)
 {
-	E_CALL(e, cbor_encode_half, v);
+	assert_int_equal(cbf_f16(e_out(e, 1), v), 0);
 }
 
 static void e_single(struct enc *e, float v)
 {
-	E_CALL(e, cbor_encode_single, v);
+	cbf_f32(e_out(e, 1), v);
 }
 
 static void e_b(struct enc *e, bool v)
 {
-	E_CALL(e, cbor_encode_bool, v);
+	cbf_bool(e_out(e, 1), v);
 }
 
 static void e_null(struct enc *e)
 {
-	unsigned char t[1];
-	assert_int_equal(cbor_encode_null(t, 1), 1);
-	e_raw(e, t, 1, 1);
+	cbf_null(e_out(e, 1));
 }
 
 static void e_tag(struct enc *e, uint64_t tag) /* the next item is its content */
 {
-	unsigned char t[16];
-	size_t n = cbor_encode_tag(tag, t, sizeof t);
-	assert_true(n > 0);
-	e_raw(e, t, n, 0);
+	cbf_tag(e_out(e, 0), tag);
 }
 
 static void e_bytes(struct enc *e, const void *p, size_t len)
 {
-	unsigned char t[16];
-	size_t n = cbor_encode_bytestring_start(len, t, sizeof t);
-	assert_true(n > 0);
-	buf_put(&e->level[e->top], t, n);
-	e_raw(e, p, len, 1);
+	cbf_bytes(e_out(e, 1), p, len);
 }
 
 static void e_sn(struct enc *e, const char *s, size_t len)
 {
-	unsigned char t[16];
-	size_t n, half = len / 2;
+	struct cbf *o = e_out(e, 1);
+	size_t half = len / 2;
 
 	if (!e->indef) {
-		n = cbor_encode_string_start(len, t, sizeof t);
-		assert_true(n > 0);
-		buf_put(&e->level[e->top], t, n);
-		e_raw(e, s, len, 1);
+		cbf_textn(o, s, len);
 		return;
 	}
 	/* two chunks (one when short, none when empty), then the break */
-	n = cbor_encode_indef_string_start(t, sizeof t);
-	buf_put(&e->level[e->top], t, n);
-	if (half > 0) {
-		n = cbor_encode_string_start(half, t, sizeof t);
-		buf_put(&e->level[e->top], t, n);
-		buf_put(&e->level[e->top], s, half);
-	}
-	if (len > half) {
-		n = cbor_encode_string_start(len - half, t, sizeof t);
-		buf_put(&e->level[e->top], t, n);
-		buf_put(&e->level[e->top], s + half, len - half);
-	}
-	n = cbor_encode_break(t, sizeof t);
-	e_raw(e, t, n, 1);
+	cbf_indef(o, CBF_TEXT);
+	if (half > 0)
+		cbf_textn(o, s, half);
+	if (len > half)
+		cbf_textn(o, s + half, len - half);
+	cbf_break(o);
 }
 
 static void e_s(struct enc *e, const char *s)
@@ -195,39 +143,33 @@ static void e_begin(struct enc *e, bool map)
 
 static void e_end(struct enc *e)
 {
-	struct buf body = e->level[e->top];
+	struct cbf body = e->level[e->top];
 	size_t items = e->items[e->top];
 	bool map = e->is_map[e->top];
-	unsigned char t[16];
-	size_t n;
+	struct cbf *o;
 
-	e->level[e->top] = (struct buf){0};
+	e->level[e->top] = (struct cbf){0};
 	e->top--;
+	o = e_out(e, 1);
 	if (e->indef)
-		n = map ? cbor_encode_indef_map_start(t, sizeof t)
-			: cbor_encode_indef_array_start(t, sizeof t);
+		cbf_indef(o, map ? CBF_MAP : CBF_ARRAY);
 	else if (map)
-		n = cbor_encode_map_start(items / 2, t, sizeof t);
+		cbf_map(o, items / 2);
 	else
-		n = cbor_encode_array_start(items, t, sizeof t);
-	assert_true(n > 0);
-	buf_put(&e->level[e->top], t, n);
-	buf_put(&e->level[e->top], body.p, body.len);
-	if (e->indef) {
-		n = cbor_encode_break(t, sizeof t);
-		buf_put(&e->level[e->top], t, n);
-	}
-	e->items[e->top]++;
-	buf_free(&body);
+		cbf_arr(o, items);
+	cbf_put(o, body.p, body.len);
+	if (e->indef)
+		cbf_break(o);
+	cbf_free(&body);
 }
 
 /* The finished item; the writer is left empty. */
-static struct buf enc_take(struct enc *e)
+static struct cbf enc_take(struct enc *e)
 {
-	struct buf b = e->level[0];
+	struct cbf b = e->level[0];
 
 	assert_int_equal(e->top, 0);
-	e->level[0] = (struct buf){0};
+	e->level[0] = (struct cbf){0};
 	return b;
 }
 
@@ -275,23 +217,23 @@ struct spec {
 static void e_deep(struct enc *e, enum bad bad)
 {
 	enum { DEEP = 100000 };
-	struct buf b = {0};
+	struct cbf b = {0};
 	size_t i;
 
 	for (i = 0; i < DEEP; i++) {
 		switch (bad) {
-		case BAD_DEEP_ARRAYS: buf_put(&b, "\x81", 1); break;
-		case BAD_DEEP_MAPS: buf_put(&b, "\xa1\x61k", 3); break;
-		case BAD_DEEP_TAGS: buf_put(&b, "\xc1", 1); break;
-		default: buf_put(&b, "\x9f", 1); break;
+		case BAD_DEEP_ARRAYS: cbf_put(&b, "\x81", 1); break;
+		case BAD_DEEP_MAPS: cbf_put(&b, "\xa1\x61k", 3); break;
+		case BAD_DEEP_TAGS: cbf_put(&b, "\xc1", 1); break;
+		default: cbf_put(&b, "\x9f", 1); break;
 		}
 	}
-	buf_put(&b, "\x00", 1);
+	cbf_put(&b, "\x00", 1);
 	if (bad == BAD_DEEP_INDEF)
 		for (i = 0; i < DEEP; i++)
-			buf_put(&b, "\xff", 1);
+			cbf_put(&b, "\xff", 1);
 	e_raw(e, b.p, b.len, 1);
-	buf_free(&b);
+	cbf_free(&b);
 }
 
 /* The value of an unknown key: a bit of everything a later version might add. */
@@ -588,7 +530,7 @@ static void put_counters(struct enc *e, const struct spec *sp)
 }
 
 /* The CBOR of a snapshot (uncompressed). */
-static struct buf make_cbor(const struct spec *sp)
+static struct cbf make_cbor(const struct spec *sp)
 {
 	struct enc e;
 
@@ -759,21 +701,15 @@ static struct buf make_cbor(const struct spec *sp)
 }
 
 /* An LZ4 frame around data; prefs NULL: liblz4's defaults. */
-static struct buf lz4_with(const void *data, size_t len, const LZ4F_preferences_t *prefs)
+static struct cbf lz4_with(const void *data, size_t len, const LZ4F_preferences_t *prefs)
 {
-	struct buf b = {0};
-	size_t n;
+	struct cbf b;
 
-	b.cap = LZ4F_compressFrameBound(len, prefs);
-	b.p = malloc(b.cap);
-	assert_non_null(b.p);
-	n = LZ4F_compressFrame(b.p, b.cap, data, len, prefs);
-	assert_false(LZ4F_isError(n));
-	b.len = n;
+	assert_int_equal(cbf_lz4(data, len, prefs, &b), 0);
 	return b;
 }
 
-static struct buf lz4(const void *data, size_t len)
+static struct cbf lz4(const void *data, size_t len)
 {
 	return lz4_with(data, len, NULL);
 }
@@ -786,11 +722,11 @@ static const LZ4F_preferences_t writer_prefs = {
 	.autoFlush = 1,
 };
 
-static struct buf make_file(const struct spec *sp)
+static struct cbf make_file(const struct spec *sp)
 {
-	struct buf c = make_cbor(sp), f = lz4_with(c.p, c.len, &writer_prefs);
+	struct cbf c = make_cbor(sp), f = lz4_with(c.p, c.len, &writer_prefs);
 
-	buf_free(&c);
+	cbf_free(&c);
 	return f;
 }
 
@@ -922,7 +858,7 @@ static void check_valid(ttlog_snapshot_file *s, const struct spec *sp)
 
 static void open_and_check(const struct spec *sp)
 {
-	struct buf f = make_file(sp);
+	struct cbf f = make_file(sp);
 	ttlog_snapshot_file *s = NULL;
 	int err;
 
@@ -933,7 +869,7 @@ static void open_and_check(const struct spec *sp)
 	assert_string_equal(ttlog_reader_errmsg(), "");
 	check_valid(s, sp);
 	ttlog_snapshot_close(s);
-	buf_free(&f);
+	cbf_free(&f);
 }
 
 /* Refused with code and a message (containing want, when not NULL). */
@@ -962,15 +898,15 @@ static void test_valid(void **state)
 
 static void test_liblz4_default_frame(void **state)
 {
-	struct buf c = make_cbor(&(struct spec){0}), f = lz4(c.p, c.len);
+	struct cbf c = make_cbor(&(struct spec){0}), f = lz4(c.p, c.len);
 	ttlog_snapshot_file *s = NULL;
 
 	(void)state;
 	assert_int_equal(ttlog_snapshot_open_mem(f.p, f.len, &s), 0);
 	check_valid(s, &(struct spec){0});
 	ttlog_snapshot_close(s);
-	buf_free(&c);
-	buf_free(&f);
+	cbf_free(&c);
+	cbf_free(&f);
 }
 
 static void test_indefinite_lengths(void **state)
@@ -1062,7 +998,7 @@ static void test_render(void **state)
 
 static void test_render_from_file(void **state)
 {
-	struct buf f = make_file(&(struct spec){0});
+	struct cbf f = make_file(&(struct spec){0});
 	ttlog_snapshot_file *s = NULL;
 	ttlog_event ev;
 	char buf[64];
@@ -1085,7 +1021,7 @@ static void test_render_from_file(void **state)
 	ttlog_event_render(&ev, buf, sizeof buf);
 	assert_string_equal(buf, "conn 0 from  ok=false");
 	ttlog_snapshot_close(s);
-	buf_free(&f);
+	cbf_free(&f);
 }
 
 static void test_names(void **state)
@@ -1112,7 +1048,7 @@ static void test_reject_not_lz4(void **state)
 {
 	static const char text[] = "this is not CBOR at all";
 	unsigned char junk[300];
-	struct buf f;
+	struct cbf f;
 	size_t i;
 	uint32_t x = 12345;
 
@@ -1123,32 +1059,32 @@ static void test_reject_not_lz4(void **state)
 	/* the LZ4 frame is fine, its content is not a ttlog snapshot */
 	f = lz4(text, strlen(text));
 	expect_reject(f.p, f.len, -EINVAL, "top-level item is a text string, not a map");
-	buf_free(&f);
+	cbf_free(&f);
 	for (i = 0; i < sizeof junk; i++) {
 		x = x * 1103515245 + 12345;
 		junk[i] = (unsigned char)(x >> 16);
 	}
 	f = lz4(junk, sizeof junk);
 	expect_reject(f.p, f.len, -EINVAL, NULL);
-	buf_free(&f);
+	cbf_free(&f);
 	f = lz4("", 0);
 	expect_reject(f.p, f.len, -EINVAL, "no CBOR data");
-	buf_free(&f);
+	cbf_free(&f);
 	/* a valid CBOR map that is not ours */
 	f = lz4("\xa1\x61x\x01", 4);
 	expect_reject(f.p, f.len, -EINVAL, "missing key 'format'");
-	buf_free(&f);
+	cbf_free(&f);
 	/* an LZ4 frame, then more bytes */
 	f = make_file(&(struct spec){0});
-	buf_put(&f, "\0\0\0\0", 4);
+	cbf_put(&f, "\0\0\0\0", 4);
 	expect_reject(f.p, f.len, -EINVAL, "after the LZ4 frame");
-	buf_free(&f);
+	cbf_free(&f);
 }
 
 /* Every prefix of the compressed file is refused. */
 static void check_compressed_prefixes(const struct spec *sp)
 {
-	struct buf f = make_file(sp);
+	struct cbf f = make_file(sp);
 	ttlog_snapshot_file *s;
 	size_t n;
 	int err;
@@ -1162,13 +1098,13 @@ static void check_compressed_prefixes(const struct spec *sp)
 	}
 	assert_int_equal(ttlog_snapshot_open_mem(f.p, f.len, &s), 0);
 	ttlog_snapshot_close(s);
-	buf_free(&f);
+	cbf_free(&f);
 }
 
 /* Every prefix of the CBOR, compressed properly, is refused. */
 static void check_cbor_prefixes(const struct spec *sp)
 {
-	struct buf c = make_cbor(sp), f;
+	struct cbf c = make_cbor(sp), f;
 	ttlog_snapshot_file *s;
 	size_t n;
 	int err;
@@ -1180,9 +1116,9 @@ static void check_cbor_prefixes(const struct spec *sp)
 		if (err != -EINVAL || s != NULL || ttlog_reader_errmsg()[0] == '\0')
 			fail_msg("prefix of %zu of %zu CBOR bytes: %d \"%s\"", n, c.len, err,
 				 ttlog_reader_errmsg());
-		buf_free(&f);
+		cbf_free(&f);
 	}
-	buf_free(&c);
+	cbf_free(&c);
 }
 
 static void test_reject_truncated_compressed(void **state)
@@ -1202,14 +1138,14 @@ static void test_reject_truncated_cbor(void **state)
 
 static void test_reject_corrupted_frame(void **state)
 {
-	struct buf f = make_file(&(struct spec){0}), g = {0};
+	struct cbf f = make_file(&(struct spec){0}), g = {0};
 	ttlog_snapshot_file *s;
 	size_t i;
 	int err;
 
 	(void)state;
 	/* with the content checksum the writer uses, any flipped byte is caught */
-	buf_put(&g, f.p, f.len);
+	cbf_put(&g, f.p, f.len);
 	for (i = 0; i < f.len; i++) {
 		g.p[i] ^= 0x5a;
 		s = NULL;
@@ -1219,8 +1155,8 @@ static void test_reject_corrupted_frame(void **state)
 				 ttlog_reader_errmsg());
 		g.p[i] ^= 0x5a;
 	}
-	buf_free(&f);
-	buf_free(&g);
+	cbf_free(&f);
+	cbf_free(&g);
 }
 
 static const struct {
@@ -1310,7 +1246,7 @@ static void test_reject_bad_contents(void **state)
 	for (indef = 0; indef < 2; indef++) {
 		for (i = 0; i < sizeof rejects / sizeof rejects[0]; i++) {
 			struct spec sp = {.indef = indef, .bad = rejects[i].bad};
-			struct buf f = make_file(&sp);
+			struct cbf f = make_file(&sp);
 			ttlog_snapshot_file *s = NULL;
 			int err = ttlog_snapshot_open_mem(f.p, f.len, &s);
 			const char *msg = ttlog_reader_errmsg();
@@ -1320,7 +1256,7 @@ static void test_reject_bad_contents(void **state)
 					 "\"...%s...\"", i, rejects[i].bad,
 					 indef ? "indefinite" : "definite", err, msg,
 					 rejects[i].want);
-			buf_free(&f);
+			cbf_free(&f);
 		}
 	}
 }
@@ -1328,7 +1264,7 @@ static void test_reject_bad_contents(void **state)
 static void test_reject_decompression_bomb(void **state)
 {
 	struct spec sp = {.pad = 8000}; /* 8000 zeros in an unknown key: compresses well */
-	struct buf c = make_cbor(&sp), f = make_file(&sp), g;
+	struct cbf c = make_cbor(&sp), f = make_file(&sp), g;
 	LZ4F_preferences_t with_size = {.frameInfo = {.contentSize = c.len}};
 	ttlog_snapshot_file *s = NULL;
 
@@ -1363,9 +1299,9 @@ static void test_reject_decompression_bomb(void **state)
 	assert_int_equal(ttlog_snapshot_open_mem(f.p, f.len, &s), 0);
 	check_valid(s, &sp);
 	ttlog_snapshot_close(s);
-	buf_free(&c);
-	buf_free(&f);
-	buf_free(&g);
+	cbf_free(&c);
+	cbf_free(&f);
+	cbf_free(&g);
 }
 
 /* The limit is lowered through the environment: never leave it behind for other tests. */
@@ -1378,7 +1314,7 @@ static int unset_limit(void **state)
 static void test_open_path(void **state)
 {
 	char dir[] = "/tmp/ttlog-test-reader-XXXXXX", path[128], big[128], empty[128];
-	struct buf f = make_file(&(struct spec){0});
+	struct cbf f = make_file(&(struct spec){0});
 	ttlog_snapshot_file *s = NULL;
 	int fd;
 
@@ -1431,7 +1367,7 @@ static void test_open_path(void **state)
 	unlink(big);
 	unlink(empty);
 	rmdir(dir);
-	buf_free(&f);
+	cbf_free(&f);
 }
 
 static void test_many_events(void **state)
@@ -1440,7 +1376,7 @@ static void test_many_events(void **state)
 	 * strings that have to be joined */
 	enum { N = 20000 };
 	struct enc e;
-	struct buf c, f;
+	struct cbf c, f;
 	ttlog_snapshot_file *s = NULL;
 	ttlog_event ev;
 	char str[32];
@@ -1511,8 +1447,8 @@ static void test_many_events(void **state)
 	}
 	assert_int_equal(ttlog_snapshot_next(s, &ev), 0);
 	ttlog_snapshot_close(s);
-	buf_free(&c);
-	buf_free(&f);
+	cbf_free(&c);
+	cbf_free(&f);
 }
 
 /* What is not a regular file is refused at once, never read: a FIFO without a writer

@@ -24,7 +24,8 @@ static uint64_t check_of(uint64_t t, uint64_t seq)
 
 struct worker {
 	pthread_t th;
-	uint64_t idx, n, done;
+	uint64_t idx, n;
+	_Atomic uint64_t done; /* events logged; 0 until the first log call returns */
 };
 
 static void *log_n(void *arg)
@@ -33,9 +34,28 @@ static void *log_n(void *arg)
 	for (uint64_t s = 0; s < w->n || (w->n == 0 && !atomic_load(&stop)); s++) {
 		TTLOG_INFO("thr", "t{} s{} c{} {}", TTLOG_U64("t", w->idx), TTLOG_U64("seq", s),
 			   TTLOG_U64("check", check_of(w->idx, s)), TTLOG_STR("pad", "abc"));
-		w->done = s + 1;
+		/* W1: release, pairs with W2 in logged_by(): event s is logged before done
+		 * counts it */
+		atomic_store_explicit(&w->done, s + 1, memory_order_release);
 	}
 	return NULL;
+}
+
+/* Events the n workers have logged so far (W2: acquire, pairs with W1 in log_n()). */
+static uint64_t logged_by(struct worker *w, int n)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += atomic_load_explicit(&w[i].done, memory_order_acquire);
+	return sum;
+}
+
+/* Wait until w has logged more than seen events. */
+static void wait_new_event(struct worker *w, uint64_t seen)
+{
+	/* relaxed: progress only; logged_by() reads the counts the checks use */
+	tu_wait_for(atomic_load_explicit(&w->done, memory_order_relaxed) > seen,
+		    "a new event from each logging thread");
 }
 
 /* Every event intact, per-thread seq strictly increasing; returns events per thread. */
@@ -82,6 +102,7 @@ static void test_eight_threads_no_loss(void **state)
 	for (int i = 0; i < MAXT; i++) {
 		w[i].idx = (uint64_t)i;
 		w[i].n = per;
+		atomic_init(&w[i].done, 0);
 		assert_int_equal(pthread_create(&w[i].th, NULL, log_n, &w[i]), 0);
 	}
 	for (int i = 0; i < MAXT; i++)
@@ -116,14 +137,33 @@ static void test_snapshots_while_logging(void **state)
 	for (int i = 0; i < 2; i++) {
 		w[i].idx = (uint64_t)i;
 		w[i].n = 0; /* until stop */
+		atomic_init(&w[i].done, 0);
 		assert_int_equal(pthread_create(&w[i].th, NULL, log_n, &w[i]), 0);
 	}
+	/* Each snapshot is taken while both threads log: before each one, both have logged
+	 * since the last (on a tmpfs the snapshots cost no wait, and the scheduler may run
+	 * all rounds before a new thread's first event). */
+	uint64_t seen[2] = {0, 0};
 	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < 2; i++)
+			wait_new_event(&w[i], seen[i]);
+		uint64_t before = logged_by(w, 2);
 		ttlog_snapshot_file *s = tu_snapshot("live");
+		for (int i = 0; i < 2; i++)
+			seen[i] = atomic_load_explicit(&w[i].done, memory_order_relaxed);
 		ttlog_snapshot_get_counters(s, &c);
 		tu_assert_balanced(s);
-		assert_true(c.logged >= prev.logged); /* counters only grow */
-		assert_true(c.overwritten >= prev.overwritten);
+		/* every log call that returned before the snapshot is in its count */
+		if (c.logged < before)
+			fail_msg("round %d: snapshot counts %llu logged, but %llu calls had "
+				 "returned before it", r, (unsigned long long)c.logged,
+				 (unsigned long long)before);
+		if (c.logged < prev.logged || c.overwritten < prev.overwritten)
+			fail_msg("round %d: counters went back: logged %llu after %llu, "
+				 "overwritten %llu after %llu", r, (unsigned long long)c.logged,
+				 (unsigned long long)prev.logged,
+				 (unsigned long long)c.overwritten,
+				 (unsigned long long)prev.overwritten);
 		verify(s, count, last);
 		prev = c;
 		ttlog_snapshot_close(s);
@@ -131,10 +171,11 @@ static void test_snapshots_while_logging(void **state)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(w[i].th, NULL);
+	uint64_t done[2] = {atomic_load(&w[0].done), atomic_load(&w[1].done)};
 	/* quiescent: the last snapshot accounts for every event the threads logged */
 	ttlog_snapshot_file *s = tu_snapshot("after");
 	ttlog_snapshot_get_counters(s, &c);
-	assert_int_equal(c.logged, w[0].done + w[1].done);
+	assert_int_equal(c.logged, done[0] + done[1]);
 	assert_int_equal(c.in_flight, 0);
 	tu_assert_balanced(s);
 	verify(s, count, last);
@@ -148,9 +189,9 @@ static void test_snapshots_while_logging(void **state)
 		print_message("%llu events dropped under preemption (counted)\n",
 			      (unsigned long long)c.dropped);
 	for (int i = 0; i < 2 && c.dropped == 0; i++)
-		if (count[i] > 0 && last[i] != w[i].done - 1)
+		if (count[i] > 0 && last[i] != done[i] - 1)
 			fail_msg("thread %d: newest kept seq %llu, but it logged up to %llu", i,
-				 (unsigned long long)last[i], (unsigned long long)(w[i].done - 1));
+				 (unsigned long long)last[i], (unsigned long long)(done[i] - 1));
 	ttlog_snapshot_close(s);
 	ttlog_shutdown();
 	tu_rmdir(dir);

@@ -10,10 +10,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +41,33 @@ static inline const char *tu_san(void)
 	const char *s = getenv("TTLOG_TEST_SAN");
 	return s != NULL ? s : "";
 }
+
+/*
+ * Waiting for another thread or process: poll a condition, never sleep a fixed time. The
+ * deadline only catches a hang: on a loaded machine a thread may wait seconds to be
+ * scheduled, so TU_HANG_S is far beyond any real wait, and the failure names what never
+ * happened.
+ */
+#define TU_HANG_S 300
+
+static inline uint64_t tu_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Poll cond (an expression) every millisecond until it holds; fail with "what" after
+ * TU_HANG_S seconds. */
+#define tu_wait_for(cond, what)                                                            \
+	do {                                                                               \
+		const uint64_t tu_deadline_ = tu_now_ms() + TU_HANG_S * 1000u;             \
+		while (!(cond)) {                                                          \
+			if (tu_now_ms() > tu_deadline_)                                    \
+				fail_msg("hung: %s not seen in %d s", what, TU_HANG_S);    \
+			usleep(1000);                                                      \
+		}                                                                          \
+	} while (0)
 
 /* A new empty directory under $TMPDIR; the path lives in buf. */
 static inline void tu_mkdir(char *buf, size_t len)

@@ -32,6 +32,8 @@
 
 #include <ttlog/ttlog.h>
 
+#include "../cbor_fixture.h"
+
 struct seed_case {
 	const char *name;
 	const char *variant;
@@ -124,75 +126,44 @@ static int run_case(const struct seed_case *c, const char *dir)
 	return 0;
 }
 
-/* ---- crafted seeds: a small CBOR writer, definite or indefinite ---- */
+/* ---- crafted seeds: tests/cbor_fixture.h, definite or indefinite ---- */
 
 struct cb {
-	unsigned char *p;
-	size_t len, cap;
+	struct cbf o;
 	bool indef; /* containers with a break, text in two chunks */
 };
-
-static void cb_put(struct cb *c, const void *d, size_t n)
-{
-	if (c->cap - c->len < n) {
-		while (c->cap - c->len < n)
-			c->cap = c->cap ? 2 * c->cap : 4096;
-		if ((c->p = realloc(c->p, c->cap)) == NULL)
-			exit(1);
-	}
-	memcpy(c->p + c->len, d, n);
-	c->len += n;
-}
-
-static void cb_head(struct cb *c, int major, uint64_t v)
-{
-	unsigned char b[9];
-	int n = v < 24 ? 0 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
-
-	b[0] = (unsigned char)(major << 5 | (n == 0 ? (int)v : n == 1 ? 24 : n == 2 ? 25 : n == 4 ? 26 : 27));
-	for (int i = 0; i < n; i++)
-		b[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
-	cb_put(c, b, (size_t)n + 1);
-}
-
-static void cb_u(struct cb *c, uint64_t v) { cb_head(c, 0, v); }
-static void cb_neg(struct cb *c, uint64_t n) { cb_head(c, 1, n); } /* -1 - n */
-static void cb_brk(struct cb *c) { cb_put(c, "\xff", 1); }
 
 static void cb_text(struct cb *c, const char *s, size_t n)
 {
 	if (!c->indef) {
-		cb_head(c, 3, n);
-		cb_put(c, s, n);
+		cbf_textn(&c->o, s, n);
 		return;
 	}
-	cb_put(c, "\x7f", 1); /* two chunks, then the break */
-	cb_head(c, 3, n / 2);
-	cb_put(c, s, n / 2);
-	cb_head(c, 3, n - n / 2);
-	cb_put(c, s + n / 2, n - n / 2);
-	cb_brk(c);
+	cbf_indef(&c->o, CBF_TEXT); /* two chunks, then the break */
+	cbf_textn(&c->o, s, n / 2);
+	cbf_textn(&c->o, s + n / 2, n - n / 2);
+	cbf_break(&c->o);
 }
 
 static void cb_str(struct cb *c, const char *s) { cb_text(c, s, strlen(s)); }
 static void cb_arr(struct cb *c, uint64_t n)
 {
 	if (c->indef)
-		cb_put(c, "\x9f", 1);
+		cbf_indef(&c->o, CBF_ARRAY);
 	else
-		cb_head(c, 4, n);
+		cbf_arr(&c->o, n);
 }
 static void cb_map(struct cb *c, uint64_t n)
 {
 	if (c->indef)
-		cb_put(c, "\xbf", 1);
+		cbf_indef(&c->o, CBF_MAP);
 	else
-		cb_head(c, 5, n);
+		cbf_map(&c->o, n);
 }
 static void cb_end(struct cb *c)
 {
 	if (c->indef)
-		cb_brk(c);
+		cbf_break(&c->o);
 }
 
 /* A snapshot with every field type in every float width, many callsites, a long
@@ -210,39 +181,40 @@ static void crafted_snapshot(struct cb *c, bool indef, unsigned ncallsites)
 	memcpy(longmsg, "long {} ", 8);
 	c->indef = indef;
 	if (indef)
-		cb_put(c, "\xd9\xd9\xf7", 3); /* self-describe tag */
+		cbf_tag(&c->o, 55799); /* self-describe */
 	cb_map(c, 11);
 	cb_str(c, "format"); cb_str(c, "ttlog");
-	cb_str(c, "version"); cb_u(c, 1);
+	cb_str(c, "version"); cbf_u(&c->o, 1);
 	cb_str(c, "service"); cb_str(c, "crafted");
 	cb_str(c, "hostname"); cb_str(c, "h\xc3\xa9");
-	cb_str(c, "pid"); cb_u(c, 4294967296ull);
-	cb_str(c, "unknown_key"); cb_arr(c, 2); cb_u(c, 1); cb_map(c, 1); cb_str(c, "x"); cb_u(c, 2);
+	cb_str(c, "pid"); cbf_u(&c->o, 4294967296ull);
+	cb_str(c, "unknown_key"); cb_arr(c, 2); cbf_u(&c->o, 1);
+	cb_map(c, 1); cb_str(c, "x"); cbf_u(&c->o, 2);
 	cb_end(c); cb_end(c);
 	cb_str(c, "counters"); cb_map(c, 4);
-	cb_str(c, "logged"); cb_u(c, 3);
-	cb_str(c, "overwritten"); cb_u(c, 0);
-	cb_str(c, "dropped"); cb_u(c, 0);
-	cb_str(c, "truncated"); cb_u(c, 1);
+	cb_str(c, "logged"); cbf_u(&c->o, 3);
+	cb_str(c, "overwritten"); cbf_u(&c->o, 0);
+	cb_str(c, "dropped"); cbf_u(&c->o, 0);
+	cb_str(c, "truncated"); cbf_u(&c->o, 1);
 	cb_end(c);
 	cb_str(c, "clock"); cb_map(c, 2);
 	cb_str(c, "source"); cb_str(c, "tsc");
-	cb_str(c, "ticks_per_sec"); cb_put(c, single_q, sizeof single_q);
+	cb_str(c, "ticks_per_sec"); cbf_put(&c->o, single_q, sizeof single_q);
 	cb_end(c);
 	cb_str(c, "callsites"); cb_arr(c, ncallsites);
 	for (i = 0; i < ncallsites; i++) {
 		static const char *const types[] = {"u64", "i64", "f64", "f64", "f64", "bool", "str"};
 		static const char *const names[] = {"u", "i", "h", "s", "d", "b", "t"};
 		cb_map(c, 7);
-		cb_str(c, "id"); cb_u(c, i + 1);
-		cb_str(c, "level"); cb_u(c, i % 6);
+		cb_str(c, "id"); cbf_u(&c->o, i + 1);
+		cb_str(c, "level"); cbf_u(&c->o, i % 6);
 		cb_str(c, "target"); cb_str(c, i == 0 ? "craft" : "t");
 		cb_str(c, "message");
 		if (i == 1)
 			cb_text(c, longmsg, sizeof longmsg - 1);
 		else
 			cb_str(c, i == 0 ? "{} {} {} {} {} {} {}" : "m");
-		cb_str(c, "line"); cb_u(c, i);
+		cb_str(c, "line"); cbf_u(&c->o, i);
 		cb_str(c, "fields"); cb_arr(c, i < 2 ? 7 : 0);
 		for (int k = 0; k < 7 && i < 2; k++)
 			cb_str(c, names[k]);
@@ -257,26 +229,26 @@ static void crafted_snapshot(struct cb *c, bool indef, unsigned ncallsites)
 	cb_str(c, "events"); cb_arr(c, 3);
 	for (i = 0; i < 3; i++) {
 		cb_arr(c, i < 2 ? 10 : 3);
-		cb_u(c, 1714564800000000000ull + i);
-		cb_u(c, i < 2 ? i + 1 : 3);
-		cb_u(c, 77);
+		cbf_u(&c->o, 1714564800000000000ull + i);
+		cbf_u(&c->o, i < 2 ? i + 1 : 3);
+		cbf_u(&c->o, 77);
 		if (i < 2) {
-			cb_u(c, i == 0 ? UINT64_MAX : 7);
+			cbf_u(&c->o, i == 0 ? UINT64_MAX : 7);
 			if (i == 0)
-				cb_neg(c, (uint64_t)INT64_MAX); /* INT64_MIN */
+				cbf_neg(&c->o, (uint64_t)INT64_MAX); /* INT64_MIN */
 			else
-				cb_u(c, 5);
-			cb_put(c, half_1_5, sizeof half_1_5);
-			cb_put(c, single_q, sizeof single_q);
-			cb_put(c, double_pi, sizeof double_pi);
-			cb_put(c, i == 0 ? "\xf5" : "\xf4", 1);
+				cbf_u(&c->o, 5);
+			cbf_put(&c->o, half_1_5, sizeof half_1_5);
+			cbf_put(&c->o, single_q, sizeof single_q);
+			cbf_put(&c->o, double_pi, sizeof double_pi);
+			cbf_put(&c->o, i == 0 ? "\xf5" : "\xf4", 1);
 			cb_str(c, i == 0 ? "chunked string value" : "");
 		}
 		cb_end(c);
 	}
 	cb_end(c);
 	cb_str(c, "truncated"); cb_arr(c, 1);
-	cb_arr(c, 2); cb_u(c, 0); cb_u(c, 6); cb_end(c);
+	cb_arr(c, 2); cbf_u(&c->o, 0); cbf_u(&c->o, 6); cb_end(c);
 	cb_end(c);
 	cb_end(c);
 }
@@ -304,25 +276,24 @@ static int crafted(const char *dir)
 
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		struct cb c = {0};
+		struct cbf frame;
 		LZ4F_preferences_t prefs;
 		char path[4096];
-		size_t cap, n;
-		void *frame;
 
 		crafted_snapshot(&c, v[i].indef, v[i].ncallsites);
 		snprintf(path, sizeof path, "%s/seed-%s.cbor", dir, v[i].name);
-		if (c.len <= 60000) /* the fuzzer's -max_len is 64 KiB; the .bin stays smaller */
-			err |= write_bytes(path, c.p, c.len);
+		if (c.o.len <= 60000) /* the fuzzer's -max_len is 64 KiB; the .bin stays smaller */
+			err |= write_bytes(path, c.o.p, c.o.len);
 		memset(&prefs, 0, sizeof prefs);
 		prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-		cap = LZ4F_compressFrameBound(c.len, &prefs);
-		if ((frame = malloc(cap)) == NULL)
-			return 1;
-		n = LZ4F_compressFrame(frame, cap, c.p, c.len, &prefs);
 		snprintf(path, sizeof path, "%s/seed-%s.bin", dir, v[i].name);
-		err |= LZ4F_isError(n) ? 1 : write_bytes(path, frame, n);
-		free(frame);
-		free(c.p);
+		if (cbf_lz4(c.o.p, c.o.len, &prefs, &frame) < 0) {
+			err = 1;
+		} else {
+			err |= write_bytes(path, frame.p, frame.len);
+			cbf_free(&frame);
+		}
+		cbf_free(&c.o);
 	}
 	return err;
 }

@@ -3,7 +3,7 @@
  *
  *   fixtures DIR
  *
- * Crafted files, written here with a small CBOR encoder and LZ4F_compressFrame(), so
+ * Crafted files, written here with tests/cbor_fixture.h and LZ4F_compressFrame(), so
  * that timestamps, services, hosts, pids and truncation flags are known to the test:
  *   a.bin   alpha@h1 pid 100, 4 events (threads 101, 102; a truncated string)
  *   b.bin   beta@h1 pid 200, 2 events between a's
@@ -34,88 +34,9 @@
 
 #include <ttlog/ttlog.h>
 
+#include "../cbor_fixture.h"
+
 #define BASE_NS 1714564800000000000ull
-
-/* ---- a minimal CBOR writer ------------------------------------------------------- */
-
-struct out {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static void put(struct out *o, const void *d, size_t n)
-{
-	if (o->cap - o->len < n) {
-		while (o->cap - o->len < n)
-			o->cap = o->cap ? o->cap * 2 : 1024;
-		if ((o->p = realloc(o->p, o->cap)) == NULL)
-			exit(1);
-	}
-	memcpy(o->p + o->len, d, n);
-	o->len += n;
-}
-
-static void head(struct out *o, int major, uint64_t v)
-{
-	unsigned char b[9];
-	size_t n;
-
-	if (v < 24) {
-		b[0] = (unsigned char)(major << 5 | (int)v);
-		n = 1;
-	} else if (v <= 0xff) {
-		b[0] = (unsigned char)(major << 5 | 24);
-		b[1] = (unsigned char)v;
-		n = 2;
-	} else if (v <= 0xffff) {
-		b[0] = (unsigned char)(major << 5 | 25);
-		b[1] = (unsigned char)(v >> 8);
-		b[2] = (unsigned char)v;
-		n = 3;
-	} else if (v <= 0xffffffffu) {
-		b[0] = (unsigned char)(major << 5 | 26);
-		for (int i = 0; i < 4; i++)
-			b[1 + i] = (unsigned char)(v >> (24 - 8 * i));
-		n = 5;
-	} else {
-		b[0] = (unsigned char)(major << 5 | 27);
-		for (int i = 0; i < 8; i++)
-			b[1 + i] = (unsigned char)(v >> (56 - 8 * i));
-		n = 9;
-	}
-	put(o, b, n);
-}
-
-static void u(struct out *o, uint64_t v) { head(o, 0, v); }
-static void i64(struct out *o, int64_t v)
-{
-	if (v >= 0)
-		head(o, 0, (uint64_t)v);
-	else
-		head(o, 1, (uint64_t)(-(v + 1)));
-}
-static void strn(struct out *o, const char *s, size_t n)
-{
-	head(o, 3, n);
-	put(o, s, n);
-}
-static void str(struct out *o, const char *s) { strn(o, s, strlen(s)); }
-static void arr(struct out *o, uint64_t n) { head(o, 4, n); }
-static void map(struct out *o, uint64_t n) { head(o, 5, n); }
-static void boolean(struct out *o, int v)
-{
-	unsigned char b = v ? 0xf5 : 0xf4;
-	put(o, &b, 1);
-}
-static void f64(struct out *o, double d)
-{
-	unsigned char b[9] = {0xfb};
-	uint64_t bits;
-	memcpy(&bits, &d, 8);
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (unsigned char)(bits >> (56 - 8 * i));
-	put(o, b, 9);
-}
 
 /* ---- snapshots ------------------------------------------------------------------- */
 
@@ -149,37 +70,42 @@ static const struct cs shapes[] = {
 struct ev {
 	unsigned us, tid, cs;
 	int truncated_field; /* -1: none */
-	void (*values)(struct out *o);
+	void (*values)(struct cbf *o);
 };
 
-static void v_get_index(struct out *o) { str(o, "/index.html"); u(o, 200); f64(o, 1.5); }
-static void v_get_404(struct out *o) { str(o, "/a b"); u(o, 404); f64(o, 0.25); }
-static void v_login(struct out *o) { str(o, "ann"); u(o, 7); }
-static void v_slow(struct out *o) { str(o, "SELECT * FROM t WHERE x = 'lo"); }
-static void v_failed(struct out *o) { i64(o, -3); boolean(o, 1); }
-static void v_request(struct out *o) { u(o, 7); str(o, "10.0.0.1:5000"); }
-static void v_crash(struct out *o) { str(o, "handler"); f64(o, 2.5); boolean(o, 0); }
-static void v_tick(struct out *o) { u(o, 1); }
-static void v_odd(struct out *o)
+static void v_get_index(struct cbf *o)
 {
-	strn(o, "a\nb\tc\x01", 6);
-	strn(o, "q\"uote = \xff", 10);
+	cbf_str(o, "/index.html");
+	cbf_u(o, 200);
+	cbf_f64(o, 1.5);
+}
+static void v_get_404(struct cbf *o) { cbf_str(o, "/a b"); cbf_u(o, 404); cbf_f64(o, 0.25); }
+static void v_login(struct cbf *o) { cbf_str(o, "ann"); cbf_u(o, 7); }
+static void v_slow(struct cbf *o) { cbf_str(o, "SELECT * FROM t WHERE x = 'lo"); }
+static void v_failed(struct cbf *o) { cbf_i64(o, -3); cbf_bool(o, 1); }
+static void v_request(struct cbf *o) { cbf_u(o, 7); cbf_str(o, "10.0.0.1:5000"); }
+static void v_crash(struct cbf *o) { cbf_str(o, "handler"); cbf_f64(o, 2.5); cbf_bool(o, 0); }
+static void v_tick(struct cbf *o) { cbf_u(o, 1); }
+static void v_odd(struct cbf *o)
+{
+	cbf_textn(o, "a\nb\tc\x01", 6);
+	cbf_textn(o, "q\"uote = \xff", 10);
 }
 
-static void v_esc(struct out *o)
+static void v_esc(struct cbf *o)
 {
-	str(o, "\x1b]0;owned\x07\x1b[2J");                       /* OSC title, clear */
-	str(o, "\xc2\x9b" "31m \xc2\x9d" "0;x\xc2\x9c \xff \xe2\x82"); /* C1, bad UTF-8 */
+	cbf_str(o, "\x1b]0;owned\x07\x1b[2J");                       /* OSC title, clear */
+	cbf_str(o, "\xc2\x9b" "31m \xc2\x9d" "0;x\xc2\x9c \xff \xe2\x82"); /* C1, bad UTF-8 */
 }
 /* cells a spreadsheet would run, and two numbers it would not */
 static const char *const formulas[] = {
 	"=HYPERLINK(\"http://evil/\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx",
 	"-3", "-2.5",
 };
-#define V_FORMULA(i) static void v_formula##i(struct out *o) { str(o, formulas[i]); }
+#define V_FORMULA(i) static void v_formula##i(struct cbf *o) { cbf_str(o, formulas[i]); }
 V_FORMULA(0) V_FORMULA(1) V_FORMULA(2) V_FORMULA(3) V_FORMULA(4) V_FORMULA(5)
 V_FORMULA(6) V_FORMULA(7)
-static void v_none(struct out *o) { (void)o; }
+static void v_none(struct cbf *o) { (void)o; }
 
 static const struct ev esc_events[] = {
 	{10, 1, 9, -1, v_esc},
@@ -227,68 +153,68 @@ struct snap {
 	size_t ncs; /* callsites written: the first ncs shapes (0: N_PLAIN) */
 };
 
-static void encode(struct out *o, const struct snap *s)
+static void encode(struct cbf *o, const struct snap *s)
 {
 	size_t i, ntrunc = 0;
 	int k;
 
 	for (i = 0; i < s->nev; i++)
 		ntrunc += s->ev[i].truncated_field >= 0;
-	map(o, 13);
-	str(o, "format"); str(o, "ttlog");
-	str(o, "version"); u(o, 1);
-	str(o, "service"); str(o, s->service);
-	str(o, "hostname"); str(o, s->host);
-	str(o, "pid"); u(o, s->pid);
-	str(o, "reason"); str(o, s->reason);
-	str(o, "created_ns"); u(o, BASE_NS + 1000000 + s->shift_ns);
-	str(o, "variant"); str(o, "mpmc");
-	str(o, "capacity"); u(o, 1024);
-	str(o, "counters");
-	map(o, 6);
-	str(o, "logged"); u(o, s->nev + s->overwritten + s->dropped);
-	str(o, "kept"); u(o, s->nev);
-	str(o, "overwritten"); u(o, s->overwritten);
-	str(o, "dropped"); u(o, s->dropped);
-	str(o, "truncated"); u(o, s->truncated);
-	str(o, "in_flight"); u(o, 0);
-	str(o, "callsites");
-	arr(o, s->ncs ? s->ncs : N_PLAIN);
+	cbf_map(o, 13);
+	cbf_str(o, "format"); cbf_str(o, "ttlog");
+	cbf_str(o, "version"); cbf_u(o, 1);
+	cbf_str(o, "service"); cbf_str(o, s->service);
+	cbf_str(o, "hostname"); cbf_str(o, s->host);
+	cbf_str(o, "pid"); cbf_u(o, s->pid);
+	cbf_str(o, "reason"); cbf_str(o, s->reason);
+	cbf_str(o, "created_ns"); cbf_u(o, BASE_NS + 1000000 + s->shift_ns);
+	cbf_str(o, "variant"); cbf_str(o, "mpmc");
+	cbf_str(o, "capacity"); cbf_u(o, 1024);
+	cbf_str(o, "counters");
+	cbf_map(o, 6);
+	cbf_str(o, "logged"); cbf_u(o, s->nev + s->overwritten + s->dropped);
+	cbf_str(o, "kept"); cbf_u(o, s->nev);
+	cbf_str(o, "overwritten"); cbf_u(o, s->overwritten);
+	cbf_str(o, "dropped"); cbf_u(o, s->dropped);
+	cbf_str(o, "truncated"); cbf_u(o, s->truncated);
+	cbf_str(o, "in_flight"); cbf_u(o, 0);
+	cbf_str(o, "callsites");
+	cbf_arr(o, s->ncs ? s->ncs : N_PLAIN);
 	for (i = 0; i < (s->ncs ? s->ncs : N_PLAIN); i++) {
 		const struct cs *c = &shapes[i];
-		map(o, 8);
-		str(o, "id"); u(o, c->id);
-		str(o, "level"); u(o, c->level);
-		str(o, "target"); str(o, c->target);
-		str(o, "message"); str(o, c->message);
-		str(o, "file"); str(o, "app.c");
-		str(o, "line"); u(o, 10 * c->id);
-		str(o, "fields");
-		arr(o, (uint64_t)c->nf);
+		cbf_map(o, 8);
+		cbf_str(o, "id"); cbf_u(o, c->id);
+		cbf_str(o, "level"); cbf_u(o, c->level);
+		cbf_str(o, "target"); cbf_str(o, c->target);
+		cbf_str(o, "message"); cbf_str(o, c->message);
+		cbf_str(o, "file"); cbf_str(o, "app.c");
+		cbf_str(o, "line"); cbf_u(o, 10 * c->id);
+		cbf_str(o, "fields");
+		cbf_arr(o, (uint64_t)c->nf);
 		for (k = 0; k < c->nf; k++)
-			str(o, c->names[k]);
-		str(o, "types");
-		arr(o, (uint64_t)c->nf);
+			cbf_str(o, c->names[k]);
+		cbf_str(o, "types");
+		cbf_arr(o, (uint64_t)c->nf);
 		for (k = 0; k < c->nf; k++)
-			str(o, c->types[k]);
+			cbf_str(o, c->types[k]);
 	}
-	str(o, "events");
-	arr(o, s->nev);
+	cbf_str(o, "events");
+	cbf_arr(o, s->nev);
 	for (i = 0; i < s->nev; i++) {
 		const struct ev *e = &s->ev[i];
-		arr(o, 3 + (uint64_t)shapes[e->cs - 1].nf);
-		u(o, BASE_NS + e->us * 1000ull + s->shift_ns);
-		u(o, e->cs);
-		u(o, e->tid);
+		cbf_arr(o, 3 + (uint64_t)shapes[e->cs - 1].nf);
+		cbf_u(o, BASE_NS + e->us * 1000ull + s->shift_ns);
+		cbf_u(o, e->cs);
+		cbf_u(o, e->tid);
 		e->values(o);
 	}
-	str(o, "truncated");
-	arr(o, ntrunc);
+	cbf_str(o, "truncated");
+	cbf_arr(o, ntrunc);
 	for (i = 0; i < s->nev; i++)
 		if (s->ev[i].truncated_field >= 0) {
-			arr(o, 2);
-			u(o, i);
-			u(o, (uint64_t)s->ev[i].truncated_field);
+			cbf_arr(o, 2);
+			cbf_u(o, i);
+			cbf_u(o, (uint64_t)s->ev[i].truncated_field);
 		}
 }
 
@@ -307,32 +233,29 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 }
 
 /* The CBOR in an LZ4 frame, as the library writes it (content checksum on). */
-static int write_lz4(const char *dir, const char *name, const struct out *cbor)
+static int write_lz4(const char *dir, const char *name, const struct cbf *cbor)
 {
 	LZ4F_preferences_t prefs;
-	size_t cap, n;
-	void *frame;
+	struct cbf frame;
 	int err;
 
 	memset(&prefs, 0, sizeof prefs);
 	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-	cap = LZ4F_compressFrameBound(cbor->len, &prefs);
-	if ((frame = malloc(cap)) == NULL)
+	if (cbf_lz4(cbor->p, cbor->len, &prefs, &frame) < 0)
 		return 1;
-	n = LZ4F_compressFrame(frame, cap, cbor->p, cbor->len, &prefs);
-	err = LZ4F_isError(n) ? 1 : write_file(dir, name, frame, n);
-	free(frame);
+	err = write_file(dir, name, frame.p, frame.len);
+	cbf_free(&frame);
 	return err;
 }
 
 static int write_snap(const char *dir, const char *name, const struct snap *s)
 {
-	struct out o = {0};
+	struct cbf o = {0};
 	int err;
 
 	encode(&o, s);
 	err = write_lz4(dir, name, &o);
-	free(o.p);
+	cbf_free(&o);
 	return err;
 }
 
@@ -340,7 +263,7 @@ static int write_snap(const char *dir, const char *name, const struct snap *s)
 
 static int hostile(const char *dir, const struct snap *good)
 {
-	struct out o = {0}, frame = {0};
+	struct cbf o = {0}, frame = {0};
 	int err = 0;
 	size_t i;
 
@@ -351,77 +274,72 @@ static int hostile(const char *dir, const struct snap *good)
 	encode(&o, good);
 	{
 		LZ4F_preferences_t prefs;
+		size_t n;
+
 		memset(&prefs, 0, sizeof prefs);
-		size_t cap = LZ4F_compressFrameBound(o.len, &prefs), n;
-		frame.p = malloc(cap);
-		n = LZ4F_compressFrame(frame.p, cap, o.p, o.len, &prefs);
-		if (frame.p == NULL || LZ4F_isError(n))
+		if (cbf_lz4(o.p, o.len, &prefs, &frame) < 0)
 			return 1;
+		n = frame.len;
 		err |= write_file(dir, "bad-trunc.bin", frame.p, n / 2);
 		/* the LZ4 magic, then noise */
 		for (i = 4; i < n; i++)
 			frame.p[i] = (unsigned char)(i * 131 + 17);
 		err |= write_file(dir, "bad-garbage.bin", frame.p, n);
-		free(frame.p);
+		cbf_free(&frame);
 	}
-	free(o.p);
+	cbf_free(&o);
 
 	/* a text string that says it is 2^62 bytes long */
-	o = (struct out){0};
-	map(&o, 2);
-	str(&o, "format"); str(&o, "ttlog");
-	str(&o, "service"); head(&o, 3, 1ull << 62);
-	put(&o, "abc", 3);
+	cbf_map(&o, 2);
+	cbf_str(&o, "format"); cbf_str(&o, "ttlog");
+	cbf_str(&o, "service"); cbf_head(&o, CBF_TEXT, 1ull << 62);
+	cbf_put(&o, "abc", 3);
 	err |= write_lz4(dir, "bad-hugelen.bin", &o);
-	free(o.p);
+	cbf_free(&o);
 
 	/* 100000 nested arrays under an unknown key */
-	o = (struct out){0};
-	map(&o, 1);
-	str(&o, "deep");
+	cbf_map(&o, 1);
+	cbf_str(&o, "deep");
 	for (i = 0; i < 100000; i++)
-		arr(&o, 1);
-	u(&o, 0);
+		cbf_arr(&o, 1);
+	cbf_u(&o, 0);
 	err |= write_lz4(dir, "bad-deep.bin", &o);
-	free(o.p);
+	cbf_free(&o);
 
 	/* the service is a number */
-	o = (struct out){0};
-	map(&o, 6);
-	str(&o, "format"); str(&o, "ttlog");
-	str(&o, "version"); u(&o, 1);
-	str(&o, "service"); u(&o, 42);
-	str(&o, "counters"); map(&o, 3);
-	str(&o, "logged"); u(&o, 0);
-	str(&o, "overwritten"); u(&o, 0);
-	str(&o, "dropped"); u(&o, 0);
-	str(&o, "callsites"); arr(&o, 0);
-	str(&o, "events"); arr(&o, 0);
+	cbf_map(&o, 6);
+	cbf_str(&o, "format"); cbf_str(&o, "ttlog");
+	cbf_str(&o, "version"); cbf_u(&o, 1);
+	cbf_str(&o, "service"); cbf_u(&o, 42);
+	cbf_str(&o, "counters"); cbf_map(&o, 3);
+	cbf_str(&o, "logged"); cbf_u(&o, 0);
+	cbf_str(&o, "overwritten"); cbf_u(&o, 0);
+	cbf_str(&o, "dropped"); cbf_u(&o, 0);
+	cbf_str(&o, "callsites"); cbf_arr(&o, 0);
+	cbf_str(&o, "events"); cbf_arr(&o, 0);
 	err |= write_lz4(dir, "bad-wrongtype.bin", &o);
-	free(o.p);
+	cbf_free(&o);
 
 	/* an event of callsite 99, which does not exist */
-	o = (struct out){0};
-	map(&o, 5);
-	str(&o, "format"); str(&o, "ttlog");
-	str(&o, "version"); u(&o, 1);
-	str(&o, "counters"); map(&o, 3);
-	str(&o, "logged"); u(&o, 1);
-	str(&o, "overwritten"); u(&o, 0);
-	str(&o, "dropped"); u(&o, 0);
-	str(&o, "callsites"); arr(&o, 0);
-	str(&o, "events"); arr(&o, 1);
-	arr(&o, 3); u(&o, BASE_NS); u(&o, 99); u(&o, 1);
+	cbf_map(&o, 5);
+	cbf_str(&o, "format"); cbf_str(&o, "ttlog");
+	cbf_str(&o, "version"); cbf_u(&o, 1);
+	cbf_str(&o, "counters"); cbf_map(&o, 3);
+	cbf_str(&o, "logged"); cbf_u(&o, 1);
+	cbf_str(&o, "overwritten"); cbf_u(&o, 0);
+	cbf_str(&o, "dropped"); cbf_u(&o, 0);
+	cbf_str(&o, "callsites"); cbf_arr(&o, 0);
+	cbf_str(&o, "events"); cbf_arr(&o, 1);
+	cbf_arr(&o, 3); cbf_u(&o, BASE_NS); cbf_u(&o, 99); cbf_u(&o, 1);
 	err |= write_lz4(dir, "bad-unknowncs.bin", &o);
-	free(o.p);
+	cbf_free(&o);
 
 	/* no events key at all */
-	o = (struct out){0};
-	map(&o, 2);
-	str(&o, "format"); str(&o, "ttlog");
-	str(&o, "version"); u(&o, 1);
+	cbf_map(&o, 2);
+	cbf_str(&o, "format"); cbf_str(&o, "ttlog");
+	cbf_str(&o, "version"); cbf_u(&o, 1);
 	err |= write_lz4(dir, "bad-nofields.bin", &o);
-	free(o.p);
+	cbf_free(&o);
 	return err;
 }
 
