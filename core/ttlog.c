@@ -67,18 +67,20 @@ static void register_atfork(void)
 	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
+/* The log call's rare cases (ring not running, first event of a callsite, a truncated
+ * string, a thread's first event or one after a crash handler install), out of line so
+ * that the common path saves no register. Does what TTLOG__COMMIT does. */
+static void __attribute__((noinline, cold))
+commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_record *r)
 {
-	/* acquire: pairs with the release store in ttlog_init(); the ring is complete */
-	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	uint32_t id, tid;
 	uint64_t self;
 
-	if (__builtin_expect(ring == NULL, 0))
+	if (ring == NULL)
 		return;
 	/* acquire: pairs with R2 in ttlog__register() */
 	id = __atomic_load_n(&cs->id, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(id == 0, 0)) {
+	if (id == 0) {
 		int reg = ttlog__register(cs, true);
 		if (reg < 0) {
 			/* table or arena full: dropped (relaxed: a counter). A callsite no
@@ -91,20 +93,42 @@ void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
 		}
 		id = (uint32_t)reg;
 	}
-	if (__builtin_expect(r->callsite & TTLOG_REC_TRUNCATED, 0))
+	if (r->callsite & TTLOG_REC_TRUNCATED)
 		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
 	self = tl_self;
 	/* relaxed: a new generation has only to be seen by a later event; thread_setup()
 	 * reads it again with acquire */
-	if (__builtin_expect((uint32_t)(self >> 32) !=
-				     atomic_load_explicit(&ttlog__crash_gen, memory_order_relaxed),
-			     0))
+	if ((uint32_t)(self >> 32) != atomic_load_explicit(&ttlog__crash_gen, memory_order_relaxed))
 		tid = thread_setup();
 	else
 		tid = (uint32_t)self;
 	r->callsite |= id;
 	r->tid = tid;
 	r->ts = ttlog__g.clock.tsc ? ttlog__rdtsc() : ttlog__realtime_ns();
+	ring_push(ring, r);
+}
+
+void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
+{
+	/* acquire: pairs with the release store in ttlog_init(); the ring is complete */
+	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	/* acquire: pairs with R2 in ttlog__register() */
+	uint32_t id = __atomic_load_n(&cs->id, __ATOMIC_ACQUIRE);
+	uint64_t self = tl_self;
+
+	/* relaxed (the generation): as in commit_slow() */
+	if (__builtin_expect(ring == NULL || id == 0 || (r->callsite & TTLOG_REC_TRUNCATED) ||
+				     (uint32_t)(self >> 32) !=
+					     atomic_load_explicit(&ttlog__crash_gen,
+								  memory_order_relaxed) ||
+				     !ttlog__g.clock.tsc,
+			     0)) {
+		commit_slow(ring, cs, r);
+		return;
+	}
+	r->callsite |= id;
+	r->tid = (uint32_t)self;
+	r->ts = ttlog__rdtsc();
 	ring_push(ring, r);
 }
 
