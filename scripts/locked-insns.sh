@@ -33,11 +33,15 @@ for f in "$@"; do
 	n=$(printf '%s' "$locked" | grep -c . || true)
 	echo "$f: $n locked"
 	[ -n "$locked" ] && printf '%s\n' "$locked" | sed 's/^/    /'
-	# local targets by name, external ones (unlinked object) by their relocation
-	calls=$( (printf '%s\n' "$body" | grep -Eo '(call|jmp)[[:space:]]+[0-9a-f]+ <[^>+]+>' |
-			sed 's/.*<\(.*\)>/\1/'
-		  printf '%s\n' "$body" | grep -Eo 'R_X86_64_PLT32[[:space:]]+[A-Za-z0-9_.]+' |
-			awk '{ print $2 }') | grep -vx "$f" | sort -u | tr '\n' ' ')
+	# call/jmp targets: by the relocation that follows when there is one (an unlinked
+	# object shows an external target as a nearby local address), else by name
+	calls=$(printf '%s\n' "$body" | awk '
+		/R_X86_64_(PLT32|PC32)/ { if (pend != "") print $NF; pend = ""; next }
+		{ if (pend != "" && pend !~ /\+/) print pend; pend = "" }
+		/(call|jmp)[ \t]+[0-9a-f]+ <[^>]+>/ {
+			pend = $0; sub(/.*</, "", pend); sub(/>.*/, "", pend) }
+		END { if (pend != "" && pend !~ /\+/) print pend }' | sed 's/[-+].*//' | grep -vx "$f" |
+		sort -u | tr '\n' ' ')
 	[ -n "$calls" ] && echo "    calls (not counted unless named): $calls"
 	total=$((total + n))
 done
