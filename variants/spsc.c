@@ -641,12 +641,14 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 		}
 		/* The owner has lapped h (overwrite mode only: in drop mode it never writes
 		 * past head): the record of h is overwritten, and so is every position below
-		 * tail - C. Skip them (counted as overwritten: not popped). A2 again; tail
-		 * may still read below h + C (the mark we saw is not ordered with it): then
-		 * skip h alone. */
+		 * tail - C. Skip them (counted as overwritten: not popped), and a quarter of
+		 * the ring more: the oldest record is the one the owner overwrites next, and
+		 * a consumer landing there loses the race to it again and again while the
+		 * owner runs. A2 again; tail may still read below h + C (the mark we saw is
+		 * not ordered with it): then skip h alone. */
 		t = atomic_load_explicit(&sh->tail, memory_order_acquire);
 		pop_tail_cache(key, t);
-		uint64_t nh = t > h + cap ? t - cap : h + 1;
+		uint64_t nh = t > h + cap ? t - cap + cap / 4 : h + 1;
 		/* relaxed: the skipped slots were not read, nothing to order; a failure
 		 * reloads h */
 		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, nh,
