@@ -50,9 +50,10 @@
  *
  * Readers copy a slot the way a seqlock reader does (H.-J. Boehm, "Can Seqlocks Get Along
  * With Programming Language Memory Models?", MSPC 2012): seq (acquire, A3/A8) must say
- * "holds p", then the words (relaxed), an acquire fence (F2/F3), seq again (relaxed): a
- * word from a newer lap makes the fence synchronise with that lap's F1, so the second load
- * sees its mark and the copy is thrown away; a copy is kept only if both loads say p.
+ * "holds p", then the words (relaxed, and an acquire fence F2; a pop loads them with
+ * acquire, A9), seq again (relaxed): a word from a newer lap makes the fence or the word's
+ * load synchronise with that lap's F1, so the second load sees its mark and the copy is
+ * thrown away; a copy is kept only if both loads say p.
  *   Snapshot: tail (A4) is the shard's cut: stored = tail, every position below it is
  *   complete. It copies positions [max(head, tail - C), tail) newest first, stopping at
  *   the first that fails (the owner laps in order, so all older ones are gone too); kept
@@ -70,7 +71,7 @@
  *   (there is no cheaper way for the owner to know: it would need a store-load fence).
  *
  * Ordering, labelled at each site: R1 (seq "holds t") with A3 in run_prev() and A8 in
- * shard_pop(); F1 (after the mark) with the fences F2 (run_prev) and F3 (shard_pop); R2
+ * shard_pop(); F1 (after the mark) with the fence F2 (run_prev) and the loads A9 (shard_pop); R2
  * (tail) with A2 (shard_pop) and A4 (run_open); R3 (a pop's head CAS) with A1 (the owner's
  * head load: drop mode reuses a slot only after the pop's copy); R4/R5 (thread exit) with
  * A5/A7; R6 (shard published) with A6; S1/S2 (snapshot scratch, shard.h).
@@ -509,7 +510,7 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 		 * shard_pop(): in drop mode a consumer's copy of the slot we reuse is done
 		 * before we write it. In overwrite mode the value only decides what we report:
 		 * the slot is reused whatever head says, and consumers validate what they
-		 * copied (F3/F4). */
+		 * copied (F2, A9). */
 		h = atomic_load_explicit(&sh->head, memory_order_acquire);
 		atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
 		if (t - h > sh->mask) {
@@ -527,7 +528,7 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 	s = &sh->slots[t & sh->mask];
 	/* relaxed: marks the slot as being written for t; readers see it through F1 */
 	atomic_store_explicit(&s->seq, t, memory_order_relaxed);
-	/* F1: release fence, pairs with F2 in run_prev() and F3 in shard_pop(): a reader
+	/* F1: release fence, pairs with F2 in run_prev() and A9 in shard_pop(): a reader
 	 * that reads any of the words below also sees the mark above, so it never keeps a
 	 * record mixed from two laps */
 	atomic_thread_fence(memory_order_release);
@@ -616,12 +617,14 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 		/* A8: acquire, pairs with R1 in shard_push(): the record of h is complete.
 		 * Some tail above h was read with A2, so seq is h + 1 or a later lap's. */
 		if (atomic_load_explicit(&s->seq, memory_order_acquire) == h + 1) {
+			/* A9: acquire loads, pair with F1 in shard_push(): if a word came from a
+			 * newer lap, F1 synchronises with its load, so the load of seq below
+			 * sees that lap's mark (run_prev's fence F2 does the same for a whole
+			 * copy; here GCC's -fsanitize=thread rejects a fence, and the loads are
+			 * plain movs on x86-64 either way) */
 			for (size_t i = 0; i < SPSC_WORDS; i++)
-				w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
-			/* F3: acquire fence, pairs with F1 in shard_push(): if a word came from
-			 * a newer lap, the load below sees that lap's mark */
-			atomic_thread_fence(memory_order_acquire);
-			/* relaxed: ordered by F3 */
+				w[i] = atomic_load_explicit(&s->w[i], memory_order_acquire);
+			/* relaxed: ordered by A9 */
 			if (atomic_load_explicit(&s->seq, memory_order_relaxed) == h + 1) {
 				/* the copy is the record of h. R3: release, pairs with A1 in
 				 * shard_push(): in drop mode the copy is done before the owner
