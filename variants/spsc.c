@@ -107,7 +107,9 @@
  * cache has its next slots cold (written a lap ago): fetching the line of slot t + D while
  * storing slot t hides the miss if D pushes take longer than a miss; too far ahead and the
  * line may be evicted again before its push (small caches, many shards). */
+#ifndef SPSC_PREFETCH /* -DSPSC_PREFETCH=0 turns it off (experiments) */
 #define SPSC_PREFETCH 4
+#endif
 
 struct spsc_slot {
 	/* p + 1: holds the record of position p; p: the record of p is being written.
@@ -541,7 +543,8 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 	atomic_store_explicit(&sh->tail, t + 1, memory_order_release);
 	/* the slots of the next pushes, for writing: in a ring larger than the cache they
 	 * were last written a lap ago and are cold (SPSC_PREFETCH) */
-	__builtin_prefetch(&sh->slots[(t + SPSC_PREFETCH) & sh->mask], 1, 3);
+	if (SPSC_PREFETCH > 0)
+		__builtin_prefetch(&sh->slots[(t + SPSC_PREFETCH) & sh->mask], 1, 3);
 	atomic_signal_fence(memory_order_seq_cst);
 	atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
 	return ret;
