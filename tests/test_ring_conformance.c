@@ -1610,8 +1610,10 @@ static void *lap_producer(void *arg)
 			 * the drop test then stores beyond the capacity whatever the scheduler
 			 * does */
 			if (++l->ndropped % 256 == 0 && l->stored != NULL) {
-				uint64_t p0 = atomic_load(&l->popped), e0 = atomic_load(&l->empty);
-				while (atomic_load(&l->popped) == p0 && atomic_load(&l->empty) == e0)
+				uint64_t p0 = atomic_load(&l->popped);
+				uint64_t e0 = atomic_load(&l->empty);
+				while (atomic_load(&l->popped) == p0 &&
+				       atomic_load(&l->empty) == e0)
 					sched_yield();
 			}
 		} else {
