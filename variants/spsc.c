@@ -64,17 +64,20 @@
  *   Pop (consumers): h = head; below a tail read with A2 the record of h is complete, so
  *   its slot says h or a later lap. If it validates, CAS head h -> h + 1 (R3): only that
  *   CAS takes h, and it returns the copy and counts it popped (no record popped twice,
- *   none torn). If not, the owner lapped h: CAS head to max(h + 1, tail - C), skipping
- *   records that are overwritten, not popped. The owner never waits for consumers, so a
+ *   none torn). If not, the owner lapped h: CAS head past the records it overwrote, to
+ *   tail - C, and a quarter ring further (the oldest records are the next it overwrites:
+ *   a pop landing on them would lose the race again), all counted overwritten, not
+ *   popped (h + 1 if tail reads too old to tell). The owner never waits for consumers, so a
  *   record can be popped while its slot is being reused (validated before the mark):
  *   the push that reused it may then report an eviction of a record that was popped
  *   (there is no cheaper way for the owner to know: it would need a store-load fence).
  *
  * Ordering, labelled at each site: R1 (seq "holds t") with A3 in run_prev() and A8 in
- * shard_pop(); F1 (after the mark) with the fence F2 (run_prev) and the loads A9 (shard_pop); R2
- * (tail) with A2 (shard_pop) and A4 (run_open); R3 (a pop's head CAS) with A1 (the owner's
- * head load: drop mode reuses a slot only after the pop's copy); R4/R5 (thread exit) with
- * A5/A7; R6 (shard published) with A6; S1/S2 (snapshot scratch, shard.h).
+ * shard_pop(); F1 (after the mark) with the fence F2 (run_prev) and the loads A9
+ * (shard_pop); R2 (tail) with A2 (shard_pop) and A4 (run_open); R3 (a pop's head CAS)
+ * with A1 (the owner's head load: drop mode reuses a slot only after the pop's copy);
+ * R4/R5 (thread exit) with A5/A7; R6 (shard published) with A6; S1/S2 (snapshot scratch,
+ * shard.h).
  *
  * Progress: push is wait-free: a bounded sequence of loads and stores, with no loop and no
  * read-modify-write (scripts/locked-insns.sh spsc spsc_push shard_push: none; the first
