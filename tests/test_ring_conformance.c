@@ -1584,9 +1584,9 @@ struct lap {
 	const struct ttlog_ring_ops *ops;
 	struct ttlog_ring *r;
 	uint64_t n;
-	int cpu;                        /* pin to it, or -1 */
-	_Atomic uint64_t done;          /* pushes returned */
-	_Atomic unsigned char *stored;  /* NULL or n + 1 flags: the push of v stored it */
+	int cpu;                       /* pin to it, or -1 */
+	_Atomic uint64_t done;         /* pushes returned */
+	_Atomic unsigned char *stored; /* NULL or n + 1 flags: the push of v stored it */
 	uint64_t nstored, ndropped;
 	_Atomic uint64_t popped, empty; /* by the popper: pops, pops that found nothing */
 };

@@ -637,9 +637,9 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 				 * reuses the slot. Only the CAS that moves head from h takes h:
 				 * no record is popped twice. On failure h is reloaded (relaxed:
 				 * re-checked against tail and seq). */
-				if (atomic_compare_exchange_strong_explicit(
-					    &sh->head, &h, h + 1, memory_order_release,
-					    memory_order_relaxed)) {
+				if (atomic_compare_exchange_strong_explicit(&sh->head, &h, h + 1,
+									    memory_order_release,
+									    memory_order_relaxed)) {
 					/* relaxed: a counter */
 					atomic_fetch_add_explicit(&sh->popped, 1,
 								  memory_order_relaxed);
@@ -660,8 +660,7 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 		uint64_t nh = t > h + cap ? t - cap + cap / 4 : h + 1;
 		/* relaxed: the skipped slots were not read, nothing to order; a failure
 		 * reloads h */
-		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, nh,
-							    memory_order_relaxed,
+		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, nh, memory_order_relaxed,
 							    memory_order_relaxed))
 			h = nh;
 	}
