@@ -37,12 +37,53 @@
  * Lookup: a per-thread single-entry cache {ring, ring id, shard} makes the common push one
  * compare; a miss (another ring) scans the ring's shard table for the thread's token.
  *
- * Overwrite: the producer evicts the oldest record by a CAS on head (consumers pop by the
- * same CAS), then reuses its slot. Each slot carries a sequence word (p + 1: holds the
- * record of position p; p: being written) checked by snapshots like a seqlock (F1/F2).
+ * Push (the owner): no read-modify-write, no fence beyond release stores (plain movs on
+ * x86-64): the owner owns its positions. t = its tail; slot = t & (C - 1); seq = t marks
+ * the slot "being written for t" (relaxed), F1 (release fence) orders the mark before the
+ * record's words (relaxed stores), R1 stores seq = t + 1 ("holds t"), R2 stores tail =
+ * t + 1. Overwrite evicts implicitly: the slot's seq says which lap it holds, so the push
+ * just writes over the record of t - C. It reads head (a plain load, A1) only when its
+ * cached head_seen says that record may not have been popped, to report the eviction
+ * (push returns 1). Drop reads head the same way and drops, counted by the owner with a
+ * load and a store, when the shard is still full. Nothing counts overwritten records:
+ * positions below max(head, tail - C) are gone, and those not popped were overwritten.
  *
- * Progress: push is wait-free (the eviction CAS fails only when a consumer advanced head,
- * at most C times, and never when nothing pops). Pop is lock-free. Snapshot is wait-free:
+ * Readers copy a slot the way a seqlock reader does (H.-J. Boehm, "Can Seqlocks Get Along
+ * With Programming Language Memory Models?", MSPC 2012): seq (acquire, A3/A8) must say
+ * "holds p", then the words (relaxed, and an acquire fence F2; a pop loads them with
+ * acquire, A9), seq again (relaxed): a word from a newer lap makes the fence or the word's
+ * load synchronise with that lap's F1, so the second load sees its mark and the copy is
+ * thrown away; a copy is kept only if both loads say p.
+ *   Snapshot: tail (A4) is the shard's cut: stored = tail, every position below it is
+ *   complete. It copies positions [max(head, tail - C), tail) newest first, stopping at
+ *   the first that fails (the owner laps in order, so all older ones are gone too); kept
+ *   = what validated, popped = the consumers' counter, overwritten = stored - kept -
+ *   popped: exact by construction, the last being defined as the rest (a record that
+ *   a pop takes during the snapshot may be counted kept and popped: the split is then
+ *   approximate, never the sum, ttlog__cut_close).
+ *   Pop (consumers): h = head; below a tail read with A2 the record of h is complete, so
+ *   its slot says h or a later lap. If it validates, CAS head h -> h + 1 (R3): only that
+ *   CAS takes h, and it returns the copy and counts it popped (no record popped twice,
+ *   none torn). If not, the owner lapped h: CAS head past the records it overwrote, to
+ *   tail - C, and a quarter ring further (the oldest records are the next it overwrites:
+ *   a pop landing on them would lose the race again), all counted overwritten, not
+ *   popped (h + 1 if tail reads too old to tell). The owner never waits for consumers, so a
+ *   record can be popped while its slot is being reused (validated before the mark):
+ *   the push that reused it may then report an eviction of a record that was popped
+ *   (there is no cheaper way for the owner to know: it would need a store-load fence).
+ *
+ * Ordering, labelled at each site: R1 (seq "holds t") with A3 in run_prev() and A8 in
+ * shard_pop(); F1 (after the mark) with the fence F2 (run_prev) and the loads A9
+ * (shard_pop); R2 (tail) with A2 (shard_pop) and A4 (run_open); R3 (a pop's head CAS)
+ * with A1 (the owner's head load: drop mode reuses a slot only after the pop's copy);
+ * R4/R5 (thread exit) with A5/A7; R6 (shard published) with A6; S1/S2 (snapshot scratch,
+ * shard.h).
+ *
+ * Progress: push is wait-free: a bounded sequence of loads and stores, with no loop and no
+ * read-modify-write (scripts/locked-insns.sh spsc spsc_push shard_push: none; the first
+ * push of a thread to a ring, spsc_lookup, claims a shard with CASes). Pop is lock-free:
+ * a CAS fails only because another pop or skip moved head, and a validation fails only
+ * because the owner lapped the slot (the skip then moves head). Snapshot is wait-free:
  * one pass over each shard, newest first, a k-way merge by timestamp (binary heap over the
  * shards' newest unread records) filling the caller's buffer from its end, with scratch
  * reserved at create; a snapshot that finds the scratch in use (another snapshot, or one
@@ -65,6 +106,13 @@
 #define SPSC_WORDS (sizeof(struct ttlog_record) / 8)
 #define SPSC_MAX_THREADS 16384 /* threads using spsc at once; more write to shared rings */
 #define SPSC_RETRY 4096        /* pushes a thread without a shard makes before looking again */
+/* How many slots ahead of its tail a push prefetches for writing. A shard larger than the
+ * cache has its next slots cold (written a lap ago): fetching the line of slot t + D while
+ * storing slot t hides the miss if D pushes take longer than a miss; too far ahead and the
+ * line may be evicted again before its push (small caches, many shards). */
+#ifndef SPSC_PREFETCH /* -DSPSC_PREFETCH=0 turns it off (experiments) */
+#define SPSC_PREFETCH 4
+#endif
 
 struct spsc_slot {
 	/* p + 1: holds the record of position p; p: the record of p is being written.
@@ -79,8 +127,9 @@ _Static_assert(sizeof(struct spsc_slot) == TTLOG_RECORD_SIZE, "slot is one recor
 struct spsc_shard {
 	/* written by the owning thread only; tail read by consumers and snapshots */
 	_Alignas(64) _Atomic uint64_t tail;
-	_Atomic uint64_t evicted; /* records the owner evicted (overwrite) */
-	_Atomic uint64_t dropped; /* pushes the owner dropped (drop policy, full) */
+	/* pushes the owner dropped (drop policy, full): owner only, load + store. Records
+	 * overwritten are not counted: they are derived from the positions (spsc_stats) */
+	_Atomic uint64_t dropped;
 	/* a push is in progress: read and written by the owning thread and its signal handlers
 	 * only (relaxed, with signal fences); reset by the next owner */
 	_Atomic uint32_t busy;
@@ -89,7 +138,8 @@ struct spsc_shard {
 	 * one): head only grows, so t - head_seen <= mask means room without reading head,
 	 * the consumers' line */
 	_Atomic uint64_t head_seen;
-	/* CAS by consumers (pop) and by the owner evicting; read by snapshots */
+	/* CAS by consumers (pop, and skipping what the owner has lapped); read by the owner
+	 * (A1: drop mode, and what an overwriting push reports) and by snapshots */
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint64_t popped; /* consumers (RMW) */
 	/* the owner's token: CAS by a thread taking a retired shard over, read on lookup */
@@ -321,8 +371,10 @@ static struct spsc_shard *shard_find(struct ttlog_ring *r)
 	return NULL;
 }
 
-/* Cache miss: find (or take) this thread's shard in r and cache it. NULL: use r->shared. */
-static struct spsc_shard *spsc_lookup(struct ttlog_ring *r)
+/* Cache miss: find (or take) this thread's shard in r and cache it. NULL: use r->shared.
+ * Not inlined: the steady-state push (spsc_push's cache hit, shard_push) stays small, and
+ * scripts/locked-insns.sh can tell its instructions from the first push's. */
+static __attribute__((noinline)) struct spsc_shard *spsc_lookup(struct ttlog_ring *r)
 {
 	struct spsc_shard *sh = NULL;
 
@@ -455,45 +507,47 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 
 	/* relaxed: we are the only writer of tail */
 	t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
-	if (t - atomic_load_explicit(&sh->head_seen, memory_order_relaxed) > sh->mask) {
-		/* A1: acquire, pairs with R3 in shard_pop(): a consumer's reads of the slot we
-		 * may reuse are done before we write it (head_seen was read the same way) */
+	/* relaxed: the owner's own cache of head (see head_seen) */
+	h = atomic_load_explicit(&sh->head_seen, memory_order_relaxed);
+	if (t - h > sh->mask) {
+		/* The slot of t may still hold the record of t - C (no pop took it as far as
+		 * we know): a plain load of head tells. A1: acquire, pairs with R3 in
+		 * shard_pop(): in drop mode a consumer's copy of the slot we reuse is done
+		 * before we write it. In overwrite mode the value only decides what we report:
+		 * the slot is reused whatever head says, and consumers validate what they
+		 * copied (F2, A9). */
 		h = atomic_load_explicit(&sh->head, memory_order_acquire);
-		while (t - h > sh->mask) {
-			/* full: the slot of t still holds the record of h = t - capacity */
+		atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
+		if (t - h > sh->mask) {
 			if (r->policy == TTLOG_POLICY_DROP) {
-				atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
 				own_inc(&sh->dropped);
 				atomic_signal_fence(memory_order_seq_cst);
 				atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
 				return -ENOBUFS;
 			}
-			/* evict it; a failure means a consumer popped it (A1 again, on
-			 * failure) */
-			if (atomic_compare_exchange_weak_explicit(&sh->head, &h, h + 1,
-								  memory_order_acquire,
-								  memory_order_acquire)) {
-				own_inc(&sh->evicted);
-				ret = 1;
-				h++;
-				break;
-			}
+			/* the record of t - C, unpopped when we looked, is overwritten: eviction
+			 * is implicit, the slot's seq says which lap it holds */
+			ret = 1;
 		}
-		atomic_store_explicit(&sh->head_seen, h, memory_order_relaxed);
 	}
 	s = &sh->slots[t & sh->mask];
-	/* relaxed: marks the slot as being written; snapshots see it through F1/F2 */
+	/* relaxed: marks the slot as being written for t; readers see it through F1 */
 	atomic_store_explicit(&s->seq, t, memory_order_relaxed);
-	/* F1: release fence, pairs with F2 in run_next(): a snapshot that reads any of the
-	 * words below also sees the mark above, so it never keeps a record mixed from two
-	 * laps */
+	/* F1: release fence, pairs with F2 in run_prev() and A9 in shard_pop(): a reader
+	 * that reads any of the words below also sees the mark above, so it never keeps a
+	 * record mixed from two laps */
 	atomic_thread_fence(memory_order_release);
 	for (size_t i = 0; i < SPSC_WORDS; i++)
 		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-	/* R1: release, pairs with A3 in run_next(): the record of t is complete */
+	/* R1: release, pairs with A3 in run_prev() and A8 in shard_pop(): the record of t
+	 * is complete */
 	atomic_store_explicit(&s->seq, t + 1, memory_order_release);
 	/* R2: release, pairs with A2 in shard_pop() and A4 in the snapshots */
 	atomic_store_explicit(&sh->tail, t + 1, memory_order_release);
+	/* the slots of the next pushes, for writing: in a ring larger than the cache they
+	 * were last written a lap ago and are cold (SPSC_PREFETCH) */
+	if (SPSC_PREFETCH > 0)
+		__builtin_prefetch(&sh->slots[(t + SPSC_PREFETCH) & sh->mask], 1, 3);
 	atomic_signal_fence(memory_order_seq_cst);
 	atomic_store_explicit(&sh->busy, 0, memory_order_relaxed);
 	return ret;
@@ -550,7 +604,7 @@ static void pop_tail_cache(uint64_t key, uint64_t t)
 
 static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *out)
 {
-	uint64_t *w = (uint64_t *)out;
+	uint64_t *w = (uint64_t *)out, cap = sh->mask + 1;
 	/* relaxed: a guess, the CAS decides */
 	uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed);
 	/* a tail this thread read with A2 below: tail only grows */
@@ -566,19 +620,49 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 				return -EAGAIN;
 		}
 		struct spsc_slot *s = &sh->slots[h & sh->mask];
-		for (size_t i = 0; i < SPSC_WORDS; i++)
-			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
-		/* R3: release, pairs with A1 in shard_push(): the copy above is done before the
-		 * owner reuses the slot. Success means nobody moved head past h while we
-		 * copied, so the owner had not started to overwrite the slot: the copy is the
-		 * record of h. On failure h is reloaded (relaxed: re-checked against tail). */
-		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, h + 1,
-							    memory_order_release,
-							    memory_order_relaxed)) {
-			/* relaxed: a counter */
-			atomic_fetch_add_explicit(&sh->popped, 1, memory_order_relaxed);
-			return 0;
+		/* A8: acquire, pairs with R1 in shard_push(): the record of h is complete.
+		 * Some tail above h was read with A2, so seq is h + 1 or a later lap's. */
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) == h + 1) {
+			/* A9: acquire loads, pair with F1 in shard_push(): if a word came from a
+			 * newer lap, F1 synchronises with its load, so the load of seq below
+			 * sees that lap's mark (run_prev's fence F2 does the same for a whole
+			 * copy; here GCC's -fsanitize=thread rejects a fence, and the loads are
+			 * plain movs on x86-64 either way) */
+			for (size_t i = 0; i < SPSC_WORDS; i++)
+				w[i] = atomic_load_explicit(&s->w[i], memory_order_acquire);
+			/* relaxed: ordered by A9 */
+			if (atomic_load_explicit(&s->seq, memory_order_relaxed) == h + 1) {
+				/* the copy is the record of h. R3: release, pairs with A1 in
+				 * shard_push(): in drop mode the copy is done before the owner
+				 * reuses the slot. Only the CAS that moves head from h takes h:
+				 * no record is popped twice. On failure h is reloaded (relaxed:
+				 * re-checked against tail and seq). */
+				if (atomic_compare_exchange_strong_explicit(&sh->head, &h, h + 1,
+									    memory_order_release,
+									    memory_order_relaxed)) {
+					/* relaxed: a counter */
+					atomic_fetch_add_explicit(&sh->popped, 1,
+								  memory_order_relaxed);
+					return 0;
+				}
+				continue;
+			}
 		}
+		/* The owner has lapped h (overwrite mode only: in drop mode it never writes
+		 * past head): the record of h is overwritten, and so is every position below
+		 * tail - C. Skip them (counted as overwritten: not popped), and a quarter of
+		 * the ring more: the oldest record is the one the owner overwrites next, and
+		 * a consumer landing there loses the race to it again and again while the
+		 * owner runs. A2 again; tail may still read below h + C (the mark we saw is
+		 * not ordered with it): then skip h alone. */
+		t = atomic_load_explicit(&sh->tail, memory_order_acquire);
+		pop_tail_cache(key, t);
+		uint64_t nh = t > h + cap ? t - cap + cap / 4 : h + 1;
+		/* relaxed: the skipped slots were not read, nothing to order; a failure
+		 * reloads h */
+		if (atomic_compare_exchange_strong_explicit(&sh->head, &h, nh, memory_order_relaxed,
+							    memory_order_relaxed))
+			h = nh;
 	}
 }
 
@@ -791,10 +875,16 @@ void spsc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 		struct spsc_shard *sh = atomic_load_explicit(&m->shards[i], memory_order_acquire);
 		if (sh == NULL)
 			continue;
-		/* relaxed: counters, each read atomically */
-		st->pushed += atomic_load_explicit(&sh->tail, memory_order_relaxed);
-		st->popped += atomic_load_explicit(&sh->popped, memory_order_relaxed);
-		st->overwritten += atomic_load_explicit(&sh->evicted, memory_order_relaxed);
+		/* relaxed: counters and positions, each read atomically */
+		uint64_t p = atomic_load_explicit(&sh->popped, memory_order_relaxed);
+		uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed);
+		uint64_t t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+		/* positions below max(head, tail - C) are gone: popped, or overwritten (lapped
+		 * by the owner, whether or not a pop has skipped them since) */
+		uint64_t gone = t > h + m->capacity ? t - m->capacity : h;
+		st->pushed += t;
+		st->popped += p;
+		st->overwritten += gone > p ? gone - p : 0; /* popped is read first: never more */
 		st->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
 	}
 	st->capacity = r->capacity;
