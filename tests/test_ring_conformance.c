@@ -1899,6 +1899,7 @@ static void test_percpu_library(void **state)
 	CHECK_EQ(kept, 64);
 	cbor_decref(&top);
 	tu_rmdir(dir);
+}
 
 /* ---- a producer lapping its readers (spsc: implicit eviction) ---------------------- */
 
