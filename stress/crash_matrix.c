@@ -273,7 +273,8 @@ static void check_case(const char *variant, enum how how, enum cond cond, pid_t 
 	if (inflight(cond)) {
 		/* the path the scenario is about: O_TMPFILE where the directory takes it */
 		bool want_anon = cond == C_INFLIGHT && st_dir_has_tmpfile(dir);
-		int anon = atomic_load(&rep->inflight_anon), named = atomic_load(&rep->inflight_named);
+		int anon = atomic_load(&rep->inflight_anon);
+		int named = atomic_load(&rep->inflight_named);
 		ST_CHECK(atomic_load(&rep->inflight_seen), "the crash was not during a snapshot");
 		ST_CHECK(want_anon ? anon == 1 && named == 0 : anon == 0 && named == 1,
 			 "the in-flight snapshot was written through %d O_TMPFILE and %d named "
