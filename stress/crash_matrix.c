@@ -7,7 +7,10 @@
  * with no stack left). Conditions:
  *   threads   two other threads log flat out while a third thread crashes
  *   inflight  the same, and the writer thread is in the middle of writing a big snapshot
- *             (its temporary file exists) when the crash hits
+ *             (it has its temporary file open: an O_TMPFILE one where the directory takes
+ *             them) when the crash hits
+ *   inflight-named  the same on the named temporary file path (.ttlog-tmp-*, taken where
+ *             O_TMPFILE is missing; forced here with ttlog__test_no_tmpfile)
  *   chain     the same as threads, in a process that installed its own handler for the
  *             signal before ttlog: that handler must be called (once, with the signal)
  * For each case a child process is forked and crashes; the parent checks that the child
@@ -33,8 +36,13 @@ static const char *const how_name[NHOW] = {"SIGSEGV", "SIGBUS", "SIGILL", "SIGFP
 					   "stack-overflow"};
 static const int how_sig[NHOW] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSEGV};
 
-enum cond { C_THREADS, C_INFLIGHT, C_CHAIN, NCOND };
-static const char *const cond_name[NCOND] = {"threads", "inflight", "chain"};
+enum cond { C_THREADS, C_INFLIGHT, C_INFLIGHT_NAMED, C_CHAIN, NCOND };
+static const char *const cond_name[NCOND] = {"threads", "inflight", "inflight-named", "chain"};
+
+static bool inflight(enum cond c)
+{
+	return c == C_INFLIGHT || c == C_INFLIGHT_NAMED;
+}
 
 enum { LOGGERS = 2, CRASHER = 1, BEFORE_LAST = 1000 };
 
@@ -42,7 +50,9 @@ enum { LOGGERS = 2, CRASHER = 1, BEFORE_LAST = 1000 };
 struct report {
 	_Atomic uint32_t crasher_tid;
 	_Atomic uint64_t nonce;     /* of the last event, 0 until logged */
-	_Atomic int inflight_seen;  /* the writer's temporary file was there before the crash */
+	_Atomic int inflight_seen;  /* the writer had its temporary file open before the crash */
+	_Atomic int inflight_anon;  /* ... an O_TMPFILE one */
+	_Atomic int inflight_named; /* ... a named one */
 	_Atomic int inflight_done;  /* in-flight snapshots finished before the crash (missed) */
 	_Atomic int chain_calls;    /* times the application's own handler ran */
 	_Atomic int chain_sig;      /* the signal it got */
@@ -127,13 +137,17 @@ static void request_inflight(void)
 	ST_CHECK(rc == 0, "ttlog_request_snapshot: %d %s", rc, ttlog_strerror(rc));
 }
 
-/* Return once the writer is writing (its temporary file exists: it creates it after
- * cutting the ring, before encoding). Should a snapshot be over before we look, ask for
- * another one. */
+/* Return once the writer is writing: it has its temporary file open (it creates it after
+ * cutting the ring, before encoding), seen in /proc/self/fd whichever path it took (an
+ * O_TMPFILE file has no name to look for). Should a snapshot be over before we look, ask
+ * for another one. */
 static void wait_for_tmp(void)
 {
 	for (int i = 0; i < 200000; i++) {
-		if (st_count(dir, ".ttlog-tmp-") > 0) {
+		struct st_writing w;
+		if (st_writing(0, dir, &w) > 0) {
+			atomic_store(&rep->inflight_anon, w.anon);
+			atomic_store(&rep->inflight_named, w.named);
 			atomic_store(&rep->inflight_seen, 1);
 			return;
 		}
@@ -143,7 +157,8 @@ static void wait_for_tmp(void)
 		}
 		st_sleep_us(100);
 	}
-	st_fail("the requested snapshot never started writing (no .ttlog-tmp-* in %s)", dir);
+	st_fail("the requested snapshot never started writing (no temporary file of %s open)",
+		dir);
 }
 
 static void *crasher_main(void *arg)
@@ -153,7 +168,7 @@ static void *crasher_main(void *arg)
 
 	atomic_store(&T->tid[t], st_gettid());
 	atomic_store(&rep->crasher_tid, st_gettid());
-	if (a->cond == C_INFLIGHT) {
+	if (inflight(a->cond)) {
 		/* a full ring makes a long snapshot: wait until the loggers have filled it */
 		while (atomic_load(&T->count[2]) + atomic_load(&T->count[3]) < capacity)
 			st_sleep_us(1000);
@@ -206,6 +221,7 @@ static void child(const char *variant, enum how how, enum cond cond)
 		sigaction(how_sig[how], &sa, NULL);
 	}
 	st_config(&cfg, variant, "crash", dir, capacity);
+	ttlog__test_no_tmpfile = cond == C_INFLIGHT_NAMED;
 	st_start(&cfg);
 	ST_CHECK(ttlog_install_crash_handler() == 0, "ttlog_install_crash_handler");
 	ST_CHECK(st_thread_new(T) == CRASHER, "logical threads out of step");
@@ -254,8 +270,17 @@ static void check_case(const char *variant, enum how how, enum cond cond, pid_t 
 			 "the application's own handler ran %d times (signal %d), want once with %d",
 			 atomic_load(&rep->chain_calls), atomic_load(&rep->chain_sig), how_sig[how]);
 	ST_CHECK(atomic_load(&rep->nonce) != 0, "the crasher never logged its last event");
-	if (cond == C_INFLIGHT)
+	if (inflight(cond)) {
+		/* the path the scenario is about: O_TMPFILE where the directory takes it */
+		bool want_anon = cond == C_INFLIGHT && st_dir_has_tmpfile(dir);
+		int anon = atomic_load(&rep->inflight_anon);
+		int named = atomic_load(&rep->inflight_named);
 		ST_CHECK(atomic_load(&rep->inflight_seen), "the crash was not during a snapshot");
+		ST_CHECK(want_anon ? anon == 1 && named == 0 : anon == 0 && named == 1,
+			 "the in-flight snapshot was written through %d O_TMPFILE and %d named "
+			 "temporary files, want %d and %d",
+			 anon, named, want_anon, !want_anon);
+	}
 
 	names = st_list_snapshots(dir, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -274,15 +299,15 @@ static void check_case(const char *variant, enum how how, enum cond cond, pid_t 
 	}
 	st_free_list(names);
 	ST_CHECK(nsig == 1, "%zu snapshots with reason %s in %s, want 1", nsig, reason, dir);
-	ST_CHECK(cond == C_INFLIGHT ? ninflight == (size_t)atomic_load(&rep->inflight_done) + 1
-				    : ninflight == 0,
+	ST_CHECK(inflight(cond) ? ninflight == (size_t)atomic_load(&rep->inflight_done) + 1
+				: ninflight == 0,
 		 "%zu in-flight snapshots, want %d", ninflight,
-		 cond == C_INFLIGHT ? atomic_load(&rep->inflight_done) + 1 : 0);
+		 inflight(cond) ? atomic_load(&rep->inflight_done) + 1 : 0);
 	ST_CHECK(st_count(dir, ".ttlog-tmp-") == 0, "a temporary file is left in %s", dir);
 
 	st_verifier_init(&V, T, variant, "crash");
 	static const char *const crash_targets[] = {"crash", NULL};
-	if (cond == C_INFLIGHT) {
+	if (inflight(cond)) {
 		st_verify_file(&V, inflight_path, crash_targets, &r);
 		ST_CHECK(strcmp(r.reason, "inflight") == 0, "%s: reason %s", inflight_path, r.reason);
 	}

@@ -19,8 +19,11 @@
  *     logged right before the fault, and the 50 before it on its main thread, in order
  *     (any of those 50 missing must be counted as dropped);
  *   - a surviving node's shutdown snapshot accounts for every event it logged, exactly;
- *   - the next ttlog_init() on the directory removes the temporary file a killed node
- *     may have left;
+ *   - a node killed in the middle of a write (it is stopped while it has its temporary
+ *     file open, then killed) leaves nothing when it wrote through an O_TMPFILE file (the
+ *     kernel frees it) and its .ttlog-tmp-* file when it wrote through a named one (the
+ *     odd-numbered nodes take that path, ttlog__test_no_tmpfile): the next ttlog_init()
+ *     on the directory removes it at once, and no temporary file is left after that;
  *   - the merged timeline (every event of every snapshot, de-duplicated, sorted by
  *     timestamp) orders each request causally: the send of hop h before its receive,
  *     the receive of hop h before the send of hop h + 1.
@@ -55,6 +58,7 @@ struct node {
 	_Atomic int done;          /* logged counts final (shutdown begun) */
 	_Atomic int bg_pause, bg_paused; /* the background thread holds still (see bg_main) */
 	_Atomic uint64_t lost_before_crash; /* parent: last events missing, counted as dropped */
+	struct st_writing killed_in;        /* parent: what a KILLED node was writing */
 };
 
 static struct node *nodes;
@@ -148,7 +152,10 @@ static void node_main(unsigned id, uint64_t seed)
 	st_config(&cfg, variant, NULL, dir, 1 << 14); /* the service: from the environment */
 	cfg.snapshot_interval_s = 1;
 	cfg.final_snapshot = true;
-	cfg.quiet = true;
+	/* not quiet: ttlog reports only failures, and a failed crash snapshot (then missing
+	 * in check_round) says why on stderr */
+	cfg.quiet = false;
+	ttlog__test_no_tmpfile = id & 1; /* both temporary file paths in one directory */
 	st_start(&cfg);
 	ST_CHECK(ttlog_install_crash_handler() == 0, "node %u: crash handler", id);
 	pthread_create(&bg, NULL, bg_main, NULL);
@@ -490,12 +497,23 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 				continue;
 			acted[i] = true;
 			if (nodes[i].fate == KILLED) {
-				/* preferably while it writes a snapshot (its temporary file is
-				 * there): it must leave no partial ttlog-*.bin */
-				char prefix[64];
-				snprintf(prefix, sizeof prefix, ".ttlog-tmp-%d-", (int)nodes[i].pid);
-				for (int k = 0; k < 20000 && st_count(dir, prefix) == 0; k++)
+				/* preferably while it writes a snapshot (it has its temporary
+				 * file open; an O_TMPFILE one has no name to look for): stopped
+				 * there, then killed, it must leave no partial ttlog-*.bin */
+				struct st_writing *w = &nodes[i].killed_in;
+				siginfo_t si;
+				for (int k = 0; k < 20000 && st_writing(nodes[i].pid, dir, w) <= 0;
+				     k++)
 					st_sleep_us(100);
+				kill(nodes[i].pid, SIGSTOP);
+				/* WNOWAIT: the exit status is collected below */
+				memset(&si, 0, sizeof si);
+				ST_CHECK(waitid(P_PID, (id_t)nodes[i].pid, &si,
+						WSTOPPED | WEXITED | WNOWAIT) == 0,
+					 "waitid: %s", strerror(errno));
+				if (si.si_code != CLD_STOPPED ||
+				    st_writing(nodes[i].pid, dir, w) < 0)
+					memset(w, 0, sizeof *w);
 				kill(nodes[i].pid, SIGKILL);
 			} else
 				atomic_store(&nodes[i].cmd, CMD_CRASH);
@@ -535,8 +553,35 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 				 fate_name[nodes[i].fate], status, want);
 	}
 	check_round(tot);
-	/* the next start on the directory removes what a killed node left half-written */
-	int tmps = st_count(dir, ".ttlog-tmp-");
+	/* what a killed node left half-written: its named temporary file (its lock went with
+	 * it), or nothing from an O_TMPFILE one; no other node leaves one */
+	int tmps = st_count(dir, ".ttlog-tmp-"), want_tmps = 0;
+	char killed[160] = "";
+	for (unsigned i = 0; i < nnodes; i++) {
+		const struct st_writing *w = &nodes[i].killed_in;
+		char prefix[64];
+		if (nodes[i].fate != KILLED)
+			continue;
+		snprintf(prefix, sizeof prefix, ".ttlog-tmp-%d-", (int)nodes[i].pid);
+		ST_CHECK(st_count(dir, prefix) == w->named,
+			 "node %u (SIGKILL), killed while writing %d O_TMPFILE and %d named "
+			 "temporary files, left %d %s* files", i, w->anon, w->named,
+			 st_count(dir, prefix), prefix);
+		/* even nodes: O_TMPFILE, unless the directory does not take it */
+		bool anon = !(i & 1) && st_dir_has_tmpfile(dir);
+		ST_CHECK(w->anon + w->named == 0 || (w->anon == 1 && w->named == 0) == anon,
+			 "node %u (SIGKILL) wrote through %d O_TMPFILE and %d named temporary "
+			 "files, want the %s path", i, w->anon, w->named,
+			 anon ? "O_TMPFILE" : "named");
+		want_tmps += w->named;
+		snprintf(killed, sizeof killed, "; the killed node %u (%s path) %s", i,
+			 anon ? "O_TMPFILE" : "named",
+			 w->anon + w->named ? "was stopped in the middle of a write" :
+					      "was not writing when killed");
+	}
+	ST_CHECK(tmps == want_tmps, "%d temporary files in %s after the round, want %d", tmps, dir,
+		 want_tmps);
+	/* the next start on the directory removes them at once */
 	ttlog_config cfg;
 	st_config(&cfg, variant, NULL, dir, 16);
 	cfg.quiet = true;
@@ -550,7 +595,7 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 		received += nodes[i].received;
 	}
 	st_note("%" PRIu64 " messages sent, %" PRIu64 " received; %d temporary files of killed "
-		"nodes cleaned", sent, received, tmps);
+		"nodes cleaned%s", sent, received, tmps, killed);
 	for (unsigned i = 0; i < nnodes; i++)
 		if (nodes[i].lost_before_crash)
 			st_note("node %u: %" PRIu64 " of its last %d events before the crash were "

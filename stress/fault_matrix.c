@@ -14,10 +14,13 @@
  *   dir-readonly    the tmpfs remounted read-only: -EROFS, counted; remounted rw: recovery
  *   dir-removed     the directory removed while running: -ENOENT, counted, logging goes on;
  *                   recovery needs a new ttlog_init() (the directory handle is gone)
- *   kill-in-write   a process SIGKILLed while its writer thread is writing a snapshot (its
- *                   temporary file exists): no partial ttlog-*.bin is ever visible (a
- *                   reader opens every one it sees while the process runs), and the next
- *                   ttlog_init() on the directory removes the stale temporary file
+ *   kill-in-write   a process SIGKILLed while its writer thread is writing a snapshot (it
+ *                   has its temporary file open), on both paths: O_TMPFILE (where the
+ *                   directory takes it) and named temporary files (ttlog__test_no_tmpfile).
+ *                   No partial ttlog-*.bin is ever visible (a reader opens every one it
+ *                   sees while the process runs); an O_TMPFILE write leaves nothing behind
+ *                   (the kernel frees the file), a named one leaves its .ttlog-tmp-* file,
+ *                   which the next ttlog_init() on the directory removes at once
  *   full-disk       interval snapshots (1 s) on a full disk for S seconds: every attempt
  *                   fails and is counted, no file appears, and the process does not leak
  *                   (file descriptors and live heap blocks equal before and after, RSS
@@ -501,9 +504,11 @@ static void case_dir_removed(void)
 	rmdir(sub);
 }
 
-/* kill-in-write: the victim writes snapshots of a big ring continuously */
-static void victim(const char *d)
+/* kill-in-write: the victim writes snapshots of a big ring continuously, through named
+ * temporary files if `named` */
+static void victim(const char *d, bool named)
 {
+	ttlog__test_no_tmpfile = named;
 	start(d, 1 << 18, 0);
 	start_loggers();
 	for (;;) {
@@ -544,43 +549,78 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static void case_kill_in_write(void)
+/* Every ttlog-*.bin in d decodes completely (the reader may remove one meanwhile). */
+static void assert_complete(const char *d)
 {
-	uint64_t kills = 0, missed = 0;
-	pthread_t reader;
+	char **names = st_list_snapshots(d, NULL);
+	for (size_t i = 0; names[i]; i++) {
+		char p[4500];
+		ttlog_snapshot_file *s;
+		snprintf(p, sizeof p, "%s/%s", d, names[i]);
+		int rc = ttlog_snapshot_open(p, &s);
+		if (rc == -ENOENT)
+			continue;
+		ST_CHECK(rc == 0, "%s: a snapshot left by a killed writer does not decode: %s", p,
+			 ttlog_reader_errmsg());
+		ttlog_snapshot_close(s);
+	}
+	st_free_list(names);
+}
 
-	atomic_store(&reader_stop, 0);
-	pthread_create(&reader, NULL, reader_main, dir);
+/* kill_rounds kills of a victim in the middle of a write on one path; returns the kills
+ * that landed between writes (not counted) in *missed. */
+static uint64_t kill_in_write(bool named, uint64_t *missed)
+{
+	/* the path the victim takes: O_TMPFILE unless forced off or the directory lacks it */
+	bool anon = !named && st_dir_has_tmpfile(dir);
+	uint64_t kills = 0;
+
 	while (kills < kill_rounds) {
-		ST_CHECK(missed < 50 + 10 * kill_rounds, "%" PRIu64 " kills missed the write", missed);
+		ST_CHECK(*missed < 50 + 10 * kill_rounds, "%" PRIu64 " kills missed the write",
+			 *missed);
 		fflush(NULL);
 		pid_t pid = fork();
 		ST_CHECK(pid >= 0, "fork: %s", strerror(errno));
 		if (pid == 0)
-			victim(dir);
+			victim(dir, named);
 		char prefix[64];
 		snprintf(prefix, sizeof prefix, ".ttlog-tmp-%d-", (int)pid);
 		/* let it publish a snapshot first (the reader opens what is visible), then wait
-		 * for its next temporary file (hang guard 60 s each), and kill */
+		 * until it writes the next one: it has a temporary file open (an O_TMPFILE one
+		 * has no name to look for; hang guard 60 s each). Stopped, it is still writing
+		 * if it still has it open; then kill. */
 		uint64_t opens = atomic_load(&reader_opens);
-		int i;
+		struct st_writing w;
+		int i, status, n;
 		for (i = 0; i < 600000 && atomic_load(&reader_opens) == opens; i++)
 			st_sleep_us(100);
 		ST_CHECK(i < 600000, "the victim never published a snapshot");
-		for (i = 0; i < 600000 && st_count(dir, prefix) == 0; i++)
+		for (i = 0; i < 600000 && st_writing(pid, dir, &w) <= 0; i++)
 			st_sleep_us(100);
 		ST_CHECK(i < 600000, "the victim never started a snapshot");
+		kill(pid, SIGSTOP);
+		ST_CHECK(waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status),
+			 "victim status %#x, want stopped", status);
+		n = st_writing(pid, dir, &w);
 		kill(pid, SIGKILL);
-		int status;
 		waitpid(pid, &status, 0);
 		ST_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "victim status %#x",
 			 status);
-		if (st_count(dir, prefix) == 0) {
-			missed++; /* the write finished between our look and the kill */
+		if (n <= 0) {
+			(*missed)++; /* the write finished between our look and the stop */
 			continue;
 		}
+		ST_CHECK(w.anon == anon && w.named == !anon,
+			 "the victim wrote through %d O_TMPFILE and %d named temporary files, want "
+			 "%d and %d", w.anon, w.named, anon, !anon);
 		kills++;
-		/* the next start removes the dead process's temporary file */
+		/* a named write leaves its file (its lock went with the writer); an O_TMPFILE
+		 * one nothing: the kernel freed the file with its last descriptor */
+		int left = st_count(dir, prefix);
+		ST_CHECK(left == !anon, "%d %s* files left by the killed writer, want %d", left,
+			 prefix, !anon);
+		assert_complete(dir);
+		/* the next start removes the dead process's temporary file at once */
 		pid_t next = fork();
 		if (next == 0) {
 			start(dir, 1024, 0);
@@ -592,17 +632,34 @@ static void case_kill_in_write(void)
 		waitpid(next, &status, 0);
 		ST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the next start failed");
 		ST_CHECK(st_count(dir, ".ttlog-tmp-") == 0, "temporary files left");
+		assert_complete(dir);
 	}
+	return kills;
+}
+
+static void case_kill_in_write(void)
+{
+	uint64_t missed = 0, kills_anon, kills_named;
+	bool has_tmpfile = st_dir_has_tmpfile(dir);
+	pthread_t reader;
+
+	atomic_store(&reader_stop, 0);
+	pthread_create(&reader, NULL, reader_main, dir);
+	kills_anon = kill_in_write(false, &missed);
+	kills_named = kill_in_write(true, &missed);
 	atomic_store(&reader_stop, 1);
 	pthread_join(reader, NULL);
 	ST_CHECK(atomic_load(&reader_opens) > 0, "the reader never saw a complete snapshot");
 	snprintf(RES->note, sizeof RES->note,
-		 "kill-in-write: %" PRIu64 " kills during a write (%" PRIu64
-		 " more landed between writes), %" PRIu64 " complete files read while they ran",
-		 kills, missed, atomic_load(&reader_opens));
-	RES->runs += kills;
-	RES->faults += kills;
-	RES->survived += kills;
+		 "kill-in-write: %" PRIu64 " kills during an O_TMPFILE write%s, %" PRIu64
+		 " during a named one (%" PRIu64 " more landed between writes), %" PRIu64
+		 " complete files read while they ran",
+		 has_tmpfile ? kills_anon : 0,
+		 has_tmpfile ? "" : " (none: the directory takes no O_TMPFILE)", kills_named +
+		 (has_tmpfile ? 0 : kills_anon), missed, atomic_load(&reader_opens));
+	RES->runs += kills_anon + kills_named;
+	RES->faults += kills_anon + kills_named;
+	RES->survived += kills_anon + kills_named;
 }
 
 static void case_full_disk(void)

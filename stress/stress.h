@@ -605,6 +605,99 @@ static inline int st_fd_count(void)
 	return n - 1; /* the directory's own descriptor */
 }
 
+/* What a process is writing in a snapshot directory: its unpublished temporary files. */
+struct st_writing {
+	int anon;  /* O_TMPFILE files, not linked yet */
+	int named; /* .ttlog-tmp-* files */
+};
+
+/* Is descriptor fd of process pid (as "/proc/<pid>") open for writing? */
+static inline bool st_fd_writable(const char *proc, const char *fd)
+{
+	char path[128], line[128];
+	unsigned long flags = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/fdinfo/%s", proc, fd);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = sscanf(line, "flags: %lo", &flags) == 1;
+	fclose(f);
+	return found && (flags & O_ACCMODE) != O_RDONLY;
+}
+
+/*
+ * The snapshot temporary files process pid (0: this one) has open for writing in dir, seen
+ * through /proc/<pid>/fd, whichever way core/snapfile.c made them: an O_TMPFILE file links
+ * to "<dir>/#<inode> (deleted)" and counts until it has a name (st_nlink 0: once linked it
+ * is complete); a named one links to "<dir>/.ttlog-tmp-*" until it is renamed. Read-only
+ * descriptors (a cleaner looking at a named file) do not count. The number of files, or
+ * -1 when /proc/<pid>/fd cannot be read (the process is gone).
+ */
+static inline int st_writing(pid_t pid, const char *dir, struct st_writing *w)
+{
+	char proc[64], real[4096], link[4200], path[128];
+	struct dirent *de;
+	struct stat st;
+	size_t l;
+	DIR *d;
+
+	memset(w, 0, sizeof *w);
+	if (realpath(dir, real) == NULL)
+		return -1;
+	l = strlen(real);
+	if (pid > 0)
+		snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
+	else
+		snprintf(proc, sizeof proc, "/proc/self");
+	snprintf(path, sizeof path, "%s/fd", proc);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		ssize_t n;
+		const char *rest;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/fd/%s", proc, de->d_name);
+		if ((n = readlink(path, link, sizeof link - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, real, l) != 0 || link[l] != '/')
+			continue;
+		rest = link + l + 1;
+		if (rest[0] == '#') {
+			/* stat follows the /proc link to the file, named or not */
+			if (stat(path, &st) == 0 && st.st_nlink == 0 &&
+			    st_fd_writable(proc, de->d_name))
+				w->anon++;
+		} else if (strncmp(rest, ".ttlog-tmp-", 11) == 0 &&
+			   strstr(rest, " (deleted)") == NULL && st_fd_writable(proc, de->d_name)) {
+			w->named++;
+		}
+	}
+	closedir(d);
+	return w->anon + w->named;
+}
+
+/* Does dir take O_TMPFILE files (then ttlog writes its snapshots that way)? */
+static inline bool st_dir_has_tmpfile(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Tests only (core/snapfile.c): 1 makes ttlog write its snapshots through named
+ * temporary files, as on a file system without O_TMPFILE. The stress programs link the
+ * static library, so the internal symbol is there. */
+extern int ttlog__test_no_tmpfile;
+
 static inline long st_rss_kb(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
