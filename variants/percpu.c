@@ -136,6 +136,7 @@ struct percpu_cpu {
 	 * by everyone; dropped: atomic add by producers that drop */
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic uint64_t dropped;
+	struct percpu_slot *ring; /* this CPU's C slots: read-only after create */
 	/* written by consumers (CAS), read by producers (overwrite: eviction count) and
 	 * snapshots; popped: atomic add by consumers */
 	_Alignas(64) _Atomic uint64_t head;
@@ -282,29 +283,21 @@ static int rseq_usable(void)
 _Static_assert(RSEQ_SIG == 0x53053053, "glibc's RSEQ_SIG");
 _Static_assert(offsetof(struct percpu_cpu, head) == 64, "head at tail + 64 in the asm");
 
-/* Overwrite: store *rec on this CPU's ring; *evicted = 1 when the slot's previous record had
- * not been claimed by a consumer (head + C <= pos). 0, or 1 to restart (aborted). */
-static inline int rseq_push_overwrite(struct ttlog_ring *r, uint32_t cpu,
-				      const struct ttlog_record *rec, uint64_t *evicted)
+/* Overwrite: store *rec on this CPU's ring c. 0 and *tail = the new tail (the position
+ * stored + 1), or 1 to restart (aborted). */
+static inline int rseq_push_overwrite(struct percpu_cpu *c, uint64_t mask, uint32_t cpu,
+				      const struct ttlog_record *rec, uint64_t *tail)
 {
-	struct percpu_slot *ring = r->slots + ((size_t)cpu << r->shift);
+	uint64_t t;
 
-	__asm__ goto(PERCPU_RSEQ_HEAD
-		     /* evicted = head + C <= pos (a plain load of the consumers' line) */
-		     "movq 64(%[tail]), %%rcx\n\t"
-		     "addq %[cap], %%rcx\n\t"
-		     "cmpq %%rax, %%rcx\n\t"
-		     "setbe %%cl\n\t"
-		     "movzbl %%cl, %%ecx\n\t"
-		     "movq %%rcx, (%[ev])\n\t"
-		     PERCPU_RSEQ_WRITE
-		     :
-		     : [off] "r"(__rseq_offset), [cpu] "r"(cpu), [tail] "r"(&r->cpu[cpu].tail),
-		       [ring] "r"(ring), [mask] "rm"(r->mask), [cap] "rm"(r->cap),
-		       [shift] "i"(PERCPU_SHIFT), [rec] "r"(rec), [ev] "r"(evicted),
-		       [words] "i"(PERCPU_WORDS)
-		     : "rax", "rcx", "rdx", "memory", "cc"
+	__asm__ goto(PERCPU_RSEQ_HEAD PERCPU_RSEQ_WRITE
+		     : "=&a"(t)
+		     : [off] "r"(__rseq_offset), [cpu] "r"(cpu), [tail] "r"(&c->tail),
+		       [ring] "r"(c->ring), [mask] "rm"(mask), [shift] "i"(PERCPU_SHIFT),
+		       [rec] "r"(rec), [words] "i"(PERCPU_WORDS)
+		     : "rcx", "rdx", "memory", "cc"
 		     : abort);
+	*tail = t;
 	return 0;
 abort:
 	return 1;
@@ -315,7 +308,7 @@ abort:
 static inline int rseq_push_drop(struct ttlog_ring *r, uint32_t cpu,
 				 const struct ttlog_record *rec)
 {
-	struct percpu_slot *ring = r->slots + ((size_t)cpu << r->shift);
+	struct percpu_slot *ring = r->cpu[cpu].ring;
 
 	/* A4 (in the asm): the load of seq == used(pos - C) pairs with R5 in percpu_pop():
 	 * the consumer's copy of the old record is done (loads are not reordered with later
@@ -340,23 +333,8 @@ full:
 	return 2;
 }
 
-/* The slot PERCPU_PREFETCH pushes ahead on this CPU's ring, for writing: in a ring larger
- * than the cache it was last written a lap ago and is cold. After the commit, outside the
- * sequence; a hint only, so a migration since costs nothing but the hint. */
-static inline void prefetch_next(struct ttlog_ring *r, uint32_t cpu)
-{
-	/* relaxed: a position to prefetch, not to write */
-	uint64_t t = atomic_load_explicit(&r->cpu[cpu].tail, memory_order_relaxed);
-
-	if (PERCPU_PREFETCH > 0)
-		__builtin_prefetch(&r->slots[((size_t)cpu << r->shift) +
-					     ((t + PERCPU_PREFETCH) & r->mask)],
-				   1, 3);
-}
-
 static int push_rseq(struct ttlog_ring *r, const struct ttlog_record *rec)
 {
-	uint64_t evicted = 0;
 	int ret;
 
 	for (;;) {
@@ -368,9 +346,19 @@ static int push_rseq(struct ttlog_ring *r, const struct ttlog_record *rec)
 			return -ENOBUFS;
 		}
 		if (r->policy == TTLOG_POLICY_OVERWRITE) {
-			if (__builtin_expect(rseq_push_overwrite(r, cpu, rec, &evicted) == 0, 1)) {
-				prefetch_next(r, cpu);
-				return (int)evicted;
+			struct percpu_cpu *c = &r->cpu[cpu];
+			uint64_t t;
+			if (__builtin_expect(rseq_push_overwrite(c, r->mask, cpu, rec, &t) == 0, 1)) {
+				/* the slot PERCPU_PREFETCH pushes ahead, for writing: in a ring
+				 * larger than the cache it was last written a lap ago and is
+				 * cold; a hint, so a migration since costs nothing but it */
+				if (PERCPU_PREFETCH > 0)
+					__builtin_prefetch(&c->ring[(t + PERCPU_PREFETCH - 1) & r->mask],
+							   1, 3);
+				/* relaxed: only the return value (whether the record of t - 1 - C
+				 * had been popped) reads it; head only grows */
+				return atomic_load_explicit(&c->head, memory_order_relaxed) + r->cap <=
+				       t - 1;
 			}
 		} else if ((ret = rseq_push_drop(r, cpu, rec)) != 1) {
 			if (ret == 0)
@@ -496,6 +484,7 @@ int percpu_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 	}
 	for (unsigned c = 0; c < r->n; c++) {
 		/* positions start at C: as if 0 .. C-1 had been pushed and popped */
+		r->cpu[c].ring = r->slots + ((size_t)c << shift);
 		atomic_init(&r->cpu[c].tail, cap);
 		atomic_init(&r->cpu[c].head, cap);
 		atomic_init(&r->cpu[c].dropped, 0);
