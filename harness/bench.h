@@ -87,6 +87,30 @@ static inline void bench_spin_ticks(uint64_t ticks)
 	} while (0)
 
 /*
+ * LAT_SAMPLE_PLAIN: as LAT_SAMPLE, but a plain rdtsc pair with no fence around each call:
+ * NanoLog's own latency method (its Cycles::rdtsc()), which the rings issue's NanoLog
+ * figures come from. The CPU may overlap the call with the timer reads, so it reads lower
+ * than the fenced samples: compare it only with figures taken the same way.
+ */
+static inline uint64_t bench_tsc_plain(void)
+{
+	uint32_t lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+#define LAT_SAMPLE_PLAIN(samples, n, gap_ticks, CALL)                    \
+	do {                                                             \
+		for (size_t lat_i_ = 0; lat_i_ < (n); lat_i_++) {        \
+			uint64_t lat_t0_ = bench_tsc_plain();            \
+			CALL;                                            \
+			uint64_t lat_t1_ = bench_tsc_plain();            \
+			(samples)[lat_i_] = lat_t1_ - lat_t0_;           \
+			if ((gap_ticks) != 0)                            \
+				bench_spin_ticks(gap_ticks);             \
+		}                                                        \
+	} while (0)
+
+/*
  * LAT_BATCH(samples, nb, k, gap_ticks, FENCE, CALL): nb samples, each one fenced rdtsc pair
  * around k expansions of CALL (lat_i_: the call's index, counting on over the batches),
  * gap_ticks of spinning between batches (never between the calls of a batch). FENCE 0:
@@ -130,6 +154,8 @@ void lat_summarize(uint64_t *samples, size_t n, double timer_ticks, double ticks
 		   struct lat_summary *out);
 /* Median cost of an empty LAT_SAMPLE in ticks, over n samples. */
 double lat_timer_ticks(size_t n);
+/* The same for LAT_SAMPLE_PLAIN. */
+double lat_plain_timer_ticks(size_t n);
 /* Median cost of an empty LAT_BATCH of k (with its k lfences when fence), over n samples. */
 double lat_batch_timer_ticks(size_t n, unsigned k, int fence);
 /* Batch samples (ticks for k calls): the median and p99 over batches of the mean per call,

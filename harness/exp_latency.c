@@ -21,6 +21,10 @@
  * batch then holds the 64 lfences). Median and p99 over batches of those means; a mean
  * includes whatever slow call fell in its batch, so it is not the per-call p50.
  *
+ * plain_p50 / plain_p99 / plain_p99.9: NanoLog's own method, in the same run: a plain rdtsc
+ * pair (no fence) around each call, the median of the same pair around nothing subtracted
+ * (LAT_SAMPLE_PLAIN): the figures the rings issue gives for NanoLog were taken this way.
+ *
  * Where a call's nanoseconds go (variants, unloaded, right after the fenced batches, same
  * method): cost_clock = the logger's clock read alone (rdtsc, or clock_gettime where the
  * TSC is not invariant); cost_push = the ring's push alone of a prepared record (claim,
@@ -162,18 +166,20 @@ static void run(struct bench_ctx *c, const struct task *t)
 		return;
 	}
 
-	uint64_t *samples = malloc(n * sizeof *samples);
+	uint64_t *samples = malloc(n * sizeof *samples), *psamples = malloc(n * sizeof *psamples);
 	size_t nb = n / LAT_BATCH_K > 0 ? n / LAT_BATCH_K : 1;
 	uint64_t *bsamples = malloc(nb * sizeof *bsamples), *fsamples = malloc(nb * sizeof *fsamples);
 	double btimer, ftimer;
 	struct bg_arg *args = calloc((size_t)(nbg ? nbg : 1), sizeof *args);
 	struct bench_threads *th = NULL;
 	_Atomic bool stop = false;
-	double timer, tpn, cost_clock = 0, cost_push = 0;
+	double timer, ptimer, tpn, cost_clock = 0, cost_push = 0;
+	struct lat_summary ps;
 	bool have_cost = false;
 	uint64_t c0, n0;
 
 	memset(samples, 0, n * sizeof *samples); /* pre-fault */
+	memset(psamples, 0, n * sizeof *psamples);
 	memset(bsamples, 0, nb * sizeof *bsamples);
 	memset(fsamples, 0, nb * sizeof *fsamples);
 	if (im->id == IMPL_SPDLOG) {
@@ -195,6 +201,7 @@ static void run(struct bench_ctx *c, const struct task *t)
 		th = bench_threads_start(nbg, bg_thread, args, sizeof *args, 0);
 	bench_pin_self(nbg); /* the measuring thread gets the PU after the background ones */
 	timer = lat_timer_ticks(100000);
+	ptimer = lat_plain_timer_ticks(100000);
 	btimer = lat_batch_timer_ticks(20000, LAT_BATCH_K, 0);
 	ftimer = lat_batch_timer_ticks(20000, LAT_BATCH_K, 1);
 	c0 = bench_tsc();
@@ -204,11 +211,13 @@ static void run(struct bench_ctx *c, const struct task *t)
 		LAT_SAMPLE(samples, n, gap, spd_log(lat_i_, "login", true));
 		LAT_BATCH(bsamples, nb, LAT_BATCH_K, gap, 0, spd_log(lat_i_, "login", true));
 		LAT_BATCH(fsamples, nb, LAT_BATCH_K, gap, 1, spd_log(lat_i_, "login", true));
+		LAT_SAMPLE_PLAIN(psamples, n, gap, spd_log(lat_i_, "login", true));
 	} else {
 		LAT_SAMPLE(samples, nwarm < n ? nwarm : n, gap, BENCH_LOG_STANDARD(lat_i_));
 		LAT_SAMPLE(samples, n, gap, BENCH_LOG_STANDARD(lat_i_));
 		LAT_BATCH(bsamples, nb, LAT_BATCH_K, gap, 0, BENCH_LOG_STANDARD(lat_i_));
 		LAT_BATCH(fsamples, nb, LAT_BATCH_K, gap, 1, BENCH_LOG_STANDARD(lat_i_));
+		LAT_SAMPLE_PLAIN(psamples, n, gap, BENCH_LOG_STANDARD(lat_i_));
 	}
 	/* ticks per ns over this very run: the TSC against CLOCK_MONOTONIC */
 	tpn = (double)(bench_tsc() - c0) / (double)(bench_now_ns() - n0);
@@ -227,6 +236,10 @@ static void run(struct bench_ctx *c, const struct task *t)
 	lat_batch_summarize(bsamples, nb, LAT_BATCH_K, btimer, tpn, &s.batch_mean, &s.batch_p99);
 	lat_batch_summarize(fsamples, nb, LAT_BATCH_K, ftimer, tpn, &s.fenced_mean, &s.fenced_p99);
 	add(im, cfg, mode, &s);
+	lat_summarize(psamples, n, ptimer, tpn, &ps);
+	res_add("latency", im->name, im->kind, cfg, mode, "plain_p50", "ns", false, ps.p50);
+	res_add("latency", im->name, im->kind, cfg, mode, "plain_p99", "ns", false, ps.p99);
+	res_add("latency", im->name, im->kind, cfg, mode, "plain_p99.9", "ns", false, ps.p999);
 	if (have_cost) {
 		res_add("latency", im->name, im->kind, cfg, mode, "cost_clock", "ns", false, cost_clock);
 		res_add("latency", im->name, im->kind, cfg, mode, "cost_push", "ns", false, cost_push);
@@ -235,6 +248,7 @@ static void run(struct bench_ctx *c, const struct task *t)
 	}
 out:
 	free(samples);
+	free(psamples);
 	free(bsamples);
 	free(fsamples);
 	free(args);

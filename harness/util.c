@@ -56,6 +56,20 @@ double lat_timer_ticks(size_t n)
 	return med;
 }
 
+double lat_plain_timer_ticks(size_t n)
+{
+	uint64_t *s = malloc(n * sizeof *s);
+	double med;
+
+	if (s == NULL)
+		return 0;
+	LAT_SAMPLE_PLAIN(s, n, 0, (void)0);
+	qsort(s, n, sizeof *s, cmp_u64);
+	med = (double)s[n / 2];
+	free(s);
+	return med;
+}
+
 double lat_batch_timer_ticks(size_t n, unsigned k, int fence)
 {
 	uint64_t *s = malloc(n * sizeof *s);

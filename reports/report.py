@@ -41,11 +41,14 @@ EXPERIMENTS = [
      "other core logging too. batch_* / fenced_*: rdtsc around batches of 64 calls (same run, "
      "the gap between batches only), the empty batch's cost subtracted, / 64: the mean per "
      "call, finer than the TSC step; median and p99 over batches; batch = calls back to back, "
-     "fenced = an lfence after each call. cost_*: where a fenced call's ns go (unloaded, "
+     "fenced = an lfence after each call. plain_*: NanoLog's own method (a plain rdtsc pair, "
+     "no fence, around each call, its empty cost subtracted), to compare with NanoLog's "
+     "published figures. cost_*: where a fenced call's ns go (unloaded, "
      "variants): the clock read alone, the ring push alone, and the rest (level checks, "
      "filling the record, callsite and thread ids) = fenced_mean - clock - push",
      ["p50", "p90", "p99", "p99.9", "p99.99", "max", "timer", "batch_mean", "batch_p99",
-      "fenced_mean", "fenced_p99", "cost_clock", "cost_push", "cost_rest"],
+      "fenced_mean", "fenced_p99", "plain_p50", "plain_p99", "plain_p99.9", "cost_clock",
+      "cost_push", "cost_rest"],
      ["p50", "p99.9", "fenced_mean"]),
     ("threads-1024", "1024 concurrent threads through the real log call",
      "every thread logs its share; exact accounting checked (logged = kept + overwritten + "
