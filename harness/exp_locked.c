@@ -81,6 +81,8 @@
 #define LK_CALLS_QUICK 128u
 #define LK_CALLS 2000u
 #define LK_DIAG_STEPS 2000u
+#define LK_DEADLINE_QUICK_S 60u /* one traced child, from fork to exit */
+#define LK_DEADLINE_S 600u
 #define LK_DCACHE 4096u         /* decoded instructions, by address */
 #define LK_TUNABLE "glibc.pthread.rseq=0"
 
@@ -287,6 +289,16 @@ static void lk_diagnose(pid_t pid, uint64_t area, struct lk_count *k)
 	}
 }
 
+/* The deadline of one traced child: SIGALRM, without SA_RESTART, interrupts the tracer's
+ * blocking waitpid or read, which then fail. */
+static volatile sig_atomic_t lk_timed_out;
+
+static void lk_alarm(int sig)
+{
+	(void)sig;
+	lk_timed_out = 1;
+}
+
 /* Read one line from the child's pipe (it writes each line with one write). */
 static int lk_line(int fd, char *buf, size_t len)
 {
@@ -294,7 +306,7 @@ static int lk_line(int fd, char *buf, size_t len)
 
 	do
 		r = read(fd, buf, len - 1);
-	while (r < 0 && errno == EINTR);
+	while (r < 0 && errno == EINTR && !lk_timed_out);
 	if (r <= 0) {
 		buf[0] = '\0';
 		return -1;
@@ -331,6 +343,10 @@ static int lk_trace(pid_t pid, int fd, uint64_t ncalls, bool hide, struct lk_cou
 		}
 		if (WSTOPSIG(st) == SIGSTOP)
 			break;
+		if (lk_timed_out) {
+			snprintf(why, wlen, "deadline");
+			return -1;
+		}
 		sig = WSTOPSIG(st) == SIGTRAP ? 0 : WSTOPSIG(st);
 	}
 	if (lk_line(fd, line, sizeof line) < 0 ||
@@ -345,6 +361,10 @@ static int lk_trace(pid_t pid, int fd, uint64_t ncalls, bool hide, struct lk_cou
 	}
 	for (;;) {
 		bool lock = false, rep = false;
+		if (lk_timed_out) { /* the alarm came between two waits */
+			snprintf(why, wlen, "deadline");
+			return -1;
+		}
 		if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) < 0) {
 			snprintf(why, wlen, "PTRACE_GETREGS: %s", strerror(errno));
 			return -1;
@@ -520,18 +540,42 @@ static int lk_run_one(struct bench_ctx *c, const struct task *t, uint64_t ncalls
 	cpu_set_t old, one;
 	int cpu = sched_getcpu(), ret;
 	bool pinned = false;
+	struct sigaction sa, sa_old;
+	unsigned deadline_s = c->quick ? LK_DEADLINE_QUICK_S : LK_DEADLINE_S;
 
 	memset(k, 0, sizeof *k);
 	tail[0] = '\0';
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = lk_alarm;
+	sigemptyset(&sa.sa_mask);
+	lk_timed_out = 0;
+	sigaction(SIGALRM, &sa, &sa_old);
+	alarm(deadline_s);
 	if (cpu >= 0 && sched_getaffinity(0, sizeof old, &old) == 0) {
 		CPU_ZERO(&one);
 		CPU_SET(cpu, &one);
 		pinned = sched_setaffinity(0, sizeof one, &one) == 0;
 	}
 	ret = lk_run_child(c, t, ncalls, hide, k, tail, tlen, why, wlen);
+	alarm(0);
+	sigaction(SIGALRM, &sa_old, NULL);
 	if (pinned)
 		sched_setaffinity(0, sizeof old, &old);
+	if (ret < 0 && lk_timed_out) {
+		snprintf(why, wlen, "not done within %u s (%s)", deadline_s, "killed");
+		k->budget_hit = false;
+	}
 	return ret;
+}
+
+/* A note on this state's figures only (res_note would mark every state of the variant). */
+static void lk_note(const char *impl, const char *cfg, const char *note)
+{
+	for (int i = 0; i < bench_nfigures; i++)
+		if (strcmp(bench_figures[i].experiment, "locked") == 0 &&
+		    strcmp(bench_figures[i].impl, impl) == 0 &&
+		    strcmp(bench_figures[i].config, cfg) == 0)
+			snprintf(bench_figures[i].note, sizeof bench_figures[i].note, "%s", note);
 }
 
 static void run(struct bench_ctx *c, const struct task *t)
@@ -553,8 +597,7 @@ static void run(struct bench_ctx *c, const struct task *t)
 		snprintf(cfg, sizeof cfg, "state=full;threads=1;policy=overwrite;capacity=%u;env=%s",
 			 LK_CAP, lk_state_env[t->cfg]);
 		res_add("locked", t->impl->name, t->impl->kind, cfg, 0, "counted", "", true, 0);
-		res_note("locked", t->impl->name, "not counted (%s): %s", lk_state_env[t->cfg],
-			 why);
+		lk_note(t->impl->name, cfg, why);
 		run_note("locked %s (%s): not counted: %s", t->impl->name, lk_state_env[t->cfg],
 			 why);
 		return;
@@ -574,9 +617,12 @@ static void run(struct bench_ctx *c, const struct task *t)
 	if (k.hidden > 0)
 		ADD("rseq_section_insns", "insns", (double)k.in_section / (double)k.calls);
 #undef ADD
-	if (note[0] != '\0')
-		res_note("locked", t->impl->name, "%s; then counted with rseq_cs hidden in %llu "
-			 "steps", note, (unsigned long long)k.hidden);
+	if (note[0] != '\0') {
+		char full[200];
+		snprintf(full, sizeof full, "%s; then counted with rseq_cs hidden in %llu steps",
+			 note, (unsigned long long)k.hidden);
+		lk_note(t->impl->name, cfg, full);
+	}
 }
 
 /* A variant with two push paths says which one it runs (ttlog_ring_stats.push_path):
@@ -627,6 +673,7 @@ static void plan(struct bench_ctx *c, int rep)
 
 #endif
 
-/* isolated: the runner's deadline covers a child that stops answering */
+/* not isolated: the runner would put one state's note on every state of the variant;
+ * lk_run_one has its own deadline */
 const struct experiment exp_locked = {
-	"locked", "locked instructions per log call (single-stepped, counted)", plan, run, true};
+	"locked", "locked instructions per log call (single-stepped, counted)", plan, run, false};
