@@ -76,8 +76,8 @@
 #define LK_CAP 1024u            /* records: small, so that the fill is quick */
 #define LK_CALL_BUDGET 10000u   /* instructions in one call: beyond, it is looping */
 #define LK_IDLE_BUDGET 10000u   /* instructions between two calls */
-/* calls counted: single-stepping costs some 30 us a step on a VM (each trap exits to the
- * hypervisor), a few ms a call; mpmc's batched eviction comes every 8th call at LK_CAP */
+/* calls counted: a step is slow on a VM (each trap exits to the hypervisor), and a call
+ * is a few hundred steps; mpmc's batched eviction comes every 8th call at LK_CAP */
 #define LK_CALLS_QUICK 128u
 #define LK_CALLS 2000u
 #define LK_DIAG_STEPS 2000u
@@ -533,7 +533,7 @@ static int lk_run_child(struct bench_ctx *c, const struct task *t, uint64_t ncal
 
 /* lk_run_child with tracer and tracee on one CPU (the child inherits it and keeps it):
  * each step then hands the CPU from one to the other instead of waking the other on
- * another CPU, several times faster. */
+ * another CPU, which is much faster. */
 static int lk_run_one(struct bench_ctx *c, const struct task *t, uint64_t ncalls, bool hide,
 		      struct lk_count *k, char *tail, size_t tlen, char *why, size_t wlen)
 {
