@@ -594,8 +594,9 @@ static void run(struct bench_ctx *c, const struct task *t)
 		err = lk_run_one(c, t, ncalls, true, &k, tail, sizeof tail, why, sizeof why);
 	}
 	if (err < 0) {
-		snprintf(cfg, sizeof cfg, "state=full;threads=1;policy=overwrite;capacity=%u;env=%s",
-			 LK_CAP, lk_state_env[t->cfg]);
+		snprintf(cfg, sizeof cfg,
+			 "state=full;threads=1;policy=overwrite;capacity=%u;env=%s", LK_CAP,
+			 lk_state_env[t->cfg]);
 		res_add("locked", t->impl->name, t->impl->kind, cfg, 0, "counted", "", true, 0);
 		lk_note(t->impl->name, cfg, why);
 		run_note("locked %s (%s): not counted: %s", t->impl->name, lk_state_env[t->cfg],
