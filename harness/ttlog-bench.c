@@ -39,6 +39,7 @@
 static const struct experiment *const all_experiments[] = {
 	&exp_throughput, &exp_buffer_ops, &exp_pc_matrix,    &exp_latency,  &exp_threads_1024,
 	&exp_rings_100k, &exp_memory,     &exp_memory_matrix, &exp_snapshot, &exp_indirect,
+	&exp_locked,
 };
 #define NEXP ((int)(sizeof all_experiments / sizeof all_experiments[0]))
 
@@ -700,6 +701,9 @@ int main(int argc, char **argv)
 	long lat_n = -1;
 	bool list = false, pin = false;
 
+	/* the locked experiment runs this binary again, traced, in its child mode */
+	if (argc == 2 && strncmp(argv[1], "--locked-child=", 15) == 0)
+		return exp_locked_child(argv[1] + 15);
 	c->lat_gap_ns = 250;
 	c->out_dir = "benchmark_reports";
 	for (int i = 0; i < argc; i++) {

@@ -65,6 +65,13 @@ EXPERIMENTS = [
     ("indirect", "The price of the indirect call",
      "the same push loop through the ops table and through the direct call (mpmc_push)",
      None, []),
+    ("locked", "Locked instructions per log call",
+     "counted, not timed: the standard event's real log call single-stepped (ptrace) in a "
+     "child, one thread, ring of 1024 full (overwrite: every call evicts); per call, the "
+     "instructions with a LOCK prefix or an xchg with memory, and all instructions executed "
+     "(rep string once); push path = the child's ttlog_get_stats().push_path; method = "
+     "singlestep, or singlestep+hidden-rseq_cs where plain stepping restarts the rseq "
+     "section at every step (docs/experiments.md)", None, []),
 ]
 
 
@@ -207,6 +214,35 @@ def matrix_table(run):
             "repetition (sizes do not vary)" % run.machine.get("record_size", "?"), hdr, rows)
 
 
+def locked_table(run):
+    """locked: one row per (variant, state) with its push path and counting method."""
+    hdr = ["variant", "env", "push path", "method", "locked/call", "locked max",
+           "insns/call", "insns max", "evictions/call", "rseq restarts", "rseq section insns",
+           "calls"]
+    rows = []
+    for v in run.variants("locked"):
+        for c in run.configs("locked"):
+            kv = dict(p.split("=", 1) for p in c.split(";") if "=" in p)
+            if run.get("locked", v, c, "counted") is not None:
+                g = run.get("locked", v, c, "counted")
+                rows.append([v, kv.get("env", "?"), "-", "not counted: " +
+                             (g.get("note") or "?")] + ["-"] * (len(hdr) - 4))
+                continue
+            if run.get("locked", v, c, "locked_per_call") is None:
+                continue
+            r = [v, kv.get("env", "?"), kv.get("path", "?"), kv.get("method", "?")]
+            for m in ("locked_per_call", "locked_max", "insns_per_call", "insns_max",
+                      "evictions_per_call", "rseq_restarts", "rseq_section_insns"):
+                g = run.get("locked", v, c, m)
+                r.append("-" if g is None else
+                         "%.2f" % g["median"] if g["median"] != int(g["median"]) else
+                         "%d" % g["median"])
+            r.append(kv.get("calls", "?"))
+            rows.append(r)
+    return ("per log call: mean over the calls and max; '-' path = the variant's one push "
+            "path; one repetition (a count, not a timing)", hdr, rows)
+
+
 def ratio(v, b, higher_better):
     """> 1 means the variant is better, for either direction."""
     if v is None or b is None:
@@ -240,6 +276,8 @@ def sections(run):
         vk = varying_keys(cfgs)
         if name == "memory-matrix":
             tables.append(matrix_table(run))
+        elif name == "locked":
+            tables.append(locked_table(run))
         else:
             rows = []
             for c in cfgs:
