@@ -1629,9 +1629,11 @@ static void test_percpu_path(void **state)
  * CPU): the interrupted push restarts, and with a ring large enough for everything, every
  * loop and every handler record is in the snapshot exactly once, intact. Repeated until a
  * push did restart (rseq) or 10 rounds (then it fails: no restart was ever seen). */
-static void test_percpu_signal_restart(void **state)
+/* policy: in drop mode a push restarted after its busy mark must find the slot still its
+ * own (the mark of its aborted attempt), not full: else that CPU's ring dropped every push
+ * from then on */
+static void percpu_signal_restart(int policy)
 {
-	(void)state;
 	cur = "percpu";
 	if (!selected(&percpu_ops))
 		return;
@@ -1649,7 +1651,7 @@ static void test_percpu_signal_restart(void **state)
 	assert_non_null(buf);
 	pin_main();
 	for (round = 0; round < 10; round++) {
-		struct ttlog_ring *r = mk(&percpu_ops, cap, TTLOG_POLICY_OVERWRITE);
+		struct ttlog_ring *r = mk(&percpu_ops, cap, policy);
 		uint64_t r0 = percpu_thread_restarts(), last[2] = {0};
 		rseq = strcmp(percpu_path(r), "rseq") == 0;
 		sig_ops = &percpu_ops;
@@ -1694,6 +1696,18 @@ static void test_percpu_signal_restart(void **state)
 	if (rseq)
 		CHECK_OP(restarts, >, 0); /* the point of the test: pushes were interrupted */
 	free(buf);
+}
+
+static void test_percpu_signal_restart(void **state)
+{
+	(void)state;
+	percpu_signal_restart(TTLOG_POLICY_OVERWRITE);
+}
+
+static void test_percpu_signal_restart_drop(void **state)
+{
+	(void)state;
+	percpu_signal_restart(TTLOG_POLICY_DROP);
 }
 
 /* Threads that move between two CPUs while pushing (sched_setaffinity every few pushes),
@@ -2233,6 +2247,7 @@ int main(void)
 		cmocka_unit_test(test_numa_merge_unsorted),
 		cmocka_unit_test(test_percpu_path),
 		cmocka_unit_test(test_percpu_signal_restart),
+		cmocka_unit_test(test_percpu_signal_restart_drop),
 		cmocka_unit_test(test_percpu_migration),
 		cmocka_unit_test(test_percpu_memory),
 		cmocka_unit_test(test_percpu_library),
