@@ -1,7 +1,8 @@
 # ttlog - see README.md. `make` builds libttlog for VARIANT (one of VARIANTS) and the
 # tools; `make test` runs every test; `make install PREFIX=...` installs.
 
-VARIANT ?= mpmc
+# the default: percpu (per-CPU rings, rseq push; the README's results say why)
+VARIANT ?= percpu
 PREFIX ?= /usr/local
 SAN ?=
 QUICK ?=

@@ -193,7 +193,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 #if defined(TTLOG_VARIANT_DYNAMIC)
 	ttlog__ops = ttlog__ring_find(cfg->variant ? cfg->variant
 				      : getenv("TTLOG_VARIANT") ? getenv("TTLOG_VARIANT")
-								 : "mpmc");
+								 : TTLOG_DEFAULT_VARIANT);
 	if (ttlog__ops == NULL)
 		return fail(-EINVAL, "variant '%s' is not linked in",
 			    cfg->variant ? cfg->variant : getenv("TTLOG_VARIANT"));
