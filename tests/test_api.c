@@ -15,23 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static char dir[4096];
-
-static int setup(void **state)
-{
-	(void)state;
-	tu_mkdir(dir, sizeof dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ttlog_shutdown();
-	tu_rmdir(dir);
-	return 0;
-}
-
 /* Find the next event of the given target, failing if there is none. */
 static void next_event(ttlog_snapshot_file *s, ttlog_event *ev)
 {
@@ -46,7 +29,7 @@ static void test_round_trip_types_and_levels(void **state)
 	char text[256];
 
 	(void)state;
-	tu_start(dir, 1024, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 1024, TTLOG_POLICY_OVERWRITE);
 	TTLOG_TRACE("t.trace", "trace {}", TTLOG_U64("u", UINT64_MAX));
 	TTLOG_DEBUG("t.debug", "debug {}", TTLOG_I64("i", INT64_MIN));
 	TTLOG_INFO("t.info", "info {} {}", TTLOG_I64("pos", 42), TTLOG_F64("f", -1.5e-300));
@@ -126,7 +109,7 @@ static void test_levels_filter(void **state)
 	ttlog_event ev;
 
 	(void)state;
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
 	ttlog_set_level(TTLOG_LEVEL_WARN);
 	assert_int_equal(ttlog_get_level(), TTLOG_LEVEL_WARN);
 	TTLOG_INFO("lvl", "filtered");
@@ -153,7 +136,7 @@ static void test_truncation_flagged(void **state)
 	(void)state;
 	memset(longs, 'x', sizeof longs - 1);
 	longs[sizeof longs - 1] = '\0';
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
 	TTLOG_INFO("trunc", "{} {}", TTLOG_U64("n", 7), TTLOG_STR("long", longs));
 	TTLOG_INFO("trunc", "{}", TTLOG_STR("short", "fits"));
 	/* a multi-byte character straddling the cut is not split */
@@ -186,7 +169,7 @@ static void test_overwrite_accounting_exact(void **state)
 	ttlog_stats st;
 
 	(void)state;
-	tu_start(dir, 16, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 16, TTLOG_POLICY_OVERWRITE);
 	for (uint64_t i = 0; i < 1000; i++)
 		TTLOG_INFO("acct", "event {}", TTLOG_U64("i", i));
 	ttlog_get_stats(&st);
@@ -216,7 +199,7 @@ static void test_drop_policy_accounting(void **state)
 	ttlog_event ev;
 
 	(void)state;
-	tu_start(dir, 16, TTLOG_POLICY_DROP);
+	tu_start(tu_dir, 16, TTLOG_POLICY_DROP);
 	for (uint64_t i = 0; i < 100; i++)
 		TTLOG_INFO("acct", "event {}", TTLOG_U64("i", i));
 	s = tu_snapshot("drop");
@@ -239,7 +222,7 @@ static void test_builder_round_trip(void **state)
 	char target[32], text[128];
 
 	(void)state;
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
 	for (int i = 0; i < 3; i++) {
 		snprintf(target, sizeof target, "database");
 		ttlog_builder_begin(&b, TTLOG_LEVEL_ERROR, target, "Connection {} failed");
@@ -305,7 +288,7 @@ static void test_interner_full_counted(void **state)
 	(void)state;
 	/* the interner lives for the process: fill what is left of it with new shapes */
 	ttlog_config_default(&cfg);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	assert_int_equal(ttlog_init(&cfg), 0);
 	for (i = 0; i < 200000 && rc == 0; i++) {
 		snprintf(msg, sizeof msg, "shape %d with a long enough message", i);
@@ -366,7 +349,7 @@ static void test_env_errors(void **state)
 	setenv("TTLOG_CAPACITY", "100", 1);
 	setenv("TTLOG_LEVEL", "warn", 1);
 	setenv("TTLOG_SNAPSHOT_SIGNAL", "USR1", 1);
-	setenv("TTLOG_SNAPSHOT_DIR", dir, 1);
+	setenv("TTLOG_SNAPSHOT_DIR", tu_dir, 1);
 	setenv("TTLOG_SERVICE_NAME", "envsvc", 1);
 	assert_int_equal(ttlog_config_default(&cfg), 0);
 	assert_int_equal(cfg.capacity, 100);
@@ -391,7 +374,7 @@ static void test_bad_config_and_dir(void **state)
 	(void)state;
 	ttlog_config_default(&cfg);
 	cfg.quiet = true;
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.capacity = 3;
 	assert_int_equal(ttlog_init(&cfg), -EINVAL);
 	cfg.capacity = 64;
@@ -404,7 +387,7 @@ static void test_bad_config_and_dir(void **state)
 	cfg.variant = "no-such-ring";
 	assert_int_equal(ttlog_init(&cfg), -EINVAL);
 	cfg.variant = NULL;
-	snprintf(missing, sizeof missing, "%s/does-not-exist", dir);
+	snprintf(missing, sizeof missing, "%s/does-not-exist", tu_dir);
 	cfg.snapshot_dir = missing;
 	assert_int_equal(ttlog_init(&cfg), -ENOENT);
 	assert_non_null(strstr(ttlog_errmsg(), "does-not-exist"));
@@ -419,7 +402,7 @@ static void test_names_never_overwrite(void **state)
 	char p1[4096], p2[4096], p3[4096];
 
 	(void)state;
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
 	TTLOG_INFO("names", "one");
 	assert_int_equal(ttlog_snapshot("same/name?", p1, sizeof p1), 0);
 	assert_int_equal(ttlog_snapshot("same/name?", p2, sizeof p2), 0);
@@ -427,8 +410,8 @@ static void test_names_never_overwrite(void **state)
 	assert_string_not_equal(p1, p2);
 	assert_string_not_equal(p2, p3);
 	assert_non_null(strstr(p1, "-same_name_.bin"));
-	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 3);
-	assert_int_equal(tu_count(dir, ".ttlog-tmp", ""), 0);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", ".bin"), 3);
+	assert_int_equal(tu_count(tu_dir, ".ttlog-tmp", ""), 0);
 	/* ttlog-{pid}-{YYYYmmddHHMMSS}-{reason}.bin */
 	char want[64];
 	snprintf(want, sizeof want, "/ttlog-%d-", (int)getpid());
@@ -440,7 +423,7 @@ static void test_names_never_overwrite(void **state)
 	/* a too-small path buffer: the file is still written */
 	char small[8];
 	assert_int_equal(ttlog_snapshot("small", small, sizeof small), -ENAMETOOLONG);
-	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 4);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", ".bin"), 4);
 }
 
 static uint64_t snapshots_written(void)
@@ -453,26 +436,26 @@ static uint64_t snapshots_written(void)
 static void test_request_snapshot_async(void **state)
 {
 	(void)state;
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
 	TTLOG_INFO("async", "before request");
 	assert_int_equal(ttlog_request_snapshot("checkpoint"), 0);
 	/* the counter moves once the file is durable, just after it becomes visible */
 	tu_wait_for(snapshots_written() > 0, "the requested snapshot written");
 	assert_int_equal(snapshots_written(), 1);
-	assert_int_equal(tu_count(dir, "ttlog-", "-checkpoint.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-checkpoint.bin"), 1);
 	/* shutdown serves requests made before it */
 	assert_int_equal(ttlog_request_snapshot("late"), 0);
 	ttlog_shutdown();
-	assert_int_equal(tu_count(dir, "ttlog-", "-late.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-late.bin"), 1);
 }
 
-/* Start ttlog on dir with a final snapshot and these snapshot settings; log one event. */
+/* Start ttlog on tu_dir with a final snapshot and these snapshot settings; log one event. */
 static void start_final(unsigned interval_s, int sig, unsigned keep)
 {
 	ttlog_config cfg;
 
 	ttlog_config_default(&cfg);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.snapshot_interval_s = interval_s;
 	cfg.snapshot_signal = sig;
 	cfg.final_snapshot = true;
@@ -489,12 +472,12 @@ static void test_interval_signal_final(void **state)
 	(void)state;
 	start_final(1, SIGUSR2, 0);
 	kill(getpid(), SIGUSR2);
-	tu_wait_for(tu_count(dir, "ttlog-", "-signal.bin") > 0, "a snapshot on SIGUSR2");
-	assert_int_equal(tu_count(dir, "ttlog-", "-signal.bin"), 1);
-	tu_wait_for(tu_count(dir, "ttlog-", "-interval.bin") > 0, "an interval snapshot");
+	tu_wait_for(tu_count(tu_dir, "ttlog-", "-signal.bin") > 0, "a snapshot on SIGUSR2");
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-signal.bin"), 1);
+	tu_wait_for(tu_count(tu_dir, "ttlog-", "-interval.bin") > 0, "an interval snapshot");
 	ttlog_shutdown();
-	assert_int_equal(tu_count(dir, "ttlog-", "-shutdown.bin"), 1);
-	assert_int_equal(tu_count(dir, "ttlog-", "-signal.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-shutdown.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-signal.bin"), 1);
 }
 
 /* Retention: after each snapshot only the newest snapshot_keep files remain, the final
@@ -509,15 +492,15 @@ static void test_keep_newest(void **state)
 	start_final(0, 0, 2);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(ttlog_snapshot(reasons[i], path, sizeof path), 0);
-		assert_int_equal(tu_count(dir, "ttlog-", ".bin"), i < 2 ? i + 1 : 2);
+		assert_int_equal(tu_count(tu_dir, "ttlog-", ".bin"), i < 2 ? i + 1 : 2);
 		assert_int_equal(access(path, F_OK), 0); /* the newest is never the one removed */
 	}
-	assert_int_equal(tu_count(dir, "ttlog-", "-keep-c.bin"), 1);
-	assert_int_equal(tu_count(dir, "ttlog-", "-keep-d.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-keep-c.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-keep-d.bin"), 1);
 	ttlog_shutdown();
-	assert_int_equal(tu_count(dir, "ttlog-", "-shutdown.bin"), 1);
-	assert_int_equal(tu_count(dir, "ttlog-", "-keep-d.bin"), 1);
-	assert_int_equal(tu_count(dir, "ttlog-", ".bin"), 2);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-shutdown.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", "-keep-d.bin"), 1);
+	assert_int_equal(tu_count(tu_dir, "ttlog-", ".bin"), 2);
 }
 
 static void test_stale_temp_cleaned(void **state)
@@ -534,7 +517,7 @@ static void test_stale_temp_cleaned(void **state)
 	if (dead == 0)
 		_exit(0);
 	waitpid(dead, NULL, 0);
-	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)dead);
+	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", tu_dir, (int)dead);
 	fd = open(p, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	{
@@ -543,14 +526,14 @@ static void test_stale_temp_cleaned(void **state)
 		assert_int_equal(futimens(fd, old), 0);
 	}
 	close(fd);
-	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)getppid());
+	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", tu_dir, (int)getppid());
 	fd = open(p, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	tu_start(dir, 64, TTLOG_POLICY_OVERWRITE);
-	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)dead);
+	tu_start(tu_dir, 64, TTLOG_POLICY_OVERWRITE);
+	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", tu_dir, (int)dead);
 	assert_int_equal(access(p, F_OK), -1);
-	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", dir, (int)getppid());
+	snprintf(p, sizeof p, "%s/.ttlog-tmp-%d-0", tu_dir, (int)getppid());
 	assert_int_equal(access(p, F_OK), 0);
 }
 
@@ -641,7 +624,7 @@ static ttlog_snapshot_file *clip_run(bool clip, struct shard_info *si)
 	int rc;
 
 	assert_int_equal(ttlog_config_default(&cfg), 0);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.capacity = 16;
 	cfg.policy = TTLOG_POLICY_OVERWRITE;
 	cfg.service = "test";
@@ -769,7 +752,7 @@ static void test_snapshot_clip_truncated_index(void **state)
 	memset(longs, 'y', sizeof longs - 1);
 	longs[sizeof longs - 1] = '\0';
 	assert_int_equal(ttlog_config_default(&cfg), 0);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.capacity = 64;
 	cfg.service = "test";
 	cfg.snapshot_clip = true;
@@ -795,24 +778,24 @@ static void test_snapshot_clip_truncated_index(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_types_and_levels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_levels_filter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncation_flagged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overwrite_accounting_exact, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drop_policy_accounting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_builder_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_env_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_config_and_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names_never_overwrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_snapshot_async, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interval_signal_final, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keep_newest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_temp_cleaned, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_clip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_clip_truncated_index, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_types_and_levels, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_levels_filter, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_truncation_flagged, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_overwrite_accounting_exact, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_drop_policy_accounting, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_builder_round_trip, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_env_errors, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_config_and_dir, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_names_never_overwrite, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_request_snapshot_async, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_interval_signal_final, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_keep_newest, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temp_cleaned, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_clip, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_clip_truncated_index, tu_setup,
+						tu_teardown),
 		/* last: it fills the process-wide interner */
-		cmocka_unit_test_setup_teardown(test_interner_full_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interner_full_counted, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

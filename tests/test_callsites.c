@@ -19,23 +19,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-static char dir[4096];
-
-static int setup(void **state)
-{
-	(void)state;
-	tu_mkdir(dir, sizeof dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ttlog_shutdown();
-	tu_rmdir(dir);
-	return 0;
-}
-
 /* ---- children: a failure is a line on stderr and exit status 1 ---- */
 
 __attribute__((noreturn, format(printf, 1, 2))) static void child_fail(const char *fmt, ...)
@@ -83,7 +66,7 @@ static void child_start(size_t capacity)
 	int rc;
 
 	ttlog_config_default(&cfg);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.capacity = capacity;
 	cfg.service = "test";
 	cfg.level = TTLOG_LEVEL_TRACE;
@@ -241,7 +224,7 @@ static void plugin_crash_child(void)
 	if ((rc = ttlog_install_crash_handler()) != 0)
 		child_fail("ttlog_install_crash_handler: %d", rc);
 	plugin_log_and_unload();
-	ttlog_die(SIGABRT, dir);
+	ttlog_die(SIGABRT, tu_dir);
 }
 
 static void test_plugin_unloaded_then_crash(void **state)
@@ -254,9 +237,9 @@ static void test_plugin_unloaded_then_crash(void **state)
 	(void)state;
 	/* the crash handler writes its snapshot, then the child dies by its own SIGABRT */
 	run_child("crash after the plugin's dlclose", plugin_crash_child, SIGABRT);
-	tu_find(dir, "SIGABRT", path, sizeof path);
+	tu_find(tu_dir, "SIGABRT", path, sizeof path);
 	if (path[0] == '\0')
-		fail_msg("no SIGABRT snapshot in %s: the crash handler did not write it", dir);
+		fail_msg("no SIGABRT snapshot in %s: the crash handler did not write it", tu_dir);
 	rc = ttlog_snapshot_open(path, &s);
 	if (rc != 0)
 		fail_msg("ttlog_snapshot_open(%s): %d %s", path, rc, ttlog_reader_errmsg());
@@ -376,7 +359,7 @@ static void test_racing_first_events(void **state)
 	unsigned seen = 0;
 
 	(void)state;
-	tu_start(dir, 1024, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 1024, TTLOG_POLICY_OVERWRITE);
 	pthread_barrier_init(&race_barrier, NULL, RACERS);
 	before = ttlog__callsite_arena_used();
 	for (uintptr_t i = 0; i < RACERS; i++)
@@ -425,7 +408,7 @@ static void test_bad_levels_not_recorded(void **state)
 	ttlog_event ev;
 
 	(void)state;
-	tu_start(dir, 1024, TTLOG_POLICY_OVERWRITE);
+	tu_start(tu_dir, 1024, TTLOG_POLICY_OVERWRITE);
 	ttlog_set_level(TTLOG_LEVEL_TRACE);
 	memset(&r, 0, sizeof r);
 	TTLOG__COMMIT(&off, &r);
@@ -472,12 +455,12 @@ static void test_bad_levels_not_recorded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_plugin_unloaded_then_snapshot, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_plugin_unloaded_then_crash, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_arena_full_is_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_racing_first_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_levels_not_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_unloaded_then_snapshot, tu_setup,
+						tu_teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_unloaded_then_crash, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_arena_full_is_counted, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_racing_first_events, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_levels_not_recorded, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

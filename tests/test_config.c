@@ -4,23 +4,6 @@
  */
 #include "testutil.h"
 
-static char dir[4096];
-
-static int setup(void **state)
-{
-	(void)state;
-	tu_mkdir(dir, sizeof dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ttlog_shutdown();
-	tu_rmdir(dir);
-	return 0;
-}
-
 #define OFFSET_IS(field, want)                                                              \
 	do {                                                                                \
 		if (offsetof(ttlog_config, field) != (want))                                \
@@ -65,7 +48,7 @@ static void test_zero_means_default(void **state)
 
 	(void)state;
 	memset(&cfg, 0, sizeof cfg);
-	cfg.snapshot_dir = dir;
+	cfg.snapshot_dir = tu_dir;
 	cfg.quiet = true;
 	assert_int_equal(ttlog_init(&cfg), 0);
 	TTLOG_INFO("config", "zeroed config");
@@ -87,7 +70,7 @@ static void test_reserved_must_be_zero(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
 		assert_int_equal(ttlog_config_default(&cfg), 0);
-		cfg.snapshot_dir = dir;
+		cfg.snapshot_dir = tu_dir;
 		cfg.quiet = true;
 		cfg.ttlog__reserved[probes[i]] = 1;
 		int rc = ttlog_init(&cfg);
@@ -105,8 +88,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout_is_pinned),
-		cmocka_unit_test_setup_teardown(test_zero_means_default, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reserved_must_be_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_means_default, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_must_be_zero, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,26 @@ static inline void tu_mkdir(char *buf, size_t len)
 	assert_non_null(mkdtemp(buf));
 }
 
+/* The scratch directory of a test run with tu_setup / tu_teardown as its cmocka fixtures:
+ * new and empty for each test, removed after it with ttlog stopped. */
+static char tu_dir[4096] __attribute__((unused));
+
+static inline int tu_setup(void **state)
+{
+	(void)state;
+	tu_mkdir(tu_dir, sizeof tu_dir);
+	return 0;
+}
+
+static inline void tu_rmdir(const char *dir);
+static inline int tu_teardown(void **state)
+{
+	(void)state;
+	ttlog_shutdown();
+	tu_rmdir(tu_dir);
+	return 0;
+}
+
 /* Remove every file in dir and dir itself. */
 static inline void tu_rmdir(const char *dir)
 {
