@@ -304,8 +304,8 @@ abort:
 }
 
 /* Drop: as above, but only into a slot whose previous record was popped (seq ==
- * used(pos - C)), or that an aborted attempt of this push marked busy; 0 stored, 1 restart,
- * 2 full. */
+ * used(pos - C)), or that an aborted attempt of this push marked (busy, or complete when
+ * it was aborted just before its commit store); 0 stored, 1 restart, 2 full. */
 static inline int rseq_push_drop(struct ttlog_ring *r, uint32_t cpu,
 				 const struct ttlog_record *rec)
 {
@@ -320,11 +320,13 @@ static inline int rseq_push_drop(struct ttlog_ring *r, uint32_t cpu,
 		     "btsq $62, %%rcx\n\t"
 		     "cmpq %%rcx, (%%rdx)\n\t"
 		     "je 5f\n\t"
-		     /* or the busy mark of an aborted push of this very position: it had
-		      * found the slot free, and nobody can commit pos but a push here */
-		     "leaq 1(%%rax), %%rcx\n\t"
-		     "btsq $63, %%rcx\n\t"
-		     "cmpq %%rcx, (%%rdx)\n\t"
+		     /* or the mark of an aborted push of this very position, busy or
+		      * complete (aborted between seq and the commit store): it had found
+		      * the slot free, and nobody can commit pos but a push here */
+		     "movq (%%rdx), %%rcx\n\t"
+		     "btrq $63, %%rcx\n\t"
+		     "subq %%rax, %%rcx\n\t"
+		     "cmpq $1, %%rcx\n\t"
 		     "jnz %l[full]\n\t"
 		     "5:\n\t"
 		     PERCPU_RSEQ_WRITE
