@@ -46,7 +46,9 @@ struct ttlog_ring {
 	_Alignas(64) _Atomic uint64_t tail;
 	/* written by consumers and evicting producers (CAS), read by everyone */
 	_Alignas(64) _Atomic uint64_t head;
-	/* written by consumers only: records removed by pop (head - popped = evicted) */
+	/* written by consumers only, in overwrite mode: records removed by pop (head - popped =
+	 * evicted). In drop mode only pops move head, so popped is head (mpmc_popped) and a
+	 * pop executes one locked instruction, its CAS, as in Vyukov's queue. */
 	_Alignas(64) _Atomic uint64_t popped;
 	/* written by producers that drop, rarely */
 	_Alignas(64) _Atomic uint64_t dropped;
@@ -233,14 +235,24 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 	return evicted;
 }
 
+/* Records removed by pop; head is passed in as the caller read it. */
+static uint64_t mpmc_popped(const struct ttlog_ring *r, uint64_t head)
+{
+	if (r->policy == TTLOG_POLICY_DROP)
+		return head;
+	/* relaxed: a counter for statistics and snapshot attribution */
+	return atomic_load_explicit(&((struct ttlog_ring *)r)->popped, memory_order_relaxed);
+}
+
 int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 {
 	for (;;) {
 		/* relaxed: a guess; mpmc_take's CAS decides */
 		uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
 		if (mpmc_take(r, pos, out) == 0) {
-			/* relaxed: a counter for statistics and snapshot attribution */
-			atomic_fetch_add_explicit(&r->popped, 1, memory_order_relaxed);
+			if (r->policy != TTLOG_POLICY_DROP)
+				/* relaxed: a counter for statistics and snapshot attribution */
+				atomic_fetch_add_explicit(&r->popped, 1, memory_order_relaxed);
 			return 0;
 		}
 		struct mpmc_slot *s = &r->slots[pos & r->mask];
@@ -286,7 +298,8 @@ size_t mpmc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		if (seq2 == pos + 1)
 			kept++;
 	}
-	popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
+	/* relaxed: read after the scan, so pops during it count as popped */
+	popped = mpmc_popped(r, atomic_load_explicit(&r->head, memory_order_relaxed));
 	cut->stored = tail - in_flight;
 	cut->kept = kept;
 	/* with pops racing the snapshot the split popped/overwritten is approximate; the
@@ -302,7 +315,7 @@ void mpmc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 	struct ttlog_ring *m = (struct ttlog_ring *)r;
 	uint64_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
 
-	st->popped = atomic_load_explicit(&m->popped, memory_order_relaxed);
+	st->popped = mpmc_popped(m, head);
 	st->pushed = atomic_load_explicit(&m->tail, memory_order_relaxed);
 	st->overwritten = head >= st->popped ? head - st->popped : 0;
 	st->dropped = atomic_load_explicit(&m->dropped, memory_order_relaxed);

@@ -138,7 +138,9 @@ struct percpu_cpu {
 	_Atomic uint64_t dropped;
 	struct percpu_slot *ring; /* this CPU's C slots: read-only after create */
 	/* written by consumers (CAS), read by producers (overwrite: eviction count) and
-	 * snapshots; popped: atomic add by consumers */
+	 * snapshots; popped: atomic add by consumers in overwrite mode only (in drop mode
+	 * only pops move head: popped is head - C, percpu_popped, and a pop executes one
+	 * locked instruction, its CAS) */
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint64_t popped;
 };
@@ -521,6 +523,15 @@ void percpu_destroy(struct ttlog_ring *r)
 }
 
 /* Pop from ring c: 0, or -EAGAIN when it is empty or its oldest record is in flight. */
+/* Records popped from CPU ring c; relaxed reads: counters for statistics and snapshot
+ * attribution. */
+static uint64_t percpu_popped(const struct ttlog_ring *r, struct percpu_cpu *c)
+{
+	if (r->policy == TTLOG_POLICY_DROP)
+		return atomic_load_explicit(&c->head, memory_order_relaxed) - r->cap;
+	return atomic_load_explicit(&c->popped, memory_order_relaxed);
+}
+
 static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
 {
 	struct percpu_cpu *c = &r->cpu[ci];
@@ -574,8 +585,9 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
 			/* R5: release, pairs with A4 / A5 in the pushes: the slot is free */
 			atomic_store_explicit(&s->seq, (h + 1) | PERCPU_USED,
 					      memory_order_release);
-		/* relaxed: a counter for statistics and snapshot attribution */
-		atomic_fetch_add_explicit(&c->popped, 1, memory_order_relaxed);
+		else
+			/* relaxed: a counter for statistics and snapshot attribution */
+			atomic_fetch_add_explicit(&c->popped, 1, memory_order_relaxed);
 		return 0;
 	}
 }
@@ -667,8 +679,7 @@ static void scan_end(struct ttlog_ring *r, unsigned ci, struct percpu_scan *sc,
 			sc->in_flight++;
 	}
 	cut->in_flight += sc->in_flight;
-	/* relaxed: a counter for the popped/overwritten split */
-	cut->popped += atomic_load_explicit(&r->cpu[ci].popped, memory_order_relaxed);
+	cut->popped += percpu_popped(r, &r->cpu[ci]);
 }
 
 /* The shared close, once the claimed-but-unpublished positions are taken out of stored. */
@@ -758,7 +769,7 @@ void percpu_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 	for (unsigned i = 0; i < r->n; i++) {
 		struct percpu_cpu *c = &r->cpu[i];
 		/* relaxed: counters, each read atomically, not all at one instant */
-		uint64_t p = atomic_load_explicit(&c->popped, memory_order_relaxed);
+		uint64_t p = percpu_popped(r, c); /* before head: never more than head says */
 		uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
 		uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
 		uint64_t gone = (h > t - r->cap ? h : t - r->cap) - r->cap;

@@ -134,6 +134,7 @@ struct spsc_shard {
 	 * only (relaxed, with signal fences); reset by the next owner */
 	_Atomic uint32_t busy;
 	uint64_t mask; /* read-only after creation */
+	int drop;      /* read-only after creation: the ring's policy is TTLOG_POLICY_DROP */
 	/* owner only (relaxed: any value head ever had will do, a new owner may read an old
 	 * one): head only grows, so t - head_seen <= mask means room without reading head,
 	 * the consumers' line */
@@ -141,7 +142,9 @@ struct spsc_shard {
 	/* CAS by consumers (pop, and skipping what the owner has lapped); read by the owner
 	 * (A1: drop mode, and what an overwriting push reports) and by snapshots */
 	_Alignas(64) _Atomic uint64_t head;
-	_Atomic uint64_t popped; /* consumers (RMW) */
+	/* consumers (RMW), overwrite mode only: in drop mode only pops move head, so popped
+	 * is head (shard_popped) and a pop executes one locked instruction, its CAS */
+	_Atomic uint64_t popped;
 	/* the owner's token: CAS by a thread taking a retired shard over, read on lookup */
 	_Alignas(64) _Atomic uint64_t owner;
 	uint32_t index; /* read-only */
@@ -284,6 +287,7 @@ static struct spsc_shard *shard_new(struct ttlog_ring *r, unsigned index)
 	if (sh == NULL)
 		return NULL;
 	sh->mask = r->capacity - 1;
+	sh->drop = r->policy == TTLOG_POLICY_DROP;
 	sh->index = index;
 	sh->bytes = bytes;
 	atomic_init(&sh->owner, tl.token);
@@ -602,6 +606,15 @@ static void pop_tail_cache(uint64_t key, uint64_t t)
 	tl_pop.key = key;
 }
 
+/* Records popped from a shard whose head read h. */
+static uint64_t shard_popped(const struct spsc_shard *sh, uint64_t h)
+{
+	/* relaxed: a counter */
+	return sh->drop ? h
+			: atomic_load_explicit(&((struct spsc_shard *)sh)->popped,
+					       memory_order_relaxed);
+}
+
 static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *out)
 {
 	uint64_t *w = (uint64_t *)out, cap = sh->mask + 1;
@@ -640,9 +653,10 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 				if (atomic_compare_exchange_strong_explicit(&sh->head, &h, h + 1,
 									    memory_order_release,
 									    memory_order_relaxed)) {
-					/* relaxed: a counter */
-					atomic_fetch_add_explicit(&sh->popped, 1,
-								  memory_order_relaxed);
+					if (!sh->drop)
+						/* relaxed: a counter */
+						atomic_fetch_add_explicit(&sh->popped, 1,
+									  memory_order_relaxed);
 					return 0;
 				}
 				continue;
@@ -739,7 +753,7 @@ static void run_open(struct spsc_run *run, struct spsc_shard *sh, struct ttlog_r
 	/* relaxed: counters and a lower bound; records are checked one by one */
 	h = atomic_load_explicit(&sh->head, memory_order_relaxed);
 	cut->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
-	cut->popped += atomic_load_explicit(&sh->popped, memory_order_relaxed);
+	cut->popped += shard_popped(sh, h);
 	cut->stored += t;
 	start = t > cap ? t - cap : 0;
 	run->sh = sh;
@@ -876,15 +890,17 @@ void spsc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 		if (sh == NULL)
 			continue;
 		/* relaxed: counters and positions, each read atomically */
-		uint64_t p = atomic_load_explicit(&sh->popped, memory_order_relaxed);
+		uint64_t p = shard_popped(sh, 0); /* before head: never more than head says */
 		uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed);
 		uint64_t t = atomic_load_explicit(&sh->tail, memory_order_relaxed);
 		/* positions below max(head, tail - C) are gone: popped, or overwritten (lapped
 		 * by the owner, whether or not a pop has skipped them since) */
 		uint64_t gone = t > h + m->capacity ? t - m->capacity : h;
 		st->pushed += t;
+		if (sh->drop)
+			p = h;
 		st->popped += p;
-		st->overwritten += gone > p ? gone - p : 0; /* popped is read first: never more */
+		st->overwritten += gone > p ? gone - p : 0;
 		st->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
 	}
 	st->capacity = r->capacity;
