@@ -46,8 +46,8 @@
  * (>= 0). A thread of an rseq ring without a registered area (glibc failed to register
  * it) drops its records, counted: it could use neither path safely.
  *
- * Pop (producer/consumer experiments): the caller's CPU ring first, then the others in
- * index order; FIFO within a ring, not across rings. A consumer claims the head position
+ * Pop (producer/consumer experiments): the ring the caller last took a record from (else
+ * its CPU's ring) first, then the others in index order; FIFO within a ring, not across rings. A consumer claims the head position
  * by CAS, copies, and keeps the record if seq still shows it (else a producer overwrote it
  * meanwhile: it counts as overwritten and the consumer tries the next). Under drop the
  * consumer then marks the slot used, which is what lets producers reuse it; a consumer
@@ -157,6 +157,7 @@ struct percpu_scan {
 
 struct ttlog_ring {
 	/* read-only after create */
+	uint64_t id;    /* unique per ring, never 0: keys the consumers' caches (tl_pop) */
 	unsigned n;     /* rings: possible CPUs */
 	int policy;
 	int rseq;       /* 1: pushes are rseq sequences; 0: sched_getcpu() + CAS */
@@ -173,6 +174,8 @@ struct ttlog_ring {
 	unsigned *active;                /* n: rings with a candidate */
 	size_t nwin;
 };
+
+static _Atomic uint64_t percpu_next_id;
 
 /* rseq restarts of this thread (tests: the signal test checks a push did restart). */
 static __thread uint64_t tl_restarts __attribute__((tls_model("initial-exec")));
@@ -477,6 +480,8 @@ int percpu_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 	if (r == NULL)
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
+	/* relaxed: a unique number, nothing to order */
+	r->id = atomic_fetch_add_explicit(&percpu_next_id, 1, memory_order_relaxed) + 1;
 	r->n = possible_cpus();
 	r->policy = cfg->policy;
 	r->rseq = rseq_usable();
@@ -522,7 +527,6 @@ void percpu_destroy(struct ttlog_ring *r)
 	free(r);
 }
 
-/* Pop from ring c: 0, or -EAGAIN when it is empty or its oldest record is in flight. */
 /* Records popped from CPU ring c; relaxed reads: counters for statistics and snapshot
  * attribution. */
 static uint64_t percpu_popped(const struct ttlog_ring *r, struct percpu_cpu *c)
@@ -532,20 +536,56 @@ static uint64_t percpu_popped(const struct ttlog_ring *r, struct percpu_cpu *c)
 	return atomic_load_explicit(&c->popped, memory_order_relaxed);
 }
 
-static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
+/* A consumer's cache: the ring it last took a record from and that ring's tail as it last
+ * read it (A6), so that a pop neither probes empty rings first nor reads the producers'
+ * tail line while it knows records are below it (tail only grows). Written key last after
+ * a reset, with signal fences: a signal handler's pop that interrupts an update sees a
+ * miss; a pop it interrupts re-checks the key. */
+static __thread struct {
+	uint64_t key; /* ring id; 0: none */
+	unsigned ci;
+	uint64_t tail;
+} tl_pop __attribute__((tls_model("initial-exec")));
+
+static int pop_cache_get(const struct ttlog_ring *r, unsigned *ci, uint64_t *t)
+{
+	if (tl_pop.key != r->id)
+		return 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	*ci = tl_pop.ci;
+	*t = tl_pop.tail;
+	atomic_signal_fence(memory_order_seq_cst);
+	return tl_pop.key == r->id && *ci < r->n;
+}
+
+static void pop_cache_put(const struct ttlog_ring *r, unsigned ci, uint64_t t)
+{
+	tl_pop.key = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl_pop.ci = ci;
+	tl_pop.tail = t;
+	atomic_signal_fence(memory_order_seq_cst);
+	tl_pop.key = r->id;
+}
+
+/* Pop from ring ci: 0, or -EAGAIN when it is empty or its oldest record is in flight. *tp: a
+ * tail of that ring this thread read with A6 (0: none), updated when read again. */
+static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out, uint64_t *tp)
 {
 	struct percpu_cpu *c = &r->cpu[ci];
 	struct percpu_slot *ring = r->slots + ((size_t)ci << r->shift);
-	uint64_t *w = (uint64_t *)out;
+	uint64_t *w = (uint64_t *)out, t = *tp;
 
 	for (;;) {
 		/* relaxed: a guess; the CAS decides */
 		uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
-		/* A6: acquire, pairs with the commit store (R1) / R2 through seq: positions
-		 * below t are claimed */
-		uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (h >= t)
-			return -EAGAIN;
+		if (h >= t) {
+			/* A6: acquire, pairs with the commit store (R1) / R2 through seq:
+			 * positions below t are claimed */
+			t = *tp = atomic_load_explicit(&c->tail, memory_order_acquire);
+			if (h >= t)
+				return -EAGAIN;
+		}
 		if (h + r->cap < t) {
 			/* lapped (overwrite): the records below t - C are gone */
 			/* relaxed: claims positions only; nothing is read from them */
@@ -558,14 +598,19 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
 		/* A3: acquire, pairs with R1 / R2: the record of h is complete */
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 		if (seq != h + 1) {
-			if (PERCPU_POS(seq) > h + 1)
-				/* overwritten (possibly by a push aborted before its commit,
-				 * so tail may not show it): skip it, it counts as overwritten */
-				/* relaxed: claims the position only */
+			if (PERCPU_POS(seq) > h + 1) {
+				/* overwritten: a tail read again may show the whole lap (A6
+				 * again), for the jump above */
+				t = *tp = atomic_load_explicit(&c->tail, memory_order_acquire);
+				if (h + r->cap < t)
+					continue;
+				/* else by a push aborted before its commit, so tail does not
+				 * show it: skip it, it counts as overwritten. relaxed: claims
+				 * the position only */
 				atomic_compare_exchange_strong_explicit(
 					&c->head, &h, h + 1, memory_order_relaxed,
 					memory_order_relaxed);
-			else if (atomic_load_explicit(&c->head, memory_order_relaxed) == h)
+			} else if (atomic_load_explicit(&c->head, memory_order_relaxed) == h)
 				return -EAGAIN; /* in flight (fallback) */
 			continue;               /* head moved: look again */
 		}
@@ -594,13 +639,21 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out)
 
 int percpu_pop(struct ttlog_ring *r, struct ttlog_record *out)
 {
-	int cpu = sched_getcpu();
-	unsigned first = cpu >= 0 && (unsigned)cpu < r->n ? (unsigned)cpu : 0;
+	unsigned first;
+	uint64_t t = 0;
 
+	if (!pop_cache_get(r, &first, &t)) {
+		int cpu = sched_getcpu();
+		first = cpu >= 0 && (unsigned)cpu < r->n ? (unsigned)cpu : 0;
+	}
 	for (unsigned k = 0; k < r->n; k++) {
 		unsigned i = first + k < r->n ? first + k : first + k - r->n;
-		if (pop_ring(r, i, out) == 0)
+		if (k > 0)
+			t = 0;
+		if (pop_ring(r, i, out, &t) == 0) {
+			pop_cache_put(r, i, t);
 			return 0;
+		}
 	}
 	return -EAGAIN;
 }
