@@ -15,7 +15,7 @@
 
 /* The bytes of ttlog_config this version knows: up to the end of its last field. A field
  * added to the struct moves this to the new last field. */
-#define TTLOG__CONFIG_LAST snapshot_mode
+#define TTLOG__CONFIG_LAST metrics_interval_s
 #define TTLOG__CONFIG_USED \
 	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
 
@@ -213,6 +213,17 @@ int ttlog_config_default(ttlog_config *cfg)
 		if (parse_mode(v, &cfg->snapshot_mode) < 0)
 			return env_fail(cfg, "TTLOG_SNAPSHOT_MODE", v,
 					"want an octal file mode 0600, 0640, 0604 or 0644");
+	}
+	if ((v = getenv("TTLOG_METRICS_FILE")) != NULL) {
+		if (v[0] == '\0' || strlen(v) > TTLOG_DIR_MAX)
+			return env_fail(cfg, "TTLOG_METRICS_FILE", v, "empty or too long");
+		cfg->metrics_file = v;
+	}
+	if ((v = getenv("TTLOG_METRICS_INTERVAL")) != NULL) {
+		if (parse_uint(v, 1, 86400, &n) < 0)
+			return env_fail(cfg, "TTLOG_METRICS_INTERVAL", v,
+					"want seconds, 1 to 86400");
+		cfg->metrics_interval_s = (unsigned)n;
 	}
 	if ((v = getenv("TTLOG_SNAPSHOT_CLIP")) != NULL) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

@@ -213,6 +213,12 @@ void ttlog__fmt_stamp(char *buf, size_t len, size_t *pos, uint64_t ns);
 /* One line "ttlog: <a><b>\n" on stderr with write(2), unless quiet. */
 void ttlog__report(const char *a, const char *b);
 
+/* ---- metrics (metrics.c) ---- */
+
+/* Replace path atomically with the Prometheus text of the counters: 0 or a negative
+ * errno. */
+int ttlog__metrics_write_file(const char *path);
+
 /* ---- the running library (ttlog.c) ---- */
 
 struct ttlog__state {
@@ -233,6 +239,9 @@ struct ttlog__state {
 	/* this process, and the process it was forked from (0: not a forked child): set by
 	 * init and by the fork child handler */
 	pid_t pid, parent_pid;
+	/* TTLOG_METRICS_FILE: rewritten by the writer thread every metrics_interval_s */
+	char metrics_file[TTLOG_DIR_MAX + 1];
+	unsigned metrics_interval_s;
 	/* counters: written by any thread (relaxed RMW), read by stats and snapshots */
 	_Alignas(64) _Atomic uint64_t truncated;
 	_Atomic uint64_t dropped_extra; /* interner full, callsite table full */
@@ -241,6 +250,8 @@ struct ttlog__state {
 	_Atomic uint64_t snapshots_coalesced;
 	_Atomic uint64_t tmp_seq; /* temporary names when getrandom(2) has nothing */
 	_Atomic uint64_t crashes_chained; /* crash signals a previous handler resolved */
+	/* snapshots that reached the write, and the time they took */
+	_Atomic uint64_t snapshots_timed, snapshot_ns_total, snapshot_ns_last;
 };
 extern struct ttlog__state ttlog__g;
 

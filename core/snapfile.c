@@ -358,6 +358,15 @@ static const char *errno_text(int err)
 	return ttlog_strerror(err);
 }
 
+/* CLOCK_MONOTONIC in ns: clock_gettime is async-signal-safe (the crash path times too) */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int snapshot(const char *reason_in, char *path, size_t len, bool crash)
 {
 	struct ttlog__snapres *s = &ttlog__g.snap;
@@ -368,8 +377,14 @@ static int snapshot(const char *reason_in, char *path, size_t len, bool crash)
 	ttlog__sanitize_reason(reason_in, reason, sizeof reason);
 	if ((err = claim(s, crash, tid)) < 0)
 		goto out_fail;
+	uint64_t t0 = mono_ns();
 	err = write_snapshot(s, reason, name, sizeof name);
 	release_res(s);
+	t0 = mono_ns() - t0;
+	/* relaxed: statistics (ttlog_metrics_text) */
+	atomic_store_explicit(&ttlog__g.snapshot_ns_last, t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ttlog__g.snapshot_ns_total, t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ttlog__g.snapshots_timed, 1, memory_order_relaxed);
 	if (err < 0)
 		goto out_fail;
 	atomic_fetch_add_explicit(&ttlog__g.snapshots_written, 1, memory_order_relaxed);

@@ -190,6 +190,14 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		strcpy(ttlog__g.service, svc);
 		strcpy(ttlog__g.dir, dir);
 	}
+	if (cfg->metrics_file != NULL &&
+	    (cfg->metrics_file[0] == '\0' || strlen(cfg->metrics_file) > TTLOG_DIR_MAX))
+		return fail(-EINVAL, "%s", "metrics_file: empty or too long");
+	if (cfg->metrics_interval_s > 86400)
+		return fail(-EINVAL, "%s", "metrics_interval_s: want 0 (10 s) .. 86400");
+	snprintf(ttlog__g.metrics_file, sizeof ttlog__g.metrics_file, "%s",
+		 cfg->metrics_file != NULL ? cfg->metrics_file : "");
+	ttlog__g.metrics_interval_s = cfg->metrics_interval_s ? cfg->metrics_interval_s : 10;
 #if defined(TTLOG_VARIANT_DYNAMIC)
 	ttlog__ops = ttlog__ring_find(cfg->variant ? cfg->variant
 				      : getenv("TTLOG_VARIANT") ? getenv("TTLOG_VARIANT")
@@ -245,6 +253,9 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	atomic_store_explicit(&ttlog__g.snapshots_written, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.snapshot_failures, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.snapshots_coalesced, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshot_ns_total, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshots_timed, 0, memory_order_relaxed);
+	atomic_store_explicit(&ttlog__g.snapshot_ns_last, 0, memory_order_relaxed);
 
 	if ((err = ttlog__interner_init(cfg->interner_bytes ? cfg->interner_bytes : 1u << 20)) < 0) {
 		fail(err, "%s", "interner: out of memory");
@@ -265,6 +276,15 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	pthread_once(&atfork_once, register_atfork);
 	/* release: pairs with the acquire in TTLOG__COMMIT and the writer */
 	atomic_store_explicit(&ttlog__g.ring, ring, memory_order_release);
+	/* the first write says now, not in the writer later, that the file cannot be written */
+	if (ttlog__g.metrics_file[0] != '\0' &&
+	    (err = ttlog__metrics_write_file(ttlog__g.metrics_file)) < 0) {
+		atomic_store_explicit(&ttlog__g.ring, NULL, memory_order_release);
+		snprintf(errmsg, sizeof errmsg, "metrics file '%.200s': %s", ttlog__g.metrics_file,
+			 ttlog_strerror(err));
+		ttlog__report(errmsg, "");
+		goto fail_snap;
+	}
 	if ((err = ttlog__writer_start()) < 0) {
 		atomic_store_explicit(&ttlog__g.ring, NULL, memory_order_release);
 		fail(err, "%s", "writer thread: cannot start");

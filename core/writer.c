@@ -100,6 +100,10 @@ int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
 static void *writer_main(void *arg)
 {
 	uint64_t next = ttlog__g.interval_s ? mono_ms() + ttlog__g.interval_s * 1000ull : 0;
+	uint64_t mnext = ttlog__g.metrics_file[0] != '\0'
+				 ? mono_ms() + ttlog__g.metrics_interval_s * 1000ull
+				 : 0;
+	int mfailed = 0;
 	struct pollfd pfd = {.fd = w.efd, .events = POLLIN};
 	sigset_t mask;
 	uint32_t gen = 0;
@@ -116,7 +120,9 @@ static void *writer_main(void *arg)
 		 * stop is in its slot by the scan below (loaded first, so none is missed) */
 		int stopping = atomic_load_explicit(&w.stop, memory_order_acquire);
 
-		if (!stopping && poll(&pfd, 1, ttlog__writer_poll_timeout(mono_ms(), next)) > 0) {
+		uint64_t wake_at = next == 0 || (mnext != 0 && mnext < next) ? mnext : next;
+		if (!stopping &&
+		    poll(&pfd, 1, ttlog__writer_poll_timeout(mono_ms(), wake_at)) > 0) {
 			uint64_t v;
 			ssize_t rc = read(w.efd, &v, sizeof v);
 			(void)rc;
@@ -140,6 +146,16 @@ static void *writer_main(void *arg)
 		if (next != 0 && mono_ms() >= next) {
 			ttlog__snapshot("interval", NULL, 0, false);
 			next = mono_ms() + ttlog__g.interval_s * 1000ull;
+		}
+		if (mnext != 0 && mono_ms() >= mnext) {
+			int err = ttlog__metrics_write_file(ttlog__g.metrics_file);
+			/* one line per change of state, not one per interval */
+			if ((err < 0) != mfailed)
+				ttlog__report(err < 0 ? "metrics file: cannot write: "
+						      : "metrics file: written again",
+					      err < 0 ? ttlog_strerror(err) : "");
+			mfailed = err < 0;
+			mnext = mono_ms() + ttlog__g.metrics_interval_s * 1000ull;
 		}
 		if (stopping)
 			break;

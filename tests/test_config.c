@@ -36,6 +36,8 @@ static void test_layout_is_pinned(void **state)
 	OFFSET_IS(env_error, 68);
 	OFFSET_IS(env_errmsg, 72);
 	OFFSET_IS(snapshot_mode, 232);
+	OFFSET_IS(metrics_file, 240);
+	OFFSET_IS(metrics_interval_s, 248);
 #endif
 }
 
@@ -64,7 +66,7 @@ static void test_reserved_must_be_zero(void **state)
 {
 	ttlog_config cfg;
 	/* the last field of this version: a field added after it moves this */
-	size_t used = offsetof(ttlog_config, snapshot_mode) + sizeof cfg.snapshot_mode;
+	size_t used = offsetof(ttlog_config, metrics_interval_s) + sizeof cfg.metrics_interval_s;
 	size_t probes[] = {used, used + 1, (used + TTLOG_CONFIG_SIZE) / 2, TTLOG_CONFIG_SIZE - 1};
 
 	(void)state;

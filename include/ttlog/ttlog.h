@@ -65,6 +65,8 @@ enum ttlog_policy {
  *   TTLOG_POLICY             overwrite|drop
  *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
  *   TTLOG_SNAPSHOT_MODE      snapshot_mode: octal 0600 (default), 0640, 0604 or 0644
+ *   TTLOG_METRICS_FILE       metrics_file: path of a Prometheus textfile (default off)
+ *   TTLOG_METRICS_INTERVAL   metrics_interval_s, seconds, 1..86400 (default 10)
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
  *
@@ -118,6 +120,14 @@ typedef struct ttlog_config {
 			 * anything else makes ttlog_init() fail with -EINVAL. Applied with
 			 * fchmod(), so the umask neither narrows nor widens it. */
 			unsigned snapshot_mode;
+			/* Prometheus text exposition of the counters (ttlog_metrics_text),
+			 * rewritten atomically (temporary file + rename, mode 0644: no logged
+			 * data) by the writer thread every metrics_interval_s, for
+			 * node_exporter's textfile collector; NULL = off. Copied by
+			 * ttlog_init, at most 3000 bytes; its directory must exist and be
+			 * writable (checked by a first write in ttlog_init). */
+			const char *metrics_file;
+			unsigned metrics_interval_s; /* 0 = 10 s; at most 86400 */
 		};
 		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
 	};
@@ -253,6 +263,16 @@ TTLOG__STATIC_ASSERT(sizeof(ttlog_stats) == TTLOG_STATS_SIZE, "ttlog_stats size 
 /* Current counters; logged = kept + overwritten + dropped up to events in flight.
  * Thread-safe and async-signal-safe. */
 TTLOG_API void ttlog_get_stats(ttlog_stats *st);
+
+/*
+ * The counters in the Prometheus text exposition format (0.0.4), metric names prefixed
+ * ttlog_ and labelled service and variant: events logged, kept, overwritten, dropped,
+ * truncated; snapshots written, failed, coalesced; snapshot duration (sum, count, last);
+ * ring capacity and fill ratio. Writes a NUL-terminated text into buf (2 KiB are enough)
+ * and returns its length, or -EINVAL (buf NULL or len 0), -ENOBUFS (len too small: buf
+ * holds ""). Works before ttlog_init (zeros). Thread-safe; not async-signal-safe.
+ */
+TTLOG_API int ttlog_metrics_text(char *buf, size_t len);
 
 /* ---- runtime-built events (names known only at run time) -------------------------- */
 
