@@ -5,7 +5,7 @@
 set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
-libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux"
+libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux python3-prometheus-client"
 extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 

@@ -173,6 +173,11 @@ static void test_file_rewritten_by_writer(void **state)
 	for (uint64_t i = 0; i < 5; i++)
 		TTLOG_INFO("metrics", "event {}", TTLOG_U64("i", i));
 	tu_wait_for(file_logged(path, 5), "the metrics file showing 5 events");
+	/* a real parser of the format: prometheus_client (python3-prometheus-client); the
+	 * tests run from the top of the tree */
+	char cmd[8600];
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/check_prom.py '%s' 5", path);
+	assert_int_equal(system(cmd), 0);
 	ttlog_shutdown();
 	assert_int_equal(tu_count(tu_dir, ".ttlog-metrics-", ""), 0);
 }
