@@ -15,7 +15,7 @@
 
 /* The bytes of ttlog_config this version knows: up to the end of its last field. A field
  * added to the struct moves this to the new last field. */
-#define TTLOG__CONFIG_LAST metrics_interval_s
+#define TTLOG__CONFIG_LAST trigger_loss_ms
 #define TTLOG__CONFIG_USED \
 	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
 
@@ -224,6 +224,35 @@ int ttlog_config_default(ttlog_config *cfg)
 			return env_fail(cfg, "TTLOG_METRICS_INTERVAL", v,
 					"want seconds, 1 to 86400");
 		cfg->metrics_interval_s = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_LEVEL")) != NULL) {
+		int level;
+		if (ttlog__parse_level(v, &level) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_LEVEL", v,
+					"want trace|debug|info|warn|error|fatal|off");
+		cfg->trigger_level = v;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_POST_MS")) != NULL) {
+		if (parse_uint(v, 1, 3600000, &n) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_POST_MS", v, "want ms, 1 to 3600000");
+		cfg->trigger_post_ms = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_MIN_INTERVAL_S")) != NULL) {
+		if (parse_uint(v, 1, 86400, &n) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_MIN_INTERVAL_S", v,
+					"want seconds, 1 to 86400");
+		cfg->trigger_min_interval_s = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_LOSS")) != NULL) {
+		if (parse_uint(v, 0, 1u << 30, &n) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_LOSS", v,
+					"want an event count, 0 (off) to 2^30");
+		cfg->trigger_loss_events = (unsigned)n;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_LOSS_MS")) != NULL) {
+		if (parse_uint(v, 1, 3600000, &n) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_LOSS_MS", v, "want ms, 1 to 3600000");
+		cfg->trigger_loss_ms = (unsigned)n;
 	}
 	if ((v = getenv("TTLOG_SNAPSHOT_CLIP")) != NULL) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

@@ -168,6 +168,8 @@ int ttlog__writer_start(void);
 void ttlog__writer_stop(void);
 /* async-signal-safe wake-up of the writer for a signal-triggered snapshot */
 void ttlog__writer_signal_snapshot(void);
+/* Wake the writer thread (an eventfd write): async-signal-safe. */
+void ttlog__writer_wake(void);
 /* In a forked child (only its forking thread): a new eventfd and writer thread, no
  * request pending. */
 void ttlog__writer_after_fork(void);
@@ -212,6 +214,30 @@ void ttlog__fmt_u64(char *buf, size_t len, size_t *pos, uint64_t v);
 void ttlog__fmt_stamp(char *buf, size_t len, size_t *pos, uint64_t ns);
 /* One line "ttlog: <a><b>\n" on stderr with write(2), unless quiet. */
 void ttlog__report(const char *a, const char *b);
+
+/* ---- incident triggers (trigger.c) ---- */
+
+#define TTLOG_TRIGGER_POST_MS_DEFAULT 100
+#define TTLOG_TRIGGER_MIN_INTERVAL_DEFAULT 10
+/* The lowest callsite level that fires a trigger; TTLOG_LEVEL_OFF + 1: none. Read by
+ * every log call (relaxed). */
+extern uint8_t ttlog__trigger_min __attribute__((visibility("hidden"))); /* no GOT */
+/* Apply cfg's trigger fields: 0, or -EINVAL with msg. */
+int ttlog__trigger_init(const ttlog_config *cfg, char *msg, size_t len);
+void ttlog__trigger_stop(void);
+/* Fire a trigger (rate limited): 0, or -EBUSY when suppressed (counted).
+ * Async-signal-safe. */
+int ttlog__trigger_fire(const char *reason);
+/* The log call's slow path: an event at or above the trigger level was stored. */
+void ttlog__trigger_level_fired(int level);
+/* Writer thread: checks the loss trigger, and returns the CLOCK_MONOTONIC ms at which it
+ * wants to run again (a pending trigger's window end, the next loss sample), 0 = none. */
+uint64_t ttlog__trigger_next_ms(uint64_t now_ms);
+/* Writer thread: write the pending trigger's snapshot once its window has passed (or now,
+ * when the writer is stopping). */
+void ttlog__trigger_run(uint64_t now_ms, int now_anyway);
+void ttlog__trigger_stats(uint64_t *fired, uint64_t *suppressed);
+void ttlog__trigger_after_fork(void);
 
 /* ---- metrics (metrics.c) ---- */
 

@@ -110,6 +110,12 @@ TTLOG_API int ttlog_metrics_text(char *buf, size_t len)
 	metric_u64(&o, "snapshots_coalesced_total", "counter",
 		   "Snapshot requests merged because 16 were pending.", labels,
 		   st.snapshots_coalesced);
+	metric_u64(&o, "triggers_fired_total", "counter",
+		   "Incident triggers fired (each takes a snapshot after its window).", labels,
+		   st.triggers_fired);
+	metric_u64(&o, "triggers_suppressed_total", "counter",
+		   "Incident triggers rate limited, or fired while one was pending.", labels,
+		   st.triggers_suppressed);
 	put(&o,
 	    "# HELP ttlog_snapshot_duration_seconds Time spent writing snapshot files.\n"
 	    "# TYPE ttlog_snapshot_duration_seconds summary\n"

@@ -59,6 +59,7 @@ static void after_fork_child(void)
 	atomic_store_explicit(&ttlog__g.snap.owner, 0, memory_order_relaxed);
 	ttlog__g.snap.tmp_name[0] = '\0';
 	ttlog__crash_after_fork();
+	ttlog__trigger_after_fork();
 	ttlog__writer_after_fork();
 }
 
@@ -94,6 +95,7 @@ commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_rec
 		id = (uint32_t)reg;
 	}
 	if (r->callsite & TTLOG_REC_TRUNCATED)
+		/* relaxed: a counter */
 		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
 	self = tl_self;
 	/* relaxed: a new generation has only to be seen by a later event; thread_setup()
@@ -106,6 +108,9 @@ commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_rec
 	r->tid = tid;
 	r->ts = ttlog__g.clock.tsc ? ttlog__rdtsc() : ttlog__realtime_ns();
 	ring_push(ring, r);
+	/* relaxed: as in TTLOG__COMMIT */
+	if (cs->level >= __atomic_load_n(&ttlog__trigger_min, __ATOMIC_RELAXED))
+		ttlog__trigger_level_fired(cs->level);
 }
 
 void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
@@ -117,7 +122,10 @@ void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
 	uint64_t self = tl_self;
 
 	/* relaxed (the generation): as in commit_slow() */
+	/* relaxed (the trigger level): a change has only to be seen by later events */
 	if (__builtin_expect(ring == NULL || id == 0 || (r->callsite & TTLOG_REC_TRUNCATED) ||
+				     cs->level >= __atomic_load_n(&ttlog__trigger_min,
+								  __ATOMIC_RELAXED) ||
 				     (uint32_t)(self >> 32) !=
 					     atomic_load_explicit(&ttlog__crash_gen,
 								  memory_order_relaxed) ||
@@ -198,6 +206,10 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	snprintf(ttlog__g.metrics_file, sizeof ttlog__g.metrics_file, "%s",
 		 cfg->metrics_file != NULL ? cfg->metrics_file : "");
 	ttlog__g.metrics_interval_s = cfg->metrics_interval_s ? cfg->metrics_interval_s : 10;
+	if ((err = ttlog__trigger_init(cfg, errmsg, sizeof errmsg)) < 0) {
+		ttlog__report(errmsg, "");
+		return err;
+	}
 #if defined(TTLOG_VARIANT_DYNAMIC)
 	ttlog__ops = ttlog__ring_find(cfg->variant ? cfg->variant
 				      : getenv("TTLOG_VARIANT") ? getenv("TTLOG_VARIANT")
@@ -310,6 +322,7 @@ TTLOG_API void ttlog_shutdown(void)
 	if (ring == NULL)
 		return;
 	__atomic_store_n(&ttlog__runtime_level, TTLOG_LEVEL_OFF, __ATOMIC_RELAXED);
+	ttlog__trigger_stop();
 	ttlog__writer_stop();
 	if (ttlog__g.final_snapshot)
 		ttlog__snapshot("shutdown", NULL, 0, false);
@@ -364,6 +377,7 @@ TTLOG_API void ttlog_get_stats(ttlog_stats *st)
 		atomic_load_explicit(&ttlog__g.snapshots_coalesced, memory_order_relaxed);
 	st->crashes_chained = atomic_load_explicit(&ttlog__g.crashes_chained, memory_order_relaxed);
 	st->push_path = rs.push_path != NULL ? rs.push_path : "";
+	ttlog__trigger_stats(&st->triggers_fired, &st->triggers_suppressed);
 }
 
 TTLOG_API const char *ttlog_strerror(int err)

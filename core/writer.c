@@ -34,7 +34,7 @@ static struct {
  * milliseconds, so the writer waits in chunks and checks the clock after each. */
 #define POLL_CHUNK_MS (3600 * 1000)
 
-static void wake(void)
+void ttlog__writer_wake(void)
 {
 	uint64_t one = 1;
 	ssize_t rc = write(w.efd, &one, sizeof one); /* EAGAIN: a wake-up is pending anyway */
@@ -57,12 +57,12 @@ TTLOG_API int ttlog_request_snapshot(const char *reason)
 		ttlog__sanitize_reason(reason, w.pending[i].reason, sizeof w.pending[i].reason);
 		/* R1: release, pairs with A1 in writer_main(): the reason is written */
 		atomic_store_explicit(&w.pending[i].state, 2, memory_order_release);
-		wake();
+		ttlog__writer_wake();
 		return 0;
 	}
 	/* relaxed: a counter */
 	atomic_fetch_add_explicit(&ttlog__g.snapshots_coalesced, 1, memory_order_relaxed);
-	wake();
+	ttlog__writer_wake();
 	return -EBUSY;
 }
 
@@ -71,7 +71,7 @@ void ttlog__writer_signal_snapshot(void)
 	int saved = errno;
 	/* relaxed: a flag; the writer reads nothing else the handler wrote */
 	atomic_store_explicit(&w.signal, 1, memory_order_relaxed);
-	wake();
+	ttlog__writer_wake();
 	errno = saved;
 }
 
@@ -97,6 +97,12 @@ int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
 	return next - now > POLL_CHUNK_MS ? POLL_CHUNK_MS : (int)(next - now);
 }
 
+/* The earlier of two deadlines, 0 meaning none. */
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
 static void *writer_main(void *arg)
 {
 	uint64_t next = ttlog__g.interval_s ? mono_ms() + ttlog__g.interval_s * 1000ull : 0;
@@ -119,8 +125,7 @@ static void *writer_main(void *arg)
 		/* A3: acquire, pairs with R3 in ttlog__writer_stop(): a request made before the
 		 * stop is in its slot by the scan below (loaded first, so none is missed) */
 		int stopping = atomic_load_explicit(&w.stop, memory_order_acquire);
-
-		uint64_t wake_at = next == 0 || (mnext != 0 && mnext < next) ? mnext : next;
+		uint64_t wake_at = earliest(earliest(next, mnext), ttlog__trigger_next_ms(mono_ms()));
 		if (!stopping &&
 		    poll(&pfd, 1, ttlog__writer_poll_timeout(mono_ms(), wake_at)) > 0) {
 			uint64_t v;
@@ -147,6 +152,7 @@ static void *writer_main(void *arg)
 			ttlog__snapshot("interval", NULL, 0, false);
 			next = mono_ms() + ttlog__g.interval_s * 1000ull;
 		}
+		ttlog__trigger_run(mono_ms(), stopping);
 		if (mnext != 0 && mono_ms() >= mnext) {
 			int err = ttlog__metrics_write_file(ttlog__g.metrics_file);
 			/* one line per change of state, not one per interval */
@@ -230,7 +236,7 @@ void ttlog__writer_stop(void)
 		sigaction(ttlog__g.snapshot_signal, &w.old_sig, NULL);
 	/* R3: release, pairs with A3 in writer_main(): the requests made before it */
 	atomic_store_explicit(&w.stop, 1, memory_order_release);
-	wake();
+	ttlog__writer_wake();
 	pthread_join(w.thread, NULL);
 	w.running = false;
 	close(w.efd);

@@ -19,6 +19,7 @@ expected = {
     "ttlog_snapshot_duration_seconds": "summary",
     "ttlog_snapshot_last_duration_seconds": "gauge",
     "ttlog_ring_capacity_events": "gauge", "ttlog_ring_fill_ratio": "gauge",
+    "ttlog_triggers_fired": "counter", "ttlog_triggers_suppressed": "counter",
 }
 for name, kind in expected.items():
     if name not in families:

@@ -19,6 +19,8 @@ static void test_layout_is_pinned(void **state)
 	assert_int_equal(sizeof(ttlog_config), TTLOG_CONFIG_SIZE);
 	assert_int_equal(sizeof(ttlog_stats), TTLOG_STATS_SIZE);
 	assert_int_equal(offsetof(ttlog_stats, crashes_chained), 64);
+	assert_int_equal(offsetof(ttlog_stats, triggers_fired), 80);
+	assert_int_equal(offsetof(ttlog_stats, triggers_suppressed), 88);
 #if defined(__x86_64__) || defined(__aarch64__)
 	OFFSET_IS(capacity, 0);
 	OFFSET_IS(service, 8);
@@ -38,6 +40,11 @@ static void test_layout_is_pinned(void **state)
 	OFFSET_IS(snapshot_mode, 232);
 	OFFSET_IS(metrics_file, 240);
 	OFFSET_IS(metrics_interval_s, 248);
+	OFFSET_IS(trigger_level, 256);
+	OFFSET_IS(trigger_post_ms, 264);
+	OFFSET_IS(trigger_min_interval_s, 268);
+	OFFSET_IS(trigger_loss_events, 272);
+	OFFSET_IS(trigger_loss_ms, 276);
 #endif
 }
 
@@ -66,7 +73,7 @@ static void test_reserved_must_be_zero(void **state)
 {
 	ttlog_config cfg;
 	/* the last field of this version: a field added after it moves this */
-	size_t used = offsetof(ttlog_config, metrics_interval_s) + sizeof cfg.metrics_interval_s;
+	size_t used = offsetof(ttlog_config, trigger_loss_ms) + sizeof cfg.trigger_loss_ms;
 	size_t probes[] = {used, used + 1, (used + TTLOG_CONFIG_SIZE) / 2, TTLOG_CONFIG_SIZE - 1};
 
 	(void)state;

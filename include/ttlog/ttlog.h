@@ -67,6 +67,11 @@ enum ttlog_policy {
  *   TTLOG_SNAPSHOT_MODE      snapshot_mode: octal 0600 (default), 0640, 0604 or 0644
  *   TTLOG_METRICS_FILE       metrics_file: path of a Prometheus textfile (default off)
  *   TTLOG_METRICS_INTERVAL   metrics_interval_s, seconds, 1..86400 (default 10)
+ *   TTLOG_TRIGGER_LEVEL      trigger_level: a level name or off (default off)
+ *   TTLOG_TRIGGER_POST_MS    trigger_post_ms, 1..3600000 (default 100)
+ *   TTLOG_TRIGGER_MIN_INTERVAL_S  trigger_min_interval_s, 1..86400 (default 10)
+ *   TTLOG_TRIGGER_LOSS       trigger_loss_events, 0 = off (default 0)
+ *   TTLOG_TRIGGER_LOSS_MS    trigger_loss_ms, 1..3600000 (default 1000)
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
  *
@@ -128,6 +133,22 @@ typedef struct ttlog_config {
 			 * writable (checked by a first write in ttlog_init). */
 			const char *metrics_file;
 			unsigned metrics_interval_s; /* 0 = 10 s; at most 86400 */
+			/* Incident triggers (README "Incidents"): an event at or above this
+			 * level ("error", ...; NULL or "off" = none) fires a trigger, and so
+			 * does ttlog_trigger(); each takes a snapshot "trigger-<reason>" once
+			 * trigger_post_ms (0 = 100, at most 3600000) have passed after it.
+			 * A trigger within trigger_min_interval_s (0 = 10, at most 86400) of
+			 * the last one that fired, or while that one's snapshot is pending,
+			 * is suppressed and counted (ttlog_stats.triggers_suppressed). */
+			const char *trigger_level;
+			unsigned trigger_post_ms;
+			unsigned trigger_min_interval_s;
+			/* loss trigger: more than trigger_loss_events events lost (overwritten
+			 * or dropped) within trigger_loss_ms (0 = 1000, at most 3600000)
+			 * fires a trigger "loss"; 0 = off. Checked by the writer thread every
+			 * trigger_loss_ms / 4. */
+			unsigned trigger_loss_events;
+			unsigned trigger_loss_ms;
 		};
 		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
 	};
@@ -254,6 +275,9 @@ typedef struct ttlog_stats {
 			/* percpu: "rseq" or "sched_getcpu" (the fallback without rseq); "" for
 			 * the variants with one push path. A static string. */
 			const char *push_path;
+			uint64_t triggers_fired;      /* triggers that took (or will take) a
+							 snapshot */
+			uint64_t triggers_suppressed; /* rate limited, or one was pending */
 		};
 		unsigned char ttlog__reserved[TTLOG_STATS_SIZE];
 	};
@@ -273,6 +297,15 @@ TTLOG_API void ttlog_get_stats(ttlog_stats *st);
  * holds ""). Works before ttlog_init (zeros). Thread-safe; not async-signal-safe.
  */
 TTLOG_API int ttlog_metrics_text(char *buf, size_t len);
+
+/*
+ * Fire an incident trigger: the writer thread takes a snapshot "trigger-<reason>" (other
+ * characters than [A-Za-z0-9_-] become '_'; NULL = "manual") once the post-trigger window
+ * (trigger_post_ms) has passed. Returns 0; -EBUSY when rate limited or a trigger's
+ * snapshot is still pending (counted in ttlog_stats.triggers_suppressed); -ESRCH when
+ * ttlog is not running. Thread-safe and async-signal-safe.
+ */
+TTLOG_API int ttlog_trigger(const char *reason);
 
 /* ---- runtime-built events (names known only at run time) -------------------------- */
 
