@@ -1551,8 +1551,7 @@ static void test_spsc_overflow(void **state)
 	CHECK_EQ(ttlog__ring_maps() - maps0, S);
 	spsc_ops.stats(r, &st);
 	print_message("      %u overflow threads (%s), %llu pushes, %llu dropped\n", N + 1,
-		      spsc_shared_path(r), (unsigned long long)total,
-		      (unsigned long long)dropped);
+		      spsc_shared_path(r), (unsigned long long)total, (unsigned long long)dropped);
 	CHECK_EQ(total, S + N * m + p[N].stored + p[N].dropped);
 	CHECK_EQ(st.pushed + st.dropped, total);
 	CHECK_EQ(st.dropped, dropped);

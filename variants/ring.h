@@ -241,7 +241,7 @@ struct percpu_scan {
 	uint64_t next;  /* the next position to read is next - 1, down to start */
 	uint64_t start; /* oldest position still in the ring at the cut */
 	uint64_t in_flight;
-	int has;        /* cand holds this ring's newest record not merged yet */
+	int has; /* cand holds this ring's newest record not merged yet */
 	struct ttlog_record cand;
 };
 unsigned percpu_nrings(const struct ttlog_ring *r);

@@ -169,10 +169,10 @@ struct spsc_run {
 
 struct ttlog_ring {
 	/* read-only after create */
-	uint64_t id;        /* unique in the process: a cache hit needs ring and id to match */
-	uint64_t capacity;  /* C: records per shard, per CPU of the shared ring, per snapshot */
-	unsigned nshards;   /* S */
-	unsigned ncpu;      /* P: the shared ring's CPU rings */
+	uint64_t id;       /* unique in the process: a cache hit needs ring and id to match */
+	uint64_t capacity; /* C: records per shard, per CPU of the shared ring, per snapshot */
+	unsigned nshards;  /* S */
+	unsigned ncpu;     /* P: the shared ring's CPU rings */
 	int policy;
 	struct ttlog_ring *shared; /* a percpu ring (percpu.c), used through percpu_* only */
 	/* nshards entries, set once each (R6) by the thread that claimed the index through
@@ -444,8 +444,8 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 	r->ncpu = percpu_nrings(r->shared);
 	/* one block: shard pointers, runs, heads, heap, windows */
 	n = shards + r->ncpu; /* runs: every shard and every CPU ring of the shared ring */
-	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) +
-		     sizeof(*r->win) + sizeof(*r->heap)) +
+	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) + sizeof(*r->win) +
+		     sizeof(*r->heap)) +
 		64;
 	r->mem = calloc(1, bytes);
 	if (r->mem == NULL) {
