@@ -74,9 +74,10 @@ struct ttlog_ring_cut {
 
 /*
  * What a snapshot kept of one shard of a sharded ring (spsc: a thread's ring or a CPU ring
- * of the shared one; numa: a node's ring; percpu: a CPU's ring). Overwrite mode evicts per shard, so a busy shard's history
- * starts later than a quiet one's: a reader compares first_ts across shards to know from
- * when on the merged events are complete (the common window is [max first_ts, ...]).
+ * of the shared one; numa: a node's ring; percpu: a CPU's ring). Overwrite mode evicts per
+ * shard, so a busy shard's history starts later than a quiet one's: a reader compares
+ * first_ts across shards to know from when on the merged events are complete (the common
+ * window is [max first_ts, ...]).
  */
 struct ttlog_shard_window {
 	uint64_t first_ts; /* ts of the oldest record kept from this shard (record units) */
