@@ -41,8 +41,10 @@ TEST_LIBS := -lcmocka $(LIBS)
 
 CORE_SRC := $(wildcard core/*.c)
 HDRS := $(wildcard include/ttlog/*.h core/*.h variants/*.h)
-# spsc and numa are built on mpmc rings (the shared ring, the node rings): always linked
-LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) $(sort variants/$(VARIANT).c variants/mpmc.c) variants/registry.c)
+# numa is built on mpmc rings (its node rings): always linked; spsc on a percpu ring (the
+# shared ring of the threads without a shard)
+LIB_RINGS := variants/$(VARIANT).c variants/mpmc.c $(if $(filter spsc,$(VARIANT)),variants/percpu.c)
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) $(sort $(LIB_RINGS)) variants/registry.c)
 # the multi-variant library: every variant, through the ops tables
 DYN_OBJ := $(patsubst %.c,$(B)/dyn/%.o,$(CORE_SRC) $(VARIANTS:%=variants/%.c) variants/registry.c)
 

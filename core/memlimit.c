@@ -19,6 +19,9 @@
  * it is called); weak so that a library built for another variant links without it, and
  * hidden so that such a libttlog.so never binds it to a program's symbol of that name. */
 extern unsigned numa_nodes(void) __attribute__((weak, visibility("hidden")));
+/* Likewise from variants/percpu.c, linked when the variant is percpu or spsc (its shared
+ * ring is a percpu ring). */
+extern unsigned percpu_rings(void) __attribute__((weak, visibility("hidden")));
 
 /* The first line of a small file, NUL-terminated, or -1. */
 static int read_line(const char *path, char *buf, size_t len)
@@ -147,10 +150,12 @@ uint64_t ttlog__init_bytes(const char *variant, size_t capacity, size_t interner
 		c <<= 1;
 	/* The ring at the variant's worst case, as variants/ring.h bounds it: */
 	if (strcmp(variant, "spsc") == 0)
-		/* (S + 1) C slots: every per-thread shard claimed (pre-faulted as it is made,
-		 * on a thread's first event) and the shared ring; plus the shared ring's
-		 * snapshot copy of C records */
-		ring = (SPSC_DEFAULT_SHARDS + 1) * c * slot + c * rec;
+		/* (S + P) C slots: every per-thread shard claimed (pre-faulted as it is made,
+		 * on a thread's first event) and the shared percpu ring, C per CPU */
+		ring = (SPSC_DEFAULT_SHARDS + (uint64_t)(nodes ? nodes : 1)) * c * slot;
+	else if (strcmp(variant, "percpu") == 0)
+		/* P C slots, one ring per possible CPU */
+		ring = (uint64_t)(nodes ? nodes : 1) * c * slot;
 	else if (strcmp(variant, "numa") == 0)
 		/* N C slots, one ring per node; with several nodes a merge scratch of N C
 		 * records */
@@ -175,9 +180,13 @@ int ttlog__mem_check(const char *variant, size_t capacity, size_t interner_bytes
 	struct ttlog__memcg m;
 	uint64_t need;
 	char hn[32], ha[32], hl[32];
+	unsigned rings = 1;
 
-	need = ttlog__init_bytes(variant, capacity, interner_bytes,
-				 strcmp(variant, "numa") == 0 && numa_nodes ? numa_nodes() : 1);
+	if (strcmp(variant, "numa") == 0 && numa_nodes)
+		rings = numa_nodes();
+	else if ((strcmp(variant, "spsc") == 0 || strcmp(variant, "percpu") == 0) && percpu_rings)
+		rings = percpu_rings();
+	need = ttlog__init_bytes(variant, capacity, interner_bytes, rings);
 	ttlog__memcg_read("/proc", "/sys", &m);
 	if (need <= m.avail)
 		return 0;

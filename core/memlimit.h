@@ -31,8 +31,9 @@ int ttlog__memcg_read(const char *proc_root, const char *sys_root, struct ttlog_
 
 /*
  * Bytes ttlog_init() reserves and touches for a ring of the variant (by name) holding
- * capacity events, the snapshot buffers and interner_bytes of interner. nodes: the NUMA
- * nodes for "numa" (ignored otherwise).
+ * capacity events, the snapshot buffers and interner_bytes of interner. nodes: the rings
+ * the variant has per machine: NUMA nodes for "numa", possible CPUs for "percpu" and for
+ * "spsc" (its shared ring); ignored otherwise.
  */
 uint64_t ttlog__init_bytes(const char *variant, size_t capacity, size_t interner_bytes,
 			   unsigned nodes);

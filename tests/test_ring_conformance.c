@@ -265,8 +265,8 @@ static size_t per_producer(const struct ttlog_ring_ops *ops, struct ttlog_ring *
  * overwritten in the snapshot's cut, not (yet) in the stats. */
 static size_t holds_up_to(const struct ttlog_ring_ops *ops, struct ttlog_ring *r)
 {
-	if (ops == &spsc_ops)
-		return (SPSC_DEFAULT_SHARDS + 1) * ops->capacity(r);
+	if (ops == &spsc_ops) /* the shards and the shared percpu ring */
+		return (SPSC_DEFAULT_SHARDS + percpu_rings()) * ops->capacity(r);
 	if (ops == &numa_ops)
 		return numa_nodes() * ops->capacity(r);
 	if (ops == &percpu_ops)
@@ -1134,11 +1134,16 @@ static void test_concurrent_1024(void **state)
 		if (ops == &spsc_ops) {
 			struct ttlog_shard_window w[64];
 			size_t nw = ops->windows(r, 0, w, 64), shared = 0;
-			for (size_t i = 0; i < nw; i++)
+			for (size_t i = 0; i < nw && i < 64; i++)
 				shared += w[i].shared ? w[i].kept : 0;
-			CHECK_OP(nw, <=, SPSC_DEFAULT_SHARDS + 1);
+			CHECK_OP(nw, <=, SPSC_DEFAULT_SHARDS + percpu_rings());
 			/* more threads than shards: the rest wrote to the shared ring */
 			CHECK_OP(shared, >, 0);
+			/* a percpu ring: with rseq nobody holds a slot, so nobody drops */
+			print_message("      spsc shared ring (%s): %llu dropped\n",
+				      spsc_shared_path(r), (unsigned long long)st.dropped);
+			if (strcmp(spsc_shared_path(r), "rseq") == 0)
+				CHECK_EQ(st.dropped, 0);
 		}
 		free(buf);
 		free(last);
@@ -1227,12 +1232,12 @@ static void run_signal(const struct ttlog_ring_ops *ops, int policy)
 	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
 	CHECK_EQ(cut.stored + cut.dropped, n + hs + hd);
 	if (ops == &spsc_ops) {
-		struct ttlog_shard_window w[SPSC_DEFAULT_SHARDS + 1];
-		size_t nw = ops->windows(r, 0, w, SPSC_DEFAULT_SHARDS + 1);
-		for (size_t i = 0; i < nw; i++)
-			if (w[i].shared)
-				print_message("      %llu kept from the shared ring (nested pushes)\n",
-					      (unsigned long long)w[i].kept);
+		struct ttlog_shard_window w[64];
+		size_t nw = ops->windows(r, 0, w, 64), shared = 0;
+		for (size_t i = 0; i < nw && i < 64; i++)
+			shared += w[i].shared ? w[i].kept : 0;
+		print_message("      %llu kept from the shared ring (nested pushes)\n",
+			      (unsigned long long)shared);
 	}
 	if (policy == TTLOG_POLICY_OVERWRITE)
 		CHECK_EQ(last[0], n); /* the newest record of the loop is kept */
@@ -1266,12 +1271,15 @@ static _Atomic uint64_t isnap_fired, isnap_inplace, isnap_bad;
 static size_t windows_kept(const struct ttlog_ring_ops *ops, struct ttlog_ring *r,
 			   size_t *kept)
 {
-	struct ttlog_shard_window w[SPSC_DEFAULT_SHARDS + 1];
-	size_t nw = ops->windows(r, 0, w, SPSC_DEFAULT_SHARDS + 1);
+	struct ttlog_shard_window w[16];
+	size_t nw = ops->windows(r, 0, w, 16);
 
 	*kept = 0;
-	for (size_t i = 0; i < nw && i < SPSC_DEFAULT_SHARDS + 1; i++)
-		*kept += w[i].kept;
+	for (size_t i = 0; i < nw; i++) {
+		if (i > 0 && i % 16 == 0)
+			ops->windows(r, i, w, 16);
+		*kept += w[i % 16].kept;
+	}
 	return nw;
 }
 
@@ -1357,7 +1365,7 @@ static void test_snapshot_in_snapshot(void **state)
 
 /* ---- sharded specifics -------------------------------------------------------------- */
 
-/* More threads than shards (3 shards + the shared ring): the snapshot is the newest
+/* More threads than shards (3 shards + the shared percpu ring): the snapshot is the newest
  * capacity records of all of them. */
 static void test_spsc_small_split(void **state)
 {
@@ -1373,7 +1381,7 @@ static void test_spsc_small_split(void **state)
 	uint64_t last[NP] = {0}, total = 0;
 	struct ttlog_record buf[256];
 	struct ttlog_ring_cut cut;
-	struct ttlog_shard_window w[8];
+	struct ttlog_shard_window w[64];
 	pthread_barrier_t bar, mid;
 	char msg[200];
 
@@ -1397,10 +1405,18 @@ static void test_spsc_small_split(void **state)
 	CHECK_S(check_copy(buf, k, last, NP, msg, sizeof msg));
 	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
 	CHECK_EQ(cut.stored + cut.dropped, total);
-	CHECK_EQ(k, 256); /* 4 x 256 held, the newest 256 returned */
-	CHECK_EQ(spsc_ops.windows(r, 0, w, 8), 4);
-	CHECK_EQ(w[3].shared, 1);
-	CHECK_EQ(w[0].kept + w[1].kept + w[2].kept + w[3].kept, 256);
+	CHECK_EQ(k, 256); /* (3 + CPUs) x 256 held, the newest 256 returned */
+	/* the 3 shards, then the CPU rings of the shared ring that the snapshot took from */
+	size_t nw = spsc_ops.windows(r, 0, w, 64), wsum = 0;
+	CHECK_OP(nw, >=, 3);
+	CHECK_OP(nw, <=, 3 + percpu_rings());
+	for (size_t i = 0; i < nw && i < 64; i++) {
+		CHECK_EQ(w[i].shared, i >= 3);
+		if (i >= 3)
+			CHECK_OP(w[i].kept, >, 0);
+		wsum += w[i].kept;
+	}
+	CHECK_EQ(wsum, 256);
 	/* the newest 256 by timestamp: for every thread present, a run of its records ending
 	 * with its very last one */
 	uint64_t first[NP], cnt[NP] = {0};
@@ -1427,6 +1443,283 @@ static void test_spsc_small_split(void **state)
 	c.capacity = 32;
 	CHECK_EQ(spsc_create_shards(&r, &c, SPSC_MAX_SHARDS), 0);
 	CHECK_EQ(spsc_ops.capacity(r), 32);
+	spsc_ops.destroy(r);
+}
+
+/* spsc's overflow: every shard owned by a live thread, N more threads log into the shared
+ * percpu ring, while one more overflow thread is held in a signal handler that interrupted
+ * it (inside a push or not: where it was is not known, and a push cannot be stopped inside
+ * its restartable sequence anyway). Overwrite mode: with rseq nobody drops (an mpmc shared
+ * ring dropped behind a descheduled producer), and the accounting is exact. */
+static _Atomic int ovf_parked, ovf_release;
+
+static void on_park(int sig)
+{
+	(void)sig;
+	atomic_store(&ovf_parked, 1);
+	while (!atomic_load(&ovf_release))
+		sched_yield();
+}
+
+struct holder {
+	struct ttlog_ring *r;
+	uint32_t stream;
+	pthread_barrier_t *took, *done;
+};
+
+/* Takes a shard (its first push) and keeps it, alive, until done. */
+static void *holder(void *arg)
+{
+	struct holder *h = arg;
+	struct ttlog_record rec;
+
+	mkrec(&rec, h->stream, 0, 1);
+	if (spsc_ops.push(h->r, &rec) != 0)
+		werr("holder %u: push not stored", h->stream);
+	pthread_barrier_wait(h->took);
+	pthread_barrier_wait(h->done);
+	return NULL;
+}
+
+static void test_spsc_overflow(void **state)
+{
+	(void)state;
+	cur = "spsc";
+	if (!selected(&spsc_ops))
+		return;
+	enum { S = 2, N = 32 };
+	struct ttlog_ring_config c = {.capacity = 64, .policy = TTLOG_POLICY_OVERWRITE};
+	struct ttlog_ring *r = NULL;
+	uint64_t m = quick() ? 500 : 4000, total = S, dropped = 0, last[S + N + 1] = {0};
+	struct holder h[S];
+	struct prod p[N + 1];
+	pthread_t ht[S], t[N + 1];
+	pthread_barrier_t took, done, bar;
+	_Atomic int stop = 0;
+	struct sigaction sa = {.sa_handler = on_park}, old;
+	struct ttlog_ring_stats st;
+	struct ttlog_ring_cut cut;
+	struct ttlog_shard_window w[64];
+	struct ttlog_record buf[64];
+	char msg[200];
+
+	CHECK_EQ(spsc_create_shards(&r, &c, S), 0);
+	const int rseq = strcmp(spsc_shared_path(r), "rseq") == 0;
+	uint64_t maps0 = ttlog__ring_maps();
+	pthread_barrier_init(&took, NULL, S + 1);
+	pthread_barrier_init(&done, NULL, S + 1);
+	for (uint32_t i = 0; i < S; i++) {
+		h[i] = (struct holder){r, i, &took, &done};
+		ht[i] = spawn(holder, &h[i]);
+	}
+	pthread_barrier_wait(&took); /* every shard is owned by a live thread */
+
+	/* the parked one: logs until stopped, held in on_park from its first pushes on */
+	atomic_store(&ovf_parked, 0);
+	atomic_store(&ovf_release, 0);
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+	p[N] = (struct prod){.ops = &spsc_ops, .r = r, .stream = S + N, .cpu = -1, .stop = &stop};
+	t[N] = spawn(producer, &p[N]);
+	while (atomic_load_explicit(&p[N].done, memory_order_acquire) == 0)
+		sched_yield();
+	CHECK_EQ(pthread_kill(t[N], SIGUSR1), 0);
+	while (!atomic_load(&ovf_parked))
+		sched_yield();
+
+	pthread_barrier_init(&bar, NULL, N);
+	for (uint32_t i = 0; i < N; i++) {
+		p[i] = (struct prod){.ops = &spsc_ops, .r = r, .stream = S + i, .n = m, .cpu = -1,
+				     .start = &bar};
+		t[i] = spawn(producer, &p[i]);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		total += p[i].stored + p[i].dropped;
+		dropped += p[i].dropped;
+	}
+	atomic_store(&stop, 1);
+	atomic_store(&ovf_release, 1);
+	pthread_join(t[N], NULL);
+	total += p[N].stored + p[N].dropped;
+	dropped += p[N].dropped;
+	sigaction(SIGUSR1, &old, NULL);
+	pthread_barrier_destroy(&bar);
+	CHECK_S(werr_take());
+
+	/* the overflow threads got no shard: only the holders' two were ever mapped */
+	CHECK_EQ(ttlog__ring_maps() - maps0, S);
+	spsc_ops.stats(r, &st);
+	print_message("      %u overflow threads (%s), %llu pushes, %llu dropped\n", N + 1,
+		      spsc_shared_path(r), (unsigned long long)total, (unsigned long long)dropped);
+	CHECK_EQ(total, S + N * m + p[N].stored + p[N].dropped);
+	CHECK_EQ(st.pushed + st.dropped, total);
+	CHECK_EQ(st.dropped, dropped);
+	if (rseq)
+		CHECK_EQ(dropped, 0); /* the point of the test */
+	size_t k = spsc_ops.snapshot(r, buf, 64, &cut);
+	CHECK_S(check_copy(buf, k, last, S + N + 1, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+	CHECK_EQ(cut.in_flight, 0);
+	CHECK_EQ(cut.stored + cut.dropped, total);
+	CHECK_EQ(cut.dropped, dropped);
+	CHECK_EQ(k, 64); /* the rings hold far more than the capacity: it is full */
+	/* the holders' shards (one record each, older than all the rest: not in the newest 64),
+	 * then the CPU rings the newest 64 came from */
+	size_t nw = spsc_ops.windows(r, 0, w, 64), shared = 0;
+	CHECK_OP(nw, >=, S + 1);
+	for (size_t i = 0; i < nw && i < 64; i++) {
+		CHECK_EQ(w[i].shared, i >= S);
+		shared += w[i].kept;
+	}
+	CHECK_EQ(shared, 64);
+	pthread_barrier_wait(&done);
+	for (uint32_t i = 0; i < S; i++)
+		pthread_join(ht[i], NULL);
+	pthread_barrier_destroy(&took);
+	pthread_barrier_destroy(&done);
+	spsc_ops.destroy(r);
+}
+
+/* A signal handler's push that lands inside its thread's push to its own shard goes to
+ * the shared ring (the shard has one writer) and is kept there: with a ring large enough
+ * for everything, every loop and handler record is in the snapshot once, in order, and the
+ * shared ring's windows count the nested ones. Repeated until some handler push did land
+ * inside a push, or 10 rounds (then it fails: none was ever seen). */
+static void test_spsc_nested_kept(void **state)
+{
+	(void)state;
+	cur = "spsc";
+	if (!selected(&spsc_ops))
+		return;
+	const size_t cap = 1 << 16;
+	struct ttlog_record rec, *buf = malloc(cap * sizeof *buf);
+	struct itimerspec its = {.it_interval = {0, 20000}, .it_value = {0, 20000}};
+	struct ttlog_ring_config c = {.capacity = cap, .policy = TTLOG_POLICY_OVERWRITE};
+	struct ttlog_shard_window w[64];
+	struct sigaction old;
+	struct ttlog_ring_cut cut;
+	timer_t timer;
+	uint64_t nested = 0, handler = 0, n;
+	char msg[200];
+	int round;
+
+	assert_non_null(buf);
+	for (round = 0; round < 10 && nested == 0; round++) {
+		struct ttlog_ring *r = NULL;
+		uint64_t last[2] = {0};
+		CHECK_EQ(spsc_create_shards(&r, &c, 1), 0);
+		sig_ops = &spsc_ops;
+		sig_ring = r;
+		atomic_store(&sig_clock, 0);
+		atomic_store(&sig_seq, 0);
+		atomic_store(&sig_stored, 0);
+		atomic_store(&sig_dropped, 0);
+		thread_timer(on_alarm, &old, &timer);
+		CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
+		/* the loop and the handler together fill at most half the shard */
+		for (n = 0; n < cap / 4 && n + atomic_load(&sig_seq) < cap / 2; n++) {
+			mkrec(&rec, 0, n,
+			      atomic_fetch_add_explicit(&sig_clock, 1, memory_order_relaxed) + 1);
+			CHECK_EQ(spsc_ops.push(r, &rec), 0);
+		}
+		timer_delete(timer);
+		sigaction(SIGALRM, &old, NULL);
+		uint64_t hs = atomic_load(&sig_stored), hd = atomic_load(&sig_dropped);
+		handler += hs;
+		CHECK_EQ(hd, 0);
+		size_t k = spsc_ops.snapshot(r, buf, cap, &cut);
+		CHECK_S(check_copy(buf, k, last, 2, msg, sizeof msg));
+		CHECK_S(check_cut(&cut, k, msg, sizeof msg));
+		CHECK_EQ(k, n + hs);
+		CHECK_EQ(last[0], n);
+		CHECK_EQ(last[1], hs);
+		CHECK_EQ(cut.stored, n + hs);
+		CHECK_EQ(cut.overwritten + cut.dropped + cut.in_flight, 0);
+		for (size_t i = 1; i < k; i++)
+			CHECK_OP(buf[i - 1].ts, <, buf[i].ts);
+		size_t nw = spsc_ops.windows(r, 0, w, 64), sum = 0;
+		CHECK_OP(nw, >=, 1);
+		CHECK_EQ(w[0].shared, 0); /* this thread's shard */
+		for (size_t i = 0; i < nw && i < 64; i++) {
+			sum += w[i].kept;
+			nested += w[i].shared ? w[i].kept : 0;
+		}
+		CHECK_EQ(sum, k);
+		spsc_ops.destroy(r);
+	}
+	print_message("      %d round(s), %llu handler pushes, %llu nested in a push\n", round,
+		      (unsigned long long)handler, (unsigned long long)nested);
+	CHECK_OP(nested, >, 0); /* the point of the test: some landed inside a push */
+	free(buf);
+}
+
+/* The shared ring's CPU rings are in push order, and a producer preempted between taking
+ * its timestamp and pushing puts an old timestamp after newer ones: the snapshot must
+ * still return timestamp order and keep the order of a thread that moved between CPUs.
+ * Deterministic: the timestamps are chosen. */
+static void test_spsc_merge_unsorted(void **state)
+{
+	(void)state;
+	cur = "spsc";
+	if (!selected(&spsc_ops))
+		return;
+	if (ncpus() < 2) {
+		print_message("    spsc: one CPU: nothing to merge, skipped\n");
+		return;
+	}
+	struct ttlog_ring_config c = {.capacity = 64, .policy = TTLOG_POLICY_OVERWRITE};
+	struct ttlog_ring *r = NULL;
+	struct ttlog_record rec, buf[8];
+	struct ttlog_ring_cut cut;
+	struct ttlog_shard_window w[64];
+	pthread_barrier_t took, done;
+	struct holder h;
+	uint64_t last[4] = {0};
+	char msg[200];
+
+	CHECK_EQ(spsc_create_shards(&r, &c, 1), 0);
+	pthread_barrier_init(&took, NULL, 2);
+	pthread_barrier_init(&done, NULL, 2);
+	h = (struct holder){r, 3, &took, &done};
+	pthread_t ht = spawn(holder, &h); /* stream 3, ts 1, in the one shard */
+	pthread_barrier_wait(&took);
+	/* stream 0 is this thread, without a shard, moving from CPU 0 to CPU 1; streams 1 and
+	 * 2 were preempted producers */
+	pin(0);
+	mkrec(&rec, 0, 0, 100);
+	CHECK_EQ(spsc_ops.push(r, &rec), 0);
+	mkrec(&rec, 1, 0, 50);
+	CHECK_EQ(spsc_ops.push(r, &rec), 0);
+	pin(1);
+	mkrec(&rec, 0, 1, 200);
+	CHECK_EQ(spsc_ops.push(r, &rec), 0);
+	mkrec(&rec, 2, 0, 40);
+	CHECK_EQ(spsc_ops.push(r, &rec), 0);
+	unpin_main();
+	size_t n = spsc_ops.snapshot(r, buf, 8, &cut);
+	CHECK_EQ(n, 5);
+	CHECK_S(check_copy(buf, n, last, 4, msg, sizeof msg));
+	CHECK_S(check_cut(&cut, n, msg, sizeof msg));
+	for (size_t i = 1; i < n; i++)
+		CHECK_OP(buf[i - 1].ts, <=, buf[i].ts);
+	/* the shard, then CPU rings 0 and 1 (shard index S + CPU) */
+	CHECK_EQ(spsc_ops.windows(r, 0, w, 64), 3);
+	CHECK_EQ(w[0].shared, 0);
+	CHECK_EQ(w[0].kept, 1);
+	CHECK_EQ(w[1].shared, 1);
+	CHECK_EQ(w[1].shard, 1);
+	CHECK_EQ(w[1].kept, 2);
+	CHECK_EQ(w[1].first_ts, 50);
+	CHECK_EQ(w[1].last_ts, 100);
+	CHECK_EQ(w[2].shard, 2);
+	CHECK_EQ(w[2].kept, 2);
+	CHECK_EQ(w[2].first_ts, 40);
+	CHECK_EQ(w[2].last_ts, 200);
+	pthread_barrier_wait(&done);
+	pthread_join(ht, NULL);
+	pthread_barrier_destroy(&took);
+	pthread_barrier_destroy(&done);
 	spsc_ops.destroy(r);
 }
 
@@ -2243,6 +2536,9 @@ int main(void)
 		cmocka_unit_test(test_signal_nested_push),
 		cmocka_unit_test(test_snapshot_in_snapshot),
 		cmocka_unit_test(test_spsc_small_split),
+		cmocka_unit_test(test_spsc_overflow),
+		cmocka_unit_test(test_spsc_nested_kept),
+		cmocka_unit_test(test_spsc_merge_unsorted),
 		cmocka_unit_test(test_numa_topology),
 		cmocka_unit_test(test_numa_merge_unsorted),
 		cmocka_unit_test(test_percpu_path),

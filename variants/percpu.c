@@ -146,15 +146,6 @@ struct percpu_cpu {
 };
 _Static_assert(sizeof(struct percpu_cpu) == 128, "two cache lines per CPU");
 
-/* One ring's snapshot state: snapshot-private, under scratch_busy. */
-struct percpu_scan {
-	uint64_t next;  /* the next position to read is next - 1, down to start */
-	uint64_t start; /* oldest position still in the ring at the cut */
-	uint64_t in_flight;
-	int has;        /* cand holds this ring's newest record not merged yet */
-	struct ttlog_record cand;
-};
-
 struct ttlog_ring {
 	/* read-only after create */
 	uint64_t id;    /* unique per ring, never 0: keys the consumers' caches (tl_pop) */
@@ -169,7 +160,7 @@ struct ttlog_ring {
 	struct percpu_cpu *cpu;    /* n */
 	/* snapshot scratch: owned by whoever set scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
-	struct percpu_scan *scan;        /* n */
+	struct percpu_scan *scan;        /* n: one per ring (ring.h) */
 	struct ttlog_shard_window *win;  /* n */
 	unsigned *active;                /* n: rings with a candidate */
 	size_t nwin;
@@ -733,6 +724,31 @@ static void scan_end(struct ttlog_ring *r, unsigned ci, struct percpu_scan *sc,
 	}
 	cut->in_flight += sc->in_flight;
 	cut->popped += percpu_popped(r, &r->cpu[ci]);
+}
+
+/* Another variant's snapshot reading these rings (ring.h). */
+unsigned percpu_nrings(const struct ttlog_ring *r)
+{
+	return r->n;
+}
+
+void percpu_scan_open(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c,
+		      struct ttlog_ring_cut *cut)
+{
+	scan_begin(r, ring, c, cut);
+}
+
+int percpu_scan_prev(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c)
+{
+	return scan_next(r, ring, c);
+}
+
+void percpu_scan_close(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c,
+		       struct ttlog_ring_cut *cut)
+{
+	scan_end(r, ring, c, cut);
+	/* this ring's share of what cut_close() below does for a whole percpu snapshot */
+	cut->stored -= c->in_flight;
 }
 
 /* The shared close, once the claimed-but-unpublished positions are taken out of stored. */

@@ -1,7 +1,8 @@
 /*
  * registry.c - find a variant by name among those linked into this program. Each ops
  * table is a weak reference: a libttlog built for one variant links only that one (and
- * mpmc, which spsc and numa are built on), the multi-variant library links all of them.
+ * mpmc, which numa is built on; and percpu, which spsc is), the multi-variant library links
+ * all of them.
  * The variants are those of the list, variants/variants.h.
  */
 #include <string.h>

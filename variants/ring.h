@@ -18,9 +18,10 @@
  *         evicts up to mpmc_evict_batch(C) = min(8, C / 64) (at least 1) oldest records
  *         at a time, so a full ring holds at least C - batch + 1 of the newest.
  *   spsc  per-thread shards of C records each, at most S of them (8 by default), and a
- *         shared ring of C for the rest (spsc_create_shards): a thread keeps up to C of
- *         its own records and a snapshot returns the newest C of all shards, as mpmc
- *         would; memory is bounded by (S + 1) C records, shards allocated on first push.
+ *         shared percpu ring (C per CPU) for the rest (spsc_create_shards): a thread keeps
+ *         up to C of its own records and a snapshot returns the newest C of all shards, as
+ *         mpmc would; memory is bounded by (S + P) C records (P: possible CPUs), shards
+ *         allocated on first push.
  *   numa  one ring of C per NUMA node (N of them); a producer writes to its node's ring;
  *         a snapshot returns the newest C of all nodes. Memory: N C records.
  *   percpu  one ring of C per possible CPU (P of them, percpu_rings()); a producer writes
@@ -72,10 +73,11 @@ struct ttlog_ring_cut {
 };
 
 /*
- * What a snapshot kept of one shard of a sharded ring (spsc: a thread's ring or the shared
- * one; numa: a node's ring). Overwrite mode evicts per shard, so a busy shard's history
- * starts later than a quiet one's: a reader compares first_ts across shards to know from
- * when on the merged events are complete (the common window is [max first_ts, ...]).
+ * What a snapshot kept of one shard of a sharded ring (spsc: a thread's ring or a CPU ring
+ * of the shared one; numa: a node's ring; percpu: a CPU's ring). Overwrite mode evicts per
+ * shard, so a busy shard's history starts later than a quiet one's: a reader compares
+ * first_ts across shards to know from when on the merged events are complete (the common
+ * window is [max first_ts, ...]).
  */
 struct ttlog_shard_window {
 	uint64_t first_ts; /* ts of the oldest record kept from this shard (record units) */
@@ -84,7 +86,8 @@ struct ttlog_shard_window {
 	uint32_t tid;      /* tid of the newest record kept (0 if none) */
 	int32_t node;      /* numa: the node's OS index; -1 otherwise */
 	uint32_t shard;    /* the shard's index in its ring */
-	uint32_t shared;   /* 1: several threads write this shard (spsc's shared ring, numa) */
+	uint32_t shared;   /* 1: several threads write this shard (spsc's shared CPU rings,
+			    * numa, percpu) */
 };
 
 struct ttlog_ring_ops {
@@ -197,13 +200,15 @@ size_t percpu_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_win
 
 /*
  * spsc with at most `shards` per-thread shards (0: SPSC_DEFAULT_SHARDS; at most
- * SPSC_MAX_SHARDS, else -EINVAL). Each shard and the shared ring hold C records (the
- * capacity rounded up to a power of two); the shared ring takes the threads that find no
+ * SPSC_MAX_SHARDS, else -EINVAL). Each shard holds C records (the capacity rounded up to a
+ * power of two); a shared percpu ring (C records per CPU) takes the threads that find no
  * free shard and pushes from a signal handler that interrupted a push of its own thread.
- * spsc_create(out, cfg) is spsc_create_shards(out, cfg, 0). Internal (tests, harness).
+ * spsc_create(out, cfg) is spsc_create_shards(out, cfg, 0). spsc_shared_path(): the push
+ * path of that shared ring (percpu_path()). Internal (tests, harness).
  */
 int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *cfg,
 		       unsigned shards);
+const char *spsc_shared_path(const struct ttlog_ring *r);
 #define SPSC_DEFAULT_SHARDS 8
 #define SPSC_MAX_SHARDS 1024
 
@@ -222,6 +227,30 @@ void numa_thread_moved(void);
 unsigned percpu_rings(void);
 const char *percpu_path(const struct ttlog_ring *r);
 uint64_t percpu_thread_restarts(void);
+
+/*
+ * percpu's CPU rings read by another variant's snapshot (spsc merges its shared percpu
+ * ring's CPU rings with its own shards, one run each): percpu_nrings(r) rings, each read
+ * through one cursor, snapshot-private state of the caller. percpu_scan_open() takes the
+ * ring's cut (adds its stored and dropped to *cut); percpu_scan_prev() moves to the next
+ * older intact record, in push order (not quite timestamp order), into c->cand: 1, or 0
+ * when the ring is done; percpu_scan_close() adds what is left (popped, in_flight, and
+ * takes the in-flight positions out of stored), after which *cut sums as ring.h says.
+ * Wait-free, async-signal-safe, no allocation; any number of cursors at once. Internal.
+ */
+struct percpu_scan {
+	uint64_t next;  /* the next position to read is next - 1, down to start */
+	uint64_t start; /* oldest position still in the ring at the cut */
+	uint64_t in_flight;
+	int has; /* cand holds this ring's newest record not merged yet */
+	struct ttlog_record cand;
+};
+unsigned percpu_nrings(const struct ttlog_ring *r);
+void percpu_scan_open(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c,
+		      struct ttlog_ring_cut *cut);
+int percpu_scan_prev(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c);
+void percpu_scan_close(struct ttlog_ring *r, unsigned ring, struct percpu_scan *c,
+		       struct ttlog_ring_cut *cut);
 
 /* mpmc rings whose slots come from elsewhere (numa binds each to a node): mem->alloc and
  * mem->free replace ttlog__ring_alloc / ttlog__ring_free for the slots; mem->arg is

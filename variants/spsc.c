@@ -7,18 +7,23 @@
  * only writer of its shard's tail and slots, so a push is a few plain stores and two
  * releases, with no read-modify-write on a shared line in the common case.
  *
- * Capacity: every shard holds C records (C = the capacity rounded up to a power of two),
- * as does one shared MPMC ring (mpmc.c); there are at most S shards (S =
- * SPSC_DEFAULT_SHARDS = 8, or spsc_create_shards()). So a thread keeps its C newest records
- * (overwrite) or its first C (drop) whatever the other threads do, and a snapshot returns
- * the newest C records of all shards together, by timestamp: the same events an mpmc ring
- * of capacity C would hold. Memory is bounded by (S + 1) C records plus a C-record
- * snapshot scratch; thread shards are allocated as threads first push, so a one-thread
- * program uses 3 C. A thread writes to the shared ring when all S shards are owned by
- * live threads, when more than SPSC_MAX_THREADS threads use spsc at once, and for a push
- * from a signal handler that interrupted a push of the same thread (the shard's busy
- * flag is set): the single-producer invariant always holds and nothing is lost but by
- * policy.
+ * Capacity: every shard holds C records (C = the capacity rounded up to a power of two);
+ * there are at most S shards (S = SPSC_DEFAULT_SHARDS = 8, or spsc_create_shards()), and
+ * one shared percpu ring (percpu.c: C records per CPU, P possible CPUs). So a thread keeps
+ * its C newest records (overwrite) or its first C (drop) whatever the other threads do,
+ * and a snapshot returns the newest C records of all shards together, by timestamp: the
+ * same events an mpmc ring of capacity C would hold. Memory is bounded by (S + P) C
+ * records plus O(S + P) snapshot scratch; the shared ring is made (and pre-faulted) at
+ * create, thread shards as threads first push, so a one-thread program uses (1 + P) C. A
+ * thread writes to the shared ring when all S shards are owned by live threads, when more
+ * than SPSC_MAX_THREADS threads use spsc at once, and for a push from a signal handler
+ * that interrupted a push of the same thread (the shard's busy flag is set): the
+ * single-producer invariant always holds and nothing is lost but by policy. The shared
+ * ring is per CPU, its push a restartable sequence (rseq): a thread preempted, migrated or
+ * signalled inside it restarts instead of holding a slot, so the overflow threads never
+ * drop because one of them was descheduled (an mpmc ring made them drop: its oldest slot
+ * stayed claimed). Without rseq percpu falls back to sched_getcpu() and a CAS, and drops
+ * (counted) behind a writer preempted for a whole lap of its CPU's ring, as mpmc does.
  *
  * Shards: created on a thread's first push to a ring (ttlog__ring_alloc: the only push
  * that may allocate or make a system call), owned through a token (thread-table index,
@@ -84,13 +89,16 @@
  * push of a thread to a ring, spsc_lookup, claims a shard with CASes). Pop is lock-free:
  * a CAS fails only because another pop or skip moved head, and a validation fails only
  * because the owner lapped the slot (the skip then moves head). Snapshot is wait-free:
- * one pass over each shard, newest first, a k-way merge by timestamp (binary heap over the
- * shards' newest unread records) filling the caller's buffer from its end, with scratch
- * reserved at create; a snapshot that finds the scratch in use (another snapshot, or one
- * interrupted by a signal handler on this thread) copies the shards one after another and
- * merges them in place (merge.h) instead: still ordered, but when the buffer cannot hold
- * every shard it keeps each shard's newest records in turn rather than the newest overall,
- * and it reports no shard windows (shard.h: ttlog__inplace_ring).
+ * one pass over each shard and each CPU ring of the shared ring (read in place through
+ * percpu's cursors, percpu_scan_*), newest first, a k-way merge by timestamp (binary heap
+ * over the runs' newest unread records) filling the caller's buffer from its end, with
+ * scratch reserved at create, then a stable sort of what it kept (a CPU ring is in push
+ * order, not quite timestamp order; merge.h: linear when already sorted); a snapshot that
+ * finds the scratch in use (another snapshot, or one interrupted by a signal handler on
+ * this thread) copies the shards one after another, then percpu_snapshot() of the shared
+ * ring, and merges them in place (merge.h) instead: still ordered, but when the buffer
+ * cannot hold every shard it keeps each shard's newest records in turn rather than the
+ * newest overall, and it reports no shard windows (shard.h: ttlog__inplace_ring).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -152,20 +160,24 @@ struct spsc_shard {
 	_Alignas(64) struct spsc_slot slots[];
 };
 
-/* One run of a snapshot's merge, read newest first: a shard's positions [lo, hi), or the
- * shared ring's copy (sh == NULL, indexes into shared_buf). Snapshot-private (scratch). */
+/* One run of a snapshot's merge, read newest first: a shard's positions [lo, hi), or
+ * (sh == NULL) CPU ring `cpu` of the shared percpu ring, read through its cursor.
+ * Snapshot-private (scratch). */
 struct spsc_run {
 	struct spsc_shard *sh;
 	uint64_t lo, hi;
+	unsigned cpu;
+	struct percpu_scan scan;
 };
 
 struct ttlog_ring {
 	/* read-only after create */
-	uint64_t id;        /* unique in the process: a cache hit needs ring and id to match */
-	uint64_t capacity;  /* C: records per shard, per shared ring, per snapshot */
-	unsigned nshards;   /* S */
+	uint64_t id;       /* unique in the process: a cache hit needs ring and id to match */
+	uint64_t capacity; /* C: records per shard, per CPU of the shared ring, per snapshot */
+	unsigned nshards;  /* S */
+	unsigned ncpu;     /* P: the shared ring's CPU rings */
 	int policy;
-	struct ttlog_ring *shared; /* an mpmc ring (mpmc.c), used through mpmc_* only */
+	struct ttlog_ring *shared; /* a percpu ring (percpu.c), used through percpu_* only */
 	/* nshards entries, set once each (R6) by the thread that claimed the index through
 	 * nclaimed, read by everyone (A6); NULL until then (also while it is being created) */
 	_Atomic(struct spsc_shard *) *shards;
@@ -174,13 +186,12 @@ struct ttlog_ring {
 	 * allocates, so at most nshards shards are ever allocated, even while many threads
 	 * make their first push at once */
 	_Alignas(64) _Atomic uint32_t nclaimed;
-	/* snapshot scratch (nshards + 1 runs, heads, heap entries, windows; C records for
-	 * the shared ring's copy), owned by whoever set scratch_busy from 0 to 1 */
+	/* snapshot scratch (nshards + ncpu runs, heads, heap entries, windows), owned by
+	 * whoever set scratch_busy from 0 to 1 */
 	_Alignas(64) _Atomic uint32_t scratch_busy;
 	struct spsc_run *runs;
 	struct ttlog_record *heads;
 	uint32_t *heap;
-	struct ttlog_record *shared_buf;
 	/* windows of the last merged snapshot: written under scratch_busy, read by windows() */
 	struct ttlog_shard_window *win;
 	size_t nwin;
@@ -430,18 +441,19 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 	r->capacity = cap;
 	r->nshards = shards;
 	r->policy = cfg->policy;
-	if ((err = mpmc_create(&r->shared, cfg)) < 0) {
+	if ((err = percpu_create(&r->shared, cfg)) < 0) {
 		free(r);
 		return err;
 	}
-	/* one block: shard pointers, runs, heads, heap, windows, the shared ring's copy */
-	n = shards + 1; /* runs: every shard and the shared ring */
-	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) +
-		     sizeof(*r->win) + sizeof(*r->heap)) +
-		cap * sizeof(struct ttlog_record) + 64;
+	r->ncpu = percpu_nrings(r->shared);
+	/* one block: shard pointers, runs, heads, heap, windows */
+	n = shards + r->ncpu; /* runs: every shard and every CPU ring of the shared ring */
+	bytes = n * (sizeof(*r->shards) + sizeof(*r->runs) + sizeof(*r->heads) + sizeof(*r->win) +
+		     sizeof(*r->heap)) +
+		64;
 	r->mem = calloc(1, bytes);
 	if (r->mem == NULL) {
-		mpmc_destroy(r->shared);
+		percpu_destroy(r->shared);
 		free(r);
 		return -ENOMEM;
 	}
@@ -450,8 +462,6 @@ int spsc_create_shards(struct ttlog_ring **out, const struct ttlog_ring_config *
 	m += n * sizeof(*r->runs);
 	r->heads = (struct ttlog_record *)m;
 	m += n * sizeof(*r->heads);
-	r->shared_buf = (struct ttlog_record *)m;
-	m += cap * sizeof(struct ttlog_record);
 	r->win = (struct ttlog_shard_window *)m;
 	m += n * sizeof(*r->win);
 	r->shards = (void *)m;
@@ -481,7 +491,7 @@ void spsc_destroy(struct ttlog_ring *r)
 		if (sh != NULL)
 			ttlog__ring_free(sh, sh->bytes);
 	}
-	mpmc_destroy(r->shared);
+	percpu_destroy(r->shared);
 	free(r->mem);
 	free(r);
 }
@@ -505,7 +515,7 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 	/* relaxed: only this thread and its signal handlers touch busy; the signal fences
 	 * keep the compiler from moving the shard's accesses out of the busy section */
 	if (__builtin_expect(atomic_load_explicit(&sh->busy, memory_order_relaxed) != 0, 0))
-		return mpmc_push(r->shared, rec); /* nested in our own push */
+		return percpu_push(r->shared, rec); /* nested in our own push */
 	atomic_store_explicit(&sh->busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 
@@ -567,11 +577,11 @@ int spsc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			return shard_push(r, sh, rec);
 		if (++tl.retry >= SPSC_RETRY)
 			tl.ring = NULL; /* look for a free shard again on the next push */
-		return mpmc_push(r->shared, rec);
+		return percpu_push(r->shared, rec);
 	}
 	sh = spsc_lookup(r);
 	if (sh == NULL)
-		return mpmc_push(r->shared, rec);
+		return percpu_push(r->shared, rec);
 	return shard_push(r, sh, rec);
 }
 
@@ -693,7 +703,7 @@ int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 	for (unsigned k = 0; k < n; k++) {
 		i = start + k < n ? start + k : start + k - n;
 		if (i == r->nshards) {
-			if (mpmc_pop(r->shared, out) == 0)
+			if (percpu_pop(r->shared, out) == 0)
 				goto got;
 			continue;
 		}
@@ -717,9 +727,9 @@ static int run_prev(const struct ttlog_ring *r, struct spsc_run *run, struct ttl
 	uint64_t *w = (uint64_t *)dst;
 
 	if (sh == NULL) {
-		if (run->hi <= run->lo)
+		if (!percpu_scan_prev(r->shared, run->cpu, &run->scan))
 			return 0;
-		*dst = r->shared_buf[--run->hi];
+		*dst = run->scan.cand;
 		return 1;
 	}
 	if (run->hi <= run->lo)
@@ -811,10 +821,12 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 		ttlog__merge_inplace(out, 0, used, used + n);
 		used += n;
 	}
-	n = mpmc_snapshot(r->shared, out + used, max - used, &sc);
-	ttlog__sort_inplace(out + used, n); /* push order is not quite ts order */
+	n = percpu_snapshot(r->shared, out + used, max - used, &sc); /* sorted by ts */
 	ttlog__merge_inplace(out, 0, used, used + n);
 	used += n;
+	/* a shard is in push order too: a signal handler's record may precede, in its shard,
+	 * the record whose push it interrupted after that one's timestamp was taken */
+	ttlog__sort_inplace(out, used);
 	ttlog__cut_add(cut, &sc);
 	ttlog__cut_close(cut, used);
 	return used;
@@ -823,8 +835,7 @@ static size_t snapshot_inplace(struct ttlog_ring *r, struct ttlog_record *out, s
 size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		     struct ttlog_ring_cut *cut)
 {
-	struct ttlog_ring_cut sc;
-	size_t nruns = 0, nheap = 0, w = max, i;
+	size_t nruns = 0, nheap = 0, nwin = 0, w = max, kept, i;
 
 	memset(cut, 0, sizeof(*cut));
 	if (!ttlog__scratch_take(&r->scratch_busy))
@@ -838,17 +849,16 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		r->win[nruns] = (struct ttlog_shard_window){.node = -1, .shard = (uint32_t)i};
 		nruns++;
 	}
-	r->runs[nruns] = (struct spsc_run){
-		.sh = NULL, .lo = 0,
-		.hi = mpmc_snapshot(r->shared, r->shared_buf, r->capacity, &sc)};
-	/* the merge takes each run's newest first, so the shared ring's copy (push order,
-	 * not quite ts order with several producers) is sorted; a thread's records can be
-	 * in its shard and in the shared ring (a nested push from a signal handler) */
-	ttlog__sort_inplace(r->shared_buf, r->runs[nruns].hi);
-	r->win[nruns] = (struct ttlog_shard_window){
-		.node = -1, .shard = r->nshards, .shared = 1};
-	nruns++;
-	ttlog__cut_add(cut, &sc);
+	/* the shared ring: a run per CPU ring, read in place at its own cut (its records are
+	 * not copied first: it holds up to P C of them, the merge needs the newest max) */
+	for (unsigned c = 0; c < r->ncpu; c++) {
+		r->runs[nruns].sh = NULL;
+		r->runs[nruns].cpu = c;
+		percpu_scan_open(r->shared, c, &r->runs[nruns].scan, cut);
+		r->win[nruns] = (struct ttlog_shard_window){
+			.node = -1, .shard = r->nshards + c, .shared = 1};
+		nruns++;
+	}
 
 	/* k-way merge, newest first, filling out from its end: the newest max records */
 	for (i = 0; i < nruns; i++)
@@ -864,12 +874,28 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 			r->heap[0] = r->heap[--nheap];
 		heap_down(r, nheap, 0);
 	}
+	kept = max - w;
 	if (w > 0)
-		memmove(out, out + w, (max - w) * sizeof(*out));
-	r->nwin = nruns;
-	ttlog__cut_close(cut, max - w);
+		memmove(out, out + w, kept * sizeof(*out));
+	/* The runs are in push order, not quite timestamp order: a CPU ring's writers may be
+	 * preempted between their timestamp and their push, and a signal handler's record
+	 * may precede the one whose push it interrupted. Sort, stably (each thread keeps its
+	 * order; linear when nothing is out of place). */
+	ttlog__sort_inplace(out, kept);
+	/* the CPU rings' cursors are done (their cuts close); windows: every shard's, and
+	 * those of the CPU rings this snapshot took records from */
+	for (i = 0; i < nruns; i++) {
+		if (r->runs[i].sh == NULL) {
+			percpu_scan_close(r->shared, r->runs[i].cpu, &r->runs[i].scan, cut);
+			if (r->win[i].kept == 0)
+				continue;
+		}
+		r->win[nwin++] = r->win[i];
+	}
+	r->nwin = nwin;
+	ttlog__cut_close(cut, kept);
 	ttlog__scratch_give(&r->scratch_busy);
-	return max - w;
+	return kept;
 }
 
 size_t spsc_windows(struct ttlog_ring *r, size_t first, struct ttlog_shard_window *out,
@@ -884,7 +910,7 @@ void spsc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 {
 	struct ttlog_ring *m = (struct ttlog_ring *)r; /* atomics are read, not written */
 
-	mpmc_stats(m->shared, st);
+	percpu_stats(m->shared, st);
 	for (unsigned i = 0; i < m->nshards; i++) {
 		struct spsc_shard *sh = atomic_load_explicit(&m->shards[i], memory_order_acquire);
 		if (sh == NULL)
@@ -904,6 +930,13 @@ void spsc_stats(const struct ttlog_ring *r, struct ttlog_ring_stats *st)
 		st->dropped += atomic_load_explicit(&sh->dropped, memory_order_relaxed);
 	}
 	st->capacity = r->capacity;
+	/* spsc's own push has one path (spsc_shared_path() names the shared ring's) */
+	st->push_path = NULL;
+}
+
+const char *spsc_shared_path(const struct ttlog_ring *r)
+{
+	return percpu_path(r->shared);
 }
 
 size_t spsc_capacity(const struct ttlog_ring *r)
