@@ -465,6 +465,39 @@ static void test_fifo(void **state)
 	unpin_main();
 }
 
+/* A snapshot into a buffer smaller than the contents takes the newest records, oldest
+ * first, and counts the others as overwritten (the incident trigger's pinned copy relies
+ * on it). */
+static void test_snapshot_newest_into_small_buffer(void **state)
+{
+	(void)state;
+	pin_main();
+	FOR_EACH_VARIANT(ops)
+	{
+		struct ttlog_ring *r = mk(ops, 1024, TTLOG_POLICY_OVERWRITE);
+		struct ttlog_record rec, out[10];
+		struct ttlog_ring_cut cut;
+		uint64_t ts = 0, sq;
+		uint32_t st;
+
+		for (uint64_t seq = 0; seq < 50; seq++) {
+			mkrec(&rec, 0, seq, next_ts(&ts));
+			CHECK_EQ(ops->push(r, &rec), 0);
+		}
+		memset(&cut, 0, sizeof cut);
+		CHECK_EQ(ops->snapshot(r, out, 10, &cut), 10);
+		for (uint64_t i = 0; i < 10; i++) {
+			CHECK_EQ(rec_ok(&out[i], &st, &sq), 0);
+			CHECK_EQ(sq, 40 + i);
+		}
+		CHECK_EQ(cut.stored, 50);
+		CHECK_EQ(cut.kept, 10);
+		CHECK_EQ(cut.kept + cut.popped + cut.overwritten, cut.stored);
+		ops->destroy(r);
+	}
+	unpin_main();
+}
+
 /* Overwrite keeps one producer's newest K = capacity records (every variant); every other
  * push is counted as overwritten, exactly. */
 static void test_overwrite_policy(void **state)
@@ -2525,6 +2558,7 @@ int main(void)
 		cmocka_unit_test(test_variant_list),
 		cmocka_unit_test(test_create_destroy),
 		cmocka_unit_test(test_fifo),
+		cmocka_unit_test(test_snapshot_newest_into_small_buffer),
 		cmocka_unit_test(test_overwrite_policy),
 		cmocka_unit_test(test_drop_policy),
 		cmocka_unit_test(test_accounting_concurrent),

@@ -266,7 +266,7 @@ int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 size_t mpmc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		     struct ttlog_ring_cut *cut)
 {
-	uint64_t cap = r->mask + 1, tail, head, start, pos, seq, seq2;
+	uint64_t cap = r->mask + 1, tail, head, start, pos, seq, seq2, newest;
 	uint64_t kept = 0, in_flight = 0, popped;
 	size_t i;
 
@@ -278,6 +278,9 @@ size_t mpmc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	start = tail > cap ? tail - cap : 0;
 	if (head > start)
 		start = head < tail ? head : tail;
+	/* a buffer smaller than the ring takes the newest records (positions from newest on);
+	 * the scan still covers every position, to count those in flight */
+	newest = tail > max ? tail - max : 0;
 	for (pos = start; pos < tail; pos++) {
 		struct mpmc_slot *s = &r->slots[pos & r->mask];
 		/* A3: acquire, pairs with R1 in mpmc_push(): the record of pos is complete */
@@ -286,8 +289,8 @@ size_t mpmc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 			in_flight++; /* claimed before the cut, not published yet */
 			continue;
 		}
-		if (seq != pos + 1 || kept >= max)
-			continue; /* already popped or evicted */
+		if (seq != pos + 1 || pos < newest)
+			continue; /* already popped or evicted, or older than max allows */
 		uint64_t *w = (uint64_t *)&out[kept];
 		for (i = 0; i < MPMC_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);

@@ -105,7 +105,8 @@ struct ttlog_ring_ops {
 	/* Remove the oldest record into *out. 0, or -EAGAIN when empty. Thread-safe. */
 	int (*pop)(struct ttlog_ring *r, struct ttlog_record *out);
 	/* Copy the current contents, oldest first, into out[0..max) without blocking
-	 * producers and without a torn record; fill *cut. Returns the number copied.
+	 * producers and without a torn record; fill *cut. Returns the number copied; with
+	 * more records than max, the newest max (the others count as overwritten).
 	 * Thread-safe with push and pop; async-signal-safe; allocates nothing. */
 	size_t (*snapshot)(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 			   struct ttlog_ring_cut *cut);
