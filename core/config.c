@@ -15,7 +15,7 @@
 
 /* The bytes of ttlog_config this version knows: up to the end of its last field. A field
  * added to the struct moves this to the new last field. */
-#define TTLOG__CONFIG_LAST trigger_loss_ms
+#define TTLOG__CONFIG_LAST trigger_pre
 #define TTLOG__CONFIG_USED \
 	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
 
@@ -231,6 +231,11 @@ int ttlog_config_default(ttlog_config *cfg)
 			return env_fail(cfg, "TTLOG_TRIGGER_LEVEL", v,
 					"want trace|debug|info|warn|error|fatal|off");
 		cfg->trigger_level = v;
+	}
+	if ((v = getenv("TTLOG_TRIGGER_PRE")) != NULL) {
+		if (parse_uint(v, 1, 1u << 20, &n) < 0)
+			return env_fail(cfg, "TTLOG_TRIGGER_PRE", v, "want events, 1 to 2^20");
+		cfg->trigger_pre = (unsigned)n;
 	}
 	if ((v = getenv("TTLOG_TRIGGER_POST_MS")) != NULL) {
 		if (parse_uint(v, 1, 3600000, &n) < 0)

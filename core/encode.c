@@ -322,6 +322,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	/* acquire: pairs with the release in ttlog_init(); the ring is complete */
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	struct ttlog_ring_stats rs = {0}; /* push_path: which path the ring's pushes take */
+	struct ttlog__trigger_info ti;
+	int trig = ttlog__trigger_header(&ti);
 	size_t n;
 
 	if (ring != NULL)
@@ -333,7 +335,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	if ((e.err = write_all(fd, s->out, n)) < 0)
 		return e.err;
 
-	put_map(&e, 18 + (rs.push_path != NULL)); /* push_path: variants with two paths */
+	/* push_path: variants with two paths; trigger: a trigger's snapshot */
+	put_map(&e, 18 + (rs.push_path != NULL) + trig);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -386,6 +389,20 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed));
 	put_cstr(&e, "snapshot_failures");
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
+	if (trig) {
+		put_cstr(&e, "trigger");
+		put_map(&e, 5);
+		put_cstr(&e, "at_ns");
+		put_uint(&e, ttlog__clock_to_ns(&map, ti.at_ts));
+		put_cstr(&e, "window_start_ns");
+		put_uint(&e, ttlog__clock_to_ns(&map, ti.first_ts));
+		put_cstr(&e, "pre_events");
+		put_uint(&e, ti.pre);
+		put_cstr(&e, "post_events");
+		put_uint(&e, ti.post);
+		put_cstr(&e, "post_not_pinned");
+		put_uint(&e, ti.post_missed);
+	}
 	put_cstr(&e, "shards");
 	put_shards(&e, &map);
 	put_cstr(&e, "clipped_before_ns");

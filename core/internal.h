@@ -146,6 +146,11 @@ void ttlog__snapres_fini(struct ttlog__snapres *s);
  * 0 or a negative errno. Allocates nothing; async-signal-safe. */
 int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd);
 
+/* Take the snapshot buffers' claim without waiting (0, or -EBUSY: a snapshot is being
+ * written), and give it back: one ring snapshot at a time, so that the shard windows a
+ * snapshot reads after its ring snapshot are its own. Async-signal-safe. */
+int ttlog__snapres_try(void);
+void ttlog__snapres_give(void);
 /* Write a snapshot. crash: called from the crash handler (no allocation, no retention
  * pass, bounded wait for a snapshot in progress). path (may be NULL) receives the
  * file's path. 0 or a negative errno; failures are counted and, unless quiet, printed. */
@@ -219,17 +224,35 @@ void ttlog__report(const char *a, const char *b);
 
 #define TTLOG_TRIGGER_POST_MS_DEFAULT 100
 #define TTLOG_TRIGGER_MIN_INTERVAL_DEFAULT 10
+#define TTLOG_TRIGGER_PRE_DEFAULT 1024
 /* The lowest callsite level that fires a trigger; TTLOG_LEVEL_OFF + 1: none. Read by
  * every log call (relaxed). */
 extern uint8_t ttlog__trigger_min __attribute__((visibility("hidden"))); /* no GOT */
 /* Apply cfg's trigger fields: 0, or -EINVAL with msg. */
 int ttlog__trigger_init(const ttlog_config *cfg, char *msg, size_t len);
 void ttlog__trigger_stop(void);
+void ttlog__trigger_fini(void);
+/* Records the pinned window can add to a snapshot (the snapshot buffers' extra room). */
+size_t ttlog__trigger_pin_records(void);
 /* Fire a trigger (rate limited): 0, or -EBUSY when suppressed (counted).
  * Async-signal-safe. */
 int ttlog__trigger_fire(const char *reason);
-/* The log call's slow path: an event at or above the trigger level was stored. */
-void ttlog__trigger_level_fired(int level);
+/* The log call's slow path, after r (level `level`) was stored: copy it into an open
+ * post-trigger window; fire a trigger if its level is at or above the trigger level. */
+void ttlog__trigger_on_event(int level, const struct ttlog_record *r);
+/* In a trigger's snapshot (the writer thread, between the window's close and the end of
+ * the snapshot): add the pinned events to recs[0..n) (room for cap), sorted by time and
+ * without duplicates, moving their count from overwritten to kept in *cut. Returns the
+ * new count; n unchanged in any other snapshot. */
+size_t ttlog__trigger_merge(struct ttlog_record *recs, size_t n, size_t cap,
+			    struct ttlog_ring_cut *cut);
+/* What a trigger's snapshot says of its window (header key "trigger"). */
+struct ttlog__trigger_info {
+	uint64_t at_ts, first_ts; /* the trigger's time, the oldest pinned event's (ticks) */
+	uint64_t pre, post, post_missed;
+};
+/* 1 and *ti in a trigger's snapshot (as ttlog__trigger_merge), else 0. */
+int ttlog__trigger_header(struct ttlog__trigger_info *ti);
 /* Writer thread: checks the loss trigger, and returns the CLOCK_MONOTONIC ms at which it
  * wants to run again (a pending trigger's window end, the next loss sample), 0 = none. */
 uint64_t ttlog__trigger_next_ms(uint64_t now_ms);

@@ -98,6 +98,22 @@ static void release_res(struct ttlog__snapres *s)
 	atomic_store_explicit(&s->owner, 0, memory_order_release);
 }
 
+int ttlog__snapres_try(void)
+{
+	uint32_t free_ = 0;
+
+	/* A1 again: the previous user is done */
+	return atomic_compare_exchange_strong_explicit(&ttlog__g.snap.owner, &free_, my_tid(),
+						       memory_order_acquire, memory_order_relaxed)
+		       ? 0
+		       : -EBUSY;
+}
+
+void ttlog__snapres_give(void)
+{
+	release_res(&ttlog__g.snap);
+}
+
 /* Try to give the temporary file the final name `name`, never replacing a file: 0, or a
  * negative errno (-EEXIST: the name is taken). An O_TMPFILE file (anon) is linked through
  * /proc/self/fd, which needs no capability (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH:
@@ -300,7 +316,8 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 		return -ESRCH;
 	info.reason = reason;
 	info.created_ns = ttlog__realtime_ns();
-	info.n = ring_snapshot(ring, s->records, s->records_cap, &info.cut);
+	info.n = ring_snapshot(ring, s->records, ttlog__g.capacity, &info.cut);
+	info.n = ttlog__trigger_merge(s->records, info.n, s->records_cap, &info.cut);
 	info.cut.dropped += atomic_load_explicit(&ttlog__g.dropped_extra, memory_order_relaxed);
 	info.first = 0;
 	info.clip = false;

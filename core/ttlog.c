@@ -110,7 +110,7 @@ commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_rec
 	ring_push(ring, r);
 	/* relaxed: as in TTLOG__COMMIT */
 	if (cs->level >= __atomic_load_n(&ttlog__trigger_min, __ATOMIC_RELAXED))
-		ttlog__trigger_level_fired(cs->level);
+		ttlog__trigger_on_event(cs->level, r);
 }
 
 void TTLOG__COMMIT(struct ttlog_callsite *cs, struct ttlog_record *r)
@@ -280,7 +280,8 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 		goto fail_dir;
 	}
 	ttlog__g.capacity = ring_capacity(ring);
-	if ((err = ttlog__snapres_init(&ttlog__g.snap, ttlog__g.capacity)) < 0) {
+	if ((err = ttlog__snapres_init(&ttlog__g.snap,
+				       ttlog__g.capacity + ttlog__trigger_pin_records())) < 0) {
 		fail(err, "%s", "snapshot buffers: out of memory");
 		goto fail_ring;
 	}
@@ -310,6 +311,7 @@ fail_snap:
 fail_ring:
 	ring_destroy(ring);
 fail_dir:
+	ttlog__trigger_fini();
 	close(ttlog__g.dirfd);
 	ttlog__g.dirfd = -1;
 	return err;
@@ -329,6 +331,7 @@ TTLOG_API void ttlog_shutdown(void)
 	ttlog__crash_uninstall();
 	atomic_store_explicit(&ttlog__g.ring, NULL, memory_order_release);
 	ttlog__snapres_fini(&ttlog__g.snap);
+	ttlog__trigger_fini();
 	ring_destroy(ring);
 	close(ttlog__g.dirfd);
 	ttlog__g.dirfd = -1;

@@ -45,6 +45,7 @@ static void test_layout_is_pinned(void **state)
 	OFFSET_IS(trigger_min_interval_s, 268);
 	OFFSET_IS(trigger_loss_events, 272);
 	OFFSET_IS(trigger_loss_ms, 276);
+	OFFSET_IS(trigger_pre, 280);
 #endif
 }
 
@@ -73,7 +74,7 @@ static void test_reserved_must_be_zero(void **state)
 {
 	ttlog_config cfg;
 	/* the last field of this version: a field added after it moves this */
-	size_t used = offsetof(ttlog_config, trigger_loss_ms) + sizeof cfg.trigger_loss_ms;
+	size_t used = offsetof(ttlog_config, trigger_pre) + sizeof cfg.trigger_pre;
 	size_t probes[] = {used, used + 1, (used + TTLOG_CONFIG_SIZE) / 2, TTLOG_CONFIG_SIZE - 1};
 
 	(void)state;

@@ -68,6 +68,7 @@ enum ttlog_policy {
  *   TTLOG_METRICS_FILE       metrics_file: path of a Prometheus textfile (default off)
  *   TTLOG_METRICS_INTERVAL   metrics_interval_s, seconds, 1..86400 (default 10)
  *   TTLOG_TRIGGER_LEVEL      trigger_level: a level name or off (default off)
+ *   TTLOG_TRIGGER_PRE        trigger_pre, events, 1..2^20 (default 1024)
  *   TTLOG_TRIGGER_POST_MS    trigger_post_ms, 1..3600000 (default 100)
  *   TTLOG_TRIGGER_MIN_INTERVAL_S  trigger_min_interval_s, 1..86400 (default 10)
  *   TTLOG_TRIGGER_LOSS       trigger_loss_events, 0 = off (default 0)
@@ -149,6 +150,12 @@ typedef struct ttlog_config {
 			 * trigger_loss_ms / 4. */
 			unsigned trigger_loss_events;
 			unsigned trigger_loss_ms;
+			/* the incident window kept out of the overwrite path: the newest
+			 * trigger_pre events before a trigger (and its own), and the first
+			 * trigger_pre events of the post-trigger window, are copied aside and
+			 * added to the trigger's snapshot; 0 = 1024, at most 2^20. Reserved at
+			 * init: (2 trigger_pre + 1) x 64 bytes. */
+			unsigned trigger_pre;
 		};
 		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
 	};
