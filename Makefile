@@ -90,9 +90,10 @@ $(B)/ttlog.pc: FORCE
 	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -lhwloc -pthread' > $@
 
-VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c
-$(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
-	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
+VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c \
+  tools/view_sql.c tools/sql_schema.c
+$(B)/ttlog-view: $(VIEW_SRC) tools/view.h tools/sql_schema.h $(B)/libttlog.a
+	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw -lsqlite3
 
 # Tests: test_ring* take every variant through the ops tables (multi-variant library);
 # the others use libttlog as a program would.

@@ -5,8 +5,8 @@
 set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
-libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux"
-extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
+libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux libsqlite3-dev jq"
+extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 
 case "${1:-core}" in
