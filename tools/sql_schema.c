@@ -521,18 +521,25 @@ static int snapshot_row(struct tsql_walker *w, ttlog_snapshot_file *snap, const 
 	return 0;
 }
 
+/* The level's name, copied: "L6" is made in a buffer of this frame. */
+static int level_value(int level, struct tsql_buf *b, struct tsql_value *v)
+{
+	char lv[8];
+	const char *name = tsql_level_name(level, lv);
+
+	return text_value(name, strlen(name), false, b, v);
+}
+
 static int callsite_row(struct tsql_walker *w, const ttlog_callsite_info *cs, int64_t id,
 			struct tsql_value *row)
 {
-	char lv[8];
 	int err;
 
 	set_int(&row[C_SNAPSHOT], id);
 	set_int(&row[C_ID], cs->id);
 	set_int(&row[C_LEVEL_NUM], cs->level);
 	set_int(&row[C_LINE], cs->line);
-	if ((err = cstr_value(tsql_level_name(cs->level, lv), &w->col[C_LEVEL], &row[C_LEVEL])) <
-		    0 ||
+	if ((err = level_value(cs->level, &w->col[C_LEVEL], &row[C_LEVEL])) < 0 ||
 	    (err = cstr_value(cs->target, &w->col[C_TARGET], &row[C_TARGET])) < 0 ||
 	    (err = cstr_value(cs->message, &w->col[C_MESSAGE], &row[C_MESSAGE])) < 0 ||
 	    (err = cstr_value(cs->file, &w->col[C_FILE], &row[C_FILE])) < 0)
@@ -562,7 +569,7 @@ static int event_row(struct tsql_walker *w, const ttlog_event *ev, int64_t id, s
 {
 	struct tsql_buf *msg = &w->col[E_MESSAGE], *fields = &w->col[E_FIELDS];
 	struct tsql_buf *trunc = &w->col[E_TRUNCATED];
-	char when[48], lv[8];
+	char when[48];
 	size_t n, ntrunc = 0;
 	int err;
 
@@ -576,8 +583,7 @@ static int event_row(struct tsql_walker *w, const ttlog_event *ev, int64_t id, s
 	set_int(&row[E_THREAD], ev->thread_id);
 	set_int(&row[E_CALLSITE], ev->callsite_id);
 	if ((err = text_value(when, strlen(when), false, &w->col[E_TIME], &row[E_TIME])) < 0 ||
-	    (err = cstr_value(tsql_level_name(ev->level, lv), &w->col[E_LEVEL], &row[E_LEVEL])) <
-		    0 ||
+	    (err = level_value(ev->level, &w->col[E_LEVEL], &row[E_LEVEL])) < 0 ||
 	    (err = cstr_value(ev->target, &w->col[E_TARGET], &row[E_TARGET])) < 0)
 		return err;
 
