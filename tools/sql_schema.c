@@ -145,26 +145,63 @@ const char *tsql_table_name(enum tsql_dialect d, enum tsql_table t)
 }
 
 enum {
-	S_HOSTNAME, S_SERVICE, S_PID, S_PARENT_PID, S_REASON, S_CREATED_NS, S_CREATED,
-	S_VARIANT, S_PUSH_PATH, S_CAPACITY, S_LOGGED, S_KEPT, S_OVERWRITTEN, S_DROPPED,
-	S_TRUNCATED, S_CLIPPED, S_IN_FLIGHT, S_TORN, S_CLIPPED_BEFORE, S_FILE, S_N
+	S_HOSTNAME,
+	S_SERVICE,
+	S_PID,
+	S_PARENT_PID,
+	S_REASON,
+	S_CREATED_NS,
+	S_CREATED,
+	S_VARIANT,
+	S_PUSH_PATH,
+	S_CAPACITY,
+	S_LOGGED,
+	S_KEPT,
+	S_OVERWRITTEN,
+	S_DROPPED,
+	S_TRUNCATED,
+	S_CLIPPED,
+	S_IN_FLIGHT,
+	S_TORN,
+	S_CLIPPED_BEFORE,
+	S_FILE,
+	S_N
 };
 static const struct tsql_column snapshot_cols[S_N] = {
-	{"hostname", TSQL_TEXT, false},  {"service", TSQL_TEXT, false},
-	{"pid", TSQL_INT, false},        {"parent_pid", TSQL_INT, true},
-	{"reason", TSQL_TEXT, false},    {"created_ns", TSQL_INT, false},
-	{"created", TSQL_TEXT, false},   {"variant", TSQL_TEXT, false},
-	{"push_path", TSQL_TEXT, true},  {"capacity", TSQL_INT, false},
-	{"logged", TSQL_INT, false},     {"kept", TSQL_INT, true},
-	{"overwritten", TSQL_INT, false}, {"dropped", TSQL_INT, false},
-	{"truncated", TSQL_INT, true},   {"clipped", TSQL_INT, true},
-	{"in_flight", TSQL_INT, true},   {"torn", TSQL_INT, true},
-	{"clipped_before_ns", TSQL_INT, true}, {"file", TSQL_TEXT, true},
+	{"hostname", TSQL_TEXT, false},
+	{"service", TSQL_TEXT, false},
+	{"pid", TSQL_INT, false},
+	{"parent_pid", TSQL_INT, true},
+	{"reason", TSQL_TEXT, false},
+	{"created_ns", TSQL_INT, false},
+	{"created", TSQL_TEXT, false},
+	{"variant", TSQL_TEXT, false},
+	{"push_path", TSQL_TEXT, true},
+	{"capacity", TSQL_INT, false},
+	{"logged", TSQL_INT, false},
+	{"kept", TSQL_INT, true},
+	{"overwritten", TSQL_INT, false},
+	{"dropped", TSQL_INT, false},
+	{"truncated", TSQL_INT, true},
+	{"clipped", TSQL_INT, true},
+	{"in_flight", TSQL_INT, true},
+	{"torn", TSQL_INT, true},
+	{"clipped_before_ns", TSQL_INT, true},
+	{"file", TSQL_TEXT, true},
 };
 
 enum {
-	C_SNAPSHOT, C_ID, C_LEVEL, C_LEVEL_NUM, C_TARGET, C_MESSAGE, C_FILE, C_LINE, C_FIELDS,
-	C_TYPES, C_N
+	C_SNAPSHOT,
+	C_ID,
+	C_LEVEL,
+	C_LEVEL_NUM,
+	C_TARGET,
+	C_MESSAGE,
+	C_FILE,
+	C_LINE,
+	C_FIELDS,
+	C_TYPES,
+	C_N
 };
 static const struct tsql_column callsite_cols[C_N] = {
 	{"snapshot_id", TSQL_INT, false}, {"callsite_id", TSQL_INT, false},
@@ -175,8 +212,19 @@ static const struct tsql_column callsite_cols[C_N] = {
 };
 
 enum {
-	E_SNAPSHOT, E_SEQ, E_TIME_NS, E_TIME, E_LEVEL, E_LEVEL_NUM, E_TARGET, E_MESSAGE,
-	E_THREAD, E_CALLSITE, E_FIELDS, E_TRUNCATED, E_N
+	E_SNAPSHOT,
+	E_SEQ,
+	E_TIME_NS,
+	E_TIME,
+	E_LEVEL,
+	E_LEVEL_NUM,
+	E_TARGET,
+	E_MESSAGE,
+	E_THREAD,
+	E_CALLSITE,
+	E_FIELDS,
+	E_TRUNCATED,
+	E_N
 };
 static const struct tsql_column event_cols[E_N] = {
 	{"snapshot_id", TSQL_INT, false}, {"seq", TSQL_INT, false},
@@ -424,8 +472,11 @@ int tsql_copy_row(const struct tsql_value *row, size_t n, struct tsql_buf *b)
 			size_t at = 0;
 			for (size_t k = 0; k < v->len && err == 0; k++) {
 				char c = v->s[k], e;
-				e = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r'
-					: c == '\t' ? 't' : 0;
+				e = c == '\\'   ? '\\'
+				    : c == '\n' ? 'n'
+				    : c == '\r' ? 'r'
+				    : c == '\t' ? 't'
+						: 0;
 				if (e == 0)
 					continue;
 				char pair[2] = {'\\', e};
@@ -448,8 +499,7 @@ static void set_int(struct tsql_value *v, int64_t i)
 }
 
 /* A number for a column: -ERANGE, said in w->err, above what a signed 64-bit column holds. */
-static int uint_value(struct tsql_walker *w, const char *what, uint64_t u,
-		      struct tsql_value *v)
+static int uint_value(struct tsql_walker *w, const char *what, uint64_t u, struct tsql_value *v)
 {
 	if (u > INT64_MAX) {
 		snprintf(w->err, sizeof w->err,
@@ -485,22 +535,21 @@ static int snapshot_row(struct tsql_walker *w, ttlog_snapshot_file *snap, const 
 		 when, sizeof when);
 	if ((err = cstr_value(ttlog_snapshot_hostname(snap), &w->col[S_HOSTNAME],
 			      &row[S_HOSTNAME])) < 0 ||
-	    (err = cstr_value(ttlog_snapshot_service(snap), &w->col[S_SERVICE],
-			      &row[S_SERVICE])) < 0 ||
+	    (err = cstr_value(ttlog_snapshot_service(snap), &w->col[S_SERVICE], &row[S_SERVICE])) <
+		    0 ||
 	    (err = uint_value(w, "pid", ttlog_snapshot_pid(snap), &row[S_PID])) < 0 ||
 	    (err = meta_value(w, snap, "parent_pid", &row[S_PARENT_PID])) < 0 ||
-	    (err = cstr_value(ttlog_snapshot_reason(snap), &w->col[S_REASON],
-			      &row[S_REASON])) < 0 ||
+	    (err = cstr_value(ttlog_snapshot_reason(snap), &w->col[S_REASON], &row[S_REASON])) <
+		    0 ||
 	    (err = uint_value(w, "created_ns", ttlog_snapshot_created_ns(snap),
 			      &row[S_CREATED_NS])) < 0 ||
-	    (err = cstr_value(ttlog_snapshot_variant(snap), &w->col[S_VARIANT],
-			      &row[S_VARIANT])) < 0 ||
-	    (err = uint_value(w, "capacity", ttlog_snapshot_capacity(snap),
-			      &row[S_CAPACITY])) < 0 ||
+	    (err = cstr_value(ttlog_snapshot_variant(snap), &w->col[S_VARIANT], &row[S_VARIANT])) <
+		    0 ||
+	    (err = uint_value(w, "capacity", ttlog_snapshot_capacity(snap), &row[S_CAPACITY])) <
+		    0 ||
 	    (err = uint_value(w, "counters.logged", k.logged, &row[S_LOGGED])) < 0 ||
 	    (err = meta_value(w, snap, "counters.kept", &row[S_KEPT])) < 0 ||
-	    (err = uint_value(w, "counters.overwritten", k.overwritten,
-			      &row[S_OVERWRITTEN])) < 0 ||
+	    (err = uint_value(w, "counters.overwritten", k.overwritten, &row[S_OVERWRITTEN])) < 0 ||
 	    (err = uint_value(w, "counters.dropped", k.dropped, &row[S_DROPPED])) < 0 ||
 	    (err = meta_value(w, snap, "counters.truncated", &row[S_TRUNCATED])) < 0 ||
 	    (err = meta_value(w, snap, "counters.clipped", &row[S_CLIPPED])) < 0 ||
@@ -512,8 +561,8 @@ static int snapshot_row(struct tsql_walker *w, ttlog_snapshot_file *snap, const 
 		return err;
 	row[S_PUSH_PATH].kind = TSQL_NULL;
 	if (ttlog_snapshot_meta_text(snap, "push_path", push, sizeof push) == 1 &&
-	    (err = text_value(push, strlen(push), false, &w->col[S_PUSH_PATH],
-			      &row[S_PUSH_PATH])) < 0)
+	    (err = text_value(push, strlen(push), false, &w->col[S_PUSH_PATH], &row[S_PUSH_PATH])) <
+		    0)
 		return err;
 	row[S_FILE].kind = TSQL_NULL;
 	if (file != NULL && (err = cstr_value(file, &w->col[S_FILE], &row[S_FILE])) < 0)
@@ -550,7 +599,8 @@ static int callsite_row(struct tsql_walker *w, const ttlog_callsite_info *cs, in
 	if (err == 0)
 		err = buf_put(types, "[", 1);
 	for (size_t i = 0; i < cs->nfields && err == 0; i++) {
-		if (i > 0 && ((err = buf_put(names, ",", 1)) < 0 || (err = buf_put(types, ",", 1)) < 0))
+		if (i > 0 &&
+		    ((err = buf_put(names, ",", 1)) < 0 || (err = buf_put(types, ",", 1)) < 0))
 			break;
 		if ((err = json_cstr(names, cs->names[i])) == 0)
 			err = json_cstr(types, ttlog_type_name(cs->types[i]));
@@ -575,8 +625,7 @@ static int event_row(struct tsql_walker *w, const ttlog_event *ev, int64_t id, s
 
 	set_int(&row[E_SNAPSHOT], id);
 	set_int(&row[E_SEQ], (int64_t)seq);
-	if ((err = uint_value(w, "an event's timestamp_ns", ev->timestamp_ns, &row[E_TIME_NS])) <
-	    0)
+	if ((err = uint_value(w, "an event's timestamp_ns", ev->timestamp_ns, &row[E_TIME_NS])) < 0)
 		return err;
 	iso_time(ev->timestamp_ns, when, sizeof when);
 	set_int(&row[E_LEVEL_NUM], ev->level);

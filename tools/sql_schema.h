@@ -85,7 +85,7 @@ struct tsql_buf {
 struct tsql_walker {
 	struct tsql_buf col[TSQL_MAX_COLUMNS]; /* a column's text when it had to be made */
 	struct tsql_buf scratch;
-	char err[256];                         /* why the last walk failed */
+	char err[256]; /* why the last walk failed */
 };
 void tsql_walker_free(struct tsql_walker *w);
 

@@ -115,8 +115,8 @@ struct vsql *vsql_prepare(const char *query, const struct vopts *o)
 
 	memset(q, 0, sizeof *q);
 	q->o = o;
-	if (sqlite3_open_v2(":memory:", &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(":memory:", &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
 		sql_error("cannot open an in-memory SQLite database",
 			  q->db ? sqlite3_errmsg(q->db) : "out of memory");
 		goto fail;
@@ -158,7 +158,9 @@ struct vsql *vsql_prepare(const char *query, const struct vopts *o)
 		q->user = false;
 		sqlite3_finalize(next);
 		if (rc != SQLITE_OK || next != NULL) {
-			sql_error("", "one statement only: the query goes on after the first one's ';'");
+			sql_error(
+				"",
+				"one statement only: the query goes on after the first one's ';'");
 			goto fail;
 		}
 	}
@@ -179,8 +181,7 @@ fail:
 
 /* ---- loading --------------------------------------------------------------------- */
 
-static int bind_row(sqlite3_stmt *st, enum tsql_table t,
-		    const struct tsql_value *row)
+static int bind_row(sqlite3_stmt *st, enum tsql_table t, const struct tsql_value *row)
 {
 	size_t n, i;
 	int rc = SQLITE_OK;
@@ -304,9 +305,7 @@ static void cell_text(FILE *f, sqlite3_stmt *st, int i, enum vformat fmt)
 	char num[40];
 
 	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_INTEGER:
-		fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i));
-		break;
+	case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
 	case SQLITE_FLOAT: {
 		double d = sqlite3_column_double(st, i);
 		if (fmt == FMT_JSON && !isfinite(d)) {

@@ -20,7 +20,8 @@ for p in "$VIEW" "$FIX" "$GEN" "$DUMP"; do
 done
 command -v jq >/dev/null || { echo "test_sql: jq is missing (scripts/deps.sh)"; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/ttlog-sql-test.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+PG_STOP=""
+trap 'eval "$PG_STOP"; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 export LC_ALL=C TZ=UTC
 unset NO_COLOR LANG
@@ -198,9 +199,10 @@ for f in $VARIANT_FILES; do
 		"SELECT count(*) FROM events e LEFT JOIN callsites c USING (snapshot_id,
 		 callsite_id) WHERE c.file IS NULL OR c.level_num != e.level_num" "$f"
 done
-sql "percpu's push_path, NULL for the others" "mpmc||numa||percpu|rseq|spsc|" \
-	"SELECT group_concat(variant || '|' || coalesce(push_path, ''), '|') FROM
-	 (SELECT * FROM snapshots ORDER BY variant)" gen/variants
+# (rseq, or sched_getcpu where rseq is not there: TSan builds)
+sql "percpu's push_path, NULL for the others" "mpmc:- numa:- percpu:1 spsc:-" \
+	"SELECT group_concat(variant || ':' || coalesce(push_path IN ('rseq', 'sched_getcpu'),
+	 '-'), ' ') FROM (SELECT * FROM snapshots ORDER BY variant)" gen/variants
 
 # ---- a directory of several snapshots; the same snapshot twice -------------------------
 total=0
@@ -357,6 +359,92 @@ before=$(ls -A)
 "$VIEW" --sql "SELECT count(*) FROM events" a.bin >/dev/null 2>&1
 if [ "$(ls -A)" = "$before" ]; then ok "the database is in memory: no file written"
 else bad "a file appeared: $(ls -A)"; fi
+
+# ---- the PostgreSQL dialect, where a server can be started here (plain pass only) ----
+# The DDL of docs/sql.md in a real PostgreSQL, the rows of tools/sql_schema.c loaded with
+# COPY (tsql_copy_row()), and the same rows back as SQLite has them.
+pg_files="a.bin b.bin c.bin esc.bin odd.bin levels.bin gen/text.bin gen/keys.bin gen/nokeys.bin
+	$VARIANT_FILES"
+as=""
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && command -v runuser >/dev/null; then
+	as="runuser -u postgres --"
+fi
+if [ -n "${TTLOG_TEST_SAN:-}" ] || ! command -v initdb >/dev/null ||
+   ! command -v pg_ctl >/dev/null || ! command -v psql >/dev/null ||
+   { [ "$(id -u)" = 0 ] && [ -z "$as" ]; }; then
+	if [ -n "${TTLOG_TEST_SAN:-}" ]; then echo "skip PostgreSQL: a sanitizer pass"
+	else echo "skip PostgreSQL: no initdb, pg_ctl and psql (or root without a postgres user)"; fi
+else
+	PGD=$T/pg
+	mkdir "$PGD" && chmod 755 "$T" && { [ -z "$as" ] || chown postgres "$PGD"; }
+	port=$((20000 + $$ % 20000))
+	if $as initdb -D "$PGD/data" -A trust -U ttlog -E UTF8 --locale=C \
+		>"$PGD/initdb.log" 2>&1 &&
+	   $as pg_ctl -D "$PGD/data" -o "-k $PGD -p $port -c listen_addresses=''" \
+		-l "$PGD/log" -w -t 120 start >/dev/null 2>&1; then
+		PG_STOP="$as pg_ctl -D '$PGD/data' -m immediate stop >/dev/null 2>&1"
+		export PGCLIENTENCODING=UTF8 # the rows are UTF-8, whatever LC_ALL says
+		pg() { psql -h "$PGD" -p "$port" -U ttlog -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+		if pg -f ddl-postgresql.sql 2>pgerr && pg -f ddl-postgresql.sql 2>>pgerr; then
+			ok "PostgreSQL takes the DDL, twice (IF NOT EXISTS)"
+		else
+			bad "PostgreSQL refused the DDL:"; sed 's/^/       /' pgerr
+		fi
+		# shellcheck disable=SC2086
+		"$DUMP" copy $pg_files >load.sql 2>pgerr && pg -f load.sql 2>>pgerr
+		rc=$?
+		if [ "$rc" = 0 ]; then ok "PostgreSQL takes every row by COPY (jsonb, timestamptz)"
+		else bad "COPY into PostgreSQL: exit $rc:"; sed 's/^/       /' pgerr | head; fi
+		pg -c "SELECT json_build_object('s', snapshot_id, 'seq', seq, 'ns', time_ns::text,
+			'level', level, 'n', level_num, 'target', target, 'message', message,
+			'thread', thread, 'cs', callsite_id, 'fields', fields, 'truncated', truncated)
+			FROM ttlog.events ORDER BY snapshot_id, seq" | jq -S -c . >pg.events
+		# shellcheck disable=SC2086
+		"$VIEW" --json --sql "SELECT snapshot_id AS s, seq, CAST(time_ns AS TEXT) AS ns,
+			level, level_num AS n, target, message, thread, callsite_id AS cs, fields,
+			truncated FROM events ORDER BY snapshot_id, seq" $pg_files |
+			jq -S -c '.fields |= fromjson | .truncated |= (if . then fromjson else . end)' \
+			>lite.events
+		n=$(wc -l <pg.events | tr -d ' ')
+		if [ "$n" -gt $((total + 10)) ]; then
+			same "PostgreSQL's events equal SQLite's ($n events)" lite.events pg.events
+		else
+			bad "PostgreSQL holds $n events"
+		fi
+		pg -c "SELECT json_build_object('s', id, 'host', hostname, 'service', service,
+			'pid', pid, 'ppid', parent_pid, 'ns', created_ns::text, 'push', push_path,
+			'logged', logged, 'kept', kept, 'torn', torn, 'clipped', clipped,
+			'cs', (SELECT count(*) FROM ttlog.callsites c WHERE c.snapshot_id = s.id),
+			'types', (SELECT json_agg(types ORDER BY callsite_id) FROM ttlog.callsites c
+				  WHERE c.snapshot_id = s.id))
+			FROM ttlog.snapshots s ORDER BY id" | jq -S -c . >pg.snaps
+		# shellcheck disable=SC2086
+		"$VIEW" --json --sql "SELECT id AS s, hostname AS host, service, pid,
+			parent_pid AS ppid, CAST(created_ns AS TEXT) AS ns, push_path AS push, logged,
+			kept, torn, clipped,
+			(SELECT count(*) FROM callsites c WHERE c.snapshot_id = s.id) AS cs,
+			(SELECT json_group_array(json(types)) FROM (SELECT types FROM callsites c
+			 WHERE c.snapshot_id = s.id ORDER BY callsite_id)) AS types
+			FROM snapshots s ORDER BY id" $pg_files |
+			jq -S -c '.types |= fromjson' >lite.snaps
+		same "PostgreSQL's snapshots and callsites equal SQLite's" lite.snaps pg.snaps
+		# a second load of the same snapshot: the unique key turns it away
+		pg -c "INSERT INTO ttlog.snapshots (hostname, service, pid, reason, created_ns,
+			created, variant, capacity, logged, overwritten, dropped)
+			SELECT hostname, service, pid, reason, created_ns, created, variant,
+			capacity, logged, overwritten, dropped FROM ttlog.snapshots WHERE id = 1
+			ON CONFLICT DO NOTHING RETURNING id" >again 2>pgerr
+		if [ "$?" = 0 ] && [ ! -s again ]; then
+			ok "PostgreSQL: the same (hostname, pid, created_ns) again is no new row"
+		else
+			bad "PostgreSQL took a snapshot twice: $(cat again pgerr)"
+		fi
+		eval "$PG_STOP"
+		PG_STOP=""
+	else
+		bad "PostgreSQL did not start:"; tail -5 "$PGD/initdb.log" "$PGD/log" 2>/dev/null
+	fi
+fi
 
 echo "test_sql: $passed passed, $failed failed"
 [ "$failed" = 0 ]
