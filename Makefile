@@ -126,7 +126,7 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
 # the reader and the viewer, and the ring conformance suite (it takes every variant
 # through its ops table, numa under synthetic 2- and 4-node topologies, and percpu again
 # without rseq, where the test checks that the fallback path is the one that ran).
-VARIANT_FREE := test_reader test_ring_conformance test_view.sh
+VARIANT_FREE := test_reader test_reader_meta test_ring_conformance test_view.sh
 # a level outside TRACE..FATAL must not compile: a script that runs the compilers
 EXTRA_TESTS += tests/test_level_compile.sh
 VARIANT_FREE += test_level_compile.sh
