@@ -440,18 +440,27 @@ const char *tsql_level_name(int level, char *buf)
 
 /* YYYY-mm-ddTHH:MM:SS.nnnnnnnnnZ: UTC, every digit of the ns (SQLite's date functions
  * read it; PostgreSQL's timestamptz keeps the microseconds). */
-static void iso_time(uint64_t ns, char *buf, size_t len)
+static void iso_time(struct tsql_walker *w, uint64_t ns, char buf[48])
 {
 	time_t sec = (time_t)(ns / 1000000000u);
+	unsigned frac = (unsigned)(ns % 1000000000u);
 	struct tm tm;
 	size_t n;
 
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "1970-01-01T00:00:00Z"); /* not reached: ns < 2^63 */
-		return;
+	/* events come many to a second: the second's text is made once */
+	if (!w->has_sec || (int64_t)sec != w->sec) {
+		if (gmtime_r(&sec, &tm) == NULL ||
+		    strftime(w->sec_text, sizeof w->sec_text, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			strcpy(w->sec_text, "1970-01-01T00:00:00"); /* not reached: ns < 2^63 */
+		w->sec = (int64_t)sec;
+		w->has_sec = true;
 	}
-	snprintf(buf + n, len - n, ".%09uZ", (unsigned)(ns % 1000000000u));
+	n = strlen(w->sec_text); /* at most 31: buf holds it and the 11 bytes after */
+	memcpy(buf, w->sec_text, n);
+	buf[n++] = '.';
+	for (int i = 8; i >= 0; i--, frac /= 10)
+		buf[n + (size_t)i] = (char)('0' + frac % 10);
+	memcpy(buf + n + 9, "Z", 2);
 }
 
 int tsql_copy_row(const struct tsql_value *row, size_t n, struct tsql_buf *b)
@@ -531,8 +540,8 @@ static int snapshot_row(struct tsql_walker *w, ttlog_snapshot_file *snap, const 
 	int err = 0;
 
 	ttlog_snapshot_get_counters(snap, &k);
-	iso_time(ttlog_snapshot_created_ns(snap) > INT64_MAX ? 0 : ttlog_snapshot_created_ns(snap),
-		 when, sizeof when);
+	iso_time(w, ttlog_snapshot_created_ns(snap) > INT64_MAX ? 0 : ttlog_snapshot_created_ns(snap),
+		 when);
 	if ((err = cstr_value(ttlog_snapshot_hostname(snap), &w->col[S_HOSTNAME],
 			      &row[S_HOSTNAME])) < 0 ||
 	    (err = cstr_value(ttlog_snapshot_service(snap), &w->col[S_SERVICE], &row[S_SERVICE])) <
@@ -627,7 +636,7 @@ static int event_row(struct tsql_walker *w, const ttlog_event *ev, int64_t id, s
 	set_int(&row[E_SEQ], (int64_t)seq);
 	if ((err = uint_value(w, "an event's timestamp_ns", ev->timestamp_ns, &row[E_TIME_NS])) < 0)
 		return err;
-	iso_time(ev->timestamp_ns, when, sizeof when);
+	iso_time(w, ev->timestamp_ns, when);
 	set_int(&row[E_LEVEL_NUM], ev->level);
 	set_int(&row[E_THREAD], ev->thread_id);
 	set_int(&row[E_CALLSITE], ev->callsite_id);

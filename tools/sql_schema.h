@@ -85,6 +85,9 @@ struct tsql_buf {
 struct tsql_walker {
 	struct tsql_buf col[TSQL_MAX_COLUMNS]; /* a column's text when it had to be made */
 	struct tsql_buf scratch;
+	char sec_text[32]; /* YYYY-mm-ddTHH:MM:SS of sec, the last second written */
+	int64_t sec;
+	bool has_sec;
 	char err[256]; /* why the last walk failed */
 };
 void tsql_walker_free(struct tsql_walker *w);
