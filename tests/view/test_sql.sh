@@ -124,8 +124,10 @@ refused "two statements" 2 "--sql: one statement only" --sql "SELECT 1; SELECT 2
 refused "a statement after a comment" 2 "--sql: one statement only" \
 	--sql "SELECT 1; /* c */ DELETE FROM events" a.bin
 refused "no statement" 2 "--sql: no SQL statement" --sql " -- nothing" a.bin
-refused "DELETE: read-only only" 2 "--sql: only a read-only statement" --sql "DELETE FROM events" a.bin
-refused "CREATE: read-only only" 2 "--sql: only a read-only statement" --sql "CREATE TABLE x (a)" a.bin
+refused "DELETE: read-only only" 2 "--sql: only a read-only statement" \
+	--sql "DELETE FROM events" a.bin
+refused "CREATE: read-only only" 2 "--sql: only a read-only statement" \
+	--sql "CREATE TABLE x (a)" a.bin
 refused "VACUUM INTO: read-only only" 2 "--sql: only a read-only statement" \
 	--sql "VACUUM INTO '$T/vac.db'" a.bin
 refused "ATTACH: refused" 2 "--sql: ATTACH and DETACH are not allowed" \
@@ -303,7 +305,8 @@ else
 		"(want $((nbad + 2))):"
 	sed 's/^/       /' err
 fi
-run "$VIEW" --csv --sql "SELECT (SELECT count(*) FROM snapshots), (SELECT count(*) FROM callsites)" \
+run "$VIEW" --csv \
+	--sql "SELECT (SELECT count(*) FROM snapshots), (SELECT count(*) FROM callsites)" \
 	gen/bigtime.bin
 if [ "$rc" = 1 ] && [ "$(sed 1d out)" = "0,0" ] && [ "$(wc -l <err)" = 1 ]; then
 	ok "a file refused half-way (at its event) leaves no row: its savepoint rolled back"
