@@ -90,10 +90,9 @@ $(B)/ttlog.pc: FORCE
 	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -lhwloc -pthread' > $@
 
-VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c \
-  tools/view_sql.c tools/sql_schema.c
-$(B)/ttlog-view: $(VIEW_SRC) tools/view.h tools/sql_schema.h $(B)/libttlog.a
-	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw -lsqlite3
+VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c
+$(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
+	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
 
 # Tests: test_ring* take every variant through the ops tables (multi-variant library);
 # the others use libttlog as a program would.
@@ -116,6 +115,11 @@ $(B)/tests/test_callsites: tests/test_callsites.c $(wildcard tests/*.h) $(B)/lib
 	  $(B)/libttlog.a $(TEST_LIBS) -ldl
 
 tests: $(TESTS) $(TOOLS)
+
+# ttlog-view --sql: SQLite, and the SQL schema code (docs/sql.md) that ttlog-ship shares
+VIEW_SRC += tools/view_sql.c tools/sql_schema.c
+$(B)/ttlog-view: tools/view_sql.c tools/sql_schema.c tools/sql_schema.h
+$(B)/ttlog-view: LIBS += -lsqlite3
 
 # run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers).
 # ASan must leave the crash signals to ttlog's handler, which the crash tests check.

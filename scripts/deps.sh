@@ -5,9 +5,12 @@
 set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
-libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux libsqlite3-dev jq"
-extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev
+libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux"
+extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
+
+# ttlog-view --sql links libsqlite3; its test (tests/view/test_sql.sh) reads JSON with jq
+core="$core libsqlite3-dev jq"
 
 case "${1:-core}" in
 core) want=$core ;;
