@@ -27,7 +27,8 @@ struct vsql {
 	sqlite3_stmt *savepoint, *release, *rollback;
 	struct tsql_walker walker;
 	const struct vopts *o;
-	bool user; /* the authorizer judges the user's statement (else our own) */
+	bool user;   /* the authorizer judges the user's statement (else our own) */
+	bool denied; /* and refused it */
 };
 
 static void sql_error(const char *what, const char *msg)
@@ -44,11 +45,13 @@ static void sql_error(const char *what, const char *msg)
 static int authorize(void *arg, int action, const char *a, const char *b, const char *c,
 		     const char *d)
 {
-	const struct vsql *q = arg;
+	struct vsql *q = arg;
 
 	(void)a, (void)b, (void)c, (void)d;
-	if (q->user && (action == SQLITE_ATTACH || action == SQLITE_DETACH))
+	if (q->user && (action == SQLITE_ATTACH || action == SQLITE_DETACH)) {
+		q->denied = true;
 		return SQLITE_DENY;
+	}
 	return SQLITE_OK;
 }
 
@@ -143,7 +146,7 @@ struct vsql *vsql_prepare(const char *query, const struct vopts *o)
 	q->user = false;
 	if (rc != SQLITE_OK) {
 		const char *m = sqlite3_errmsg(q->db);
-		if (strcmp(m, "not authorized") == 0)
+		if (q->denied)
 			m = "ATTACH and DETACH are not allowed: the database is in memory and "
 			    "holds the snapshots given, for read-only queries";
 		sql_error("", m);
@@ -160,9 +163,7 @@ struct vsql *vsql_prepare(const char *query, const struct vopts *o)
 		q->user = false;
 		sqlite3_finalize(next);
 		if (rc != SQLITE_OK || next != NULL) {
-			sql_error(
-				"",
-				"one statement only: the query goes on after the first one's ';'");
+			sql_error("", "one statement only: the query goes on after its ';'");
 			goto fail;
 		}
 	}
