@@ -9,7 +9,8 @@
  *                                    (snapshot ids 1, 2, ... in the order of the files,
  *                                    as a fresh identity column gives them)
  *
- * Exit status 0, 1 when a file could not be read or walked (a line on stderr).
+ * Exit status 0, 1 when a file could not be read or walked (a line on stderr; the rows
+ * of a file that failed half-way are in the script: give it good files only).
  */
 #include <errno.h>
 #include <stdio.h>
