@@ -118,6 +118,11 @@ $(B)/tests/test_callsites: tests/test_callsites.c $(wildcard tests/*.h) $(B)/lib
 
 tests: $(TESTS) $(TOOLS)
 
+# ttlog-view --sql: SQLite, and the SQL schema code (docs/sql.md) that ttlog-ship shares
+VIEW_SRC += tools/view_sql.c tools/sql_schema.c
+$(B)/ttlog-view: tools/view_sql.c tools/sql_schema.c tools/sql_schema.h
+$(B)/ttlog-view: LIBS += -lsqlite3
+
 # run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers).
 # ASan must leave the crash signals to ttlog's handler, which the crash tests check.
 SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
@@ -127,7 +132,7 @@ SAN_ENV := TTLOG_TEST_SAN=$(SAN) \
 # the reader and the viewer, and the ring conformance suite (it takes every variant
 # through its ops table, numa under synthetic 2- and 4-node topologies, and percpu again
 # without rseq, where the test checks that the fallback path is the one that ran).
-VARIANT_FREE := test_reader test_ring_conformance test_view.sh
+VARIANT_FREE := test_reader test_reader_meta test_ring_conformance test_view.sh
 # a level outside TRACE..FATAL must not compile: a script that runs the compilers
 EXTRA_TESTS += tests/test_level_compile.sh
 VARIANT_FREE += test_level_compile.sh

@@ -1644,3 +1644,137 @@ TTLOG_API const char *ttlog_type_name(int type)
 {
 	return type >= TTLOG_TYPE_U64 && type <= TTLOG_TYPE_STR ? type_words[type - 1] : "?";
 }
+
+/* ---- the callsite dictionary, and keys without an accessor ------------------------ */
+
+TTLOG_API size_t ttlog_snapshot_callsite_count(const ttlog_snapshot_file *s)
+{
+	return s ? s->ncs : 0;
+}
+
+TTLOG_API int ttlog_snapshot_callsite(const ttlog_snapshot_file *s, size_t i,
+				      ttlog_callsite_info *out)
+{
+	const struct callsite *cs;
+
+	if (s == NULL || out == NULL || i >= s->ncs)
+		return -EINVAL;
+	cs = &s->cs[i];
+	memset(out, 0, sizeof *out);
+	out->id = cs->id;
+	out->line = cs->line;
+	out->level = cs->level;
+	out->target = cs->target;
+	out->message = cs->message;
+	out->file = cs->file;
+	out->nfields = cs->nfields;
+	for (size_t k = 0; k < cs->nfields; k++) {
+		out->names[k] = cs->names[k];
+		out->types[k] = cs->types[k];
+	}
+	return 0;
+}
+
+/* Position r at the value of key ("name" at the top level, "counters.name" in counters):
+ * 1 found, 0 absent. The file was validated at open: this walk cannot meet bad CBOR, and
+ * is quiet anyway so that it leaves the thread's error message alone. */
+static int find_meta(const ttlog_snapshot_file *s, const char *key, struct rd *r)
+{
+	const char *dot = strchr(key, '.');
+	const char *want = key;
+	size_t wlen = dot ? (size_t)(dot - key) : strlen(key);
+	struct cont m;
+	int depth = 0, err;
+
+	/* the walk only reads: no arena allocation happens on this path */
+	*r = (struct rd){.s = (ttlog_snapshot_file *)s, .p = s->data, .len = s->len, .quiet = true};
+	if (dot != NULL && (wlen != 8 || memcmp(key, "counters", 8) != 0))
+		return 0;
+	for (;;) {
+		if ((err = cont_begin(r, &m, M_MAP, depth, "map")) < 0)
+			return err;
+		for (;;) {
+			struct item it;
+			struct text t;
+			bool match = false;
+			size_t start = r->pos;
+
+			if ((err = cont_more(r, &m)) <= 0)
+				return err;
+			if ((err = value_head(r, &it)) < 0)
+				return err;
+			if (it.major == M_TEXT) {
+				if ((err = read_string(r, &it, &t)) < 0)
+					return err;
+				if (t.len == wlen && !t.indef)
+					match = memcmp(t.ptr, want, wlen) == 0;
+				else if (t.len == wlen && wlen < 64) {
+					char tmp[64];
+					text_copy(r, &t, tmp);
+					match = memcmp(tmp, want, wlen) == 0;
+				}
+			} else {
+				r->pos = start;
+				if ((err = skip(r, m.depth)) < 0)
+					return err;
+			}
+			if (match)
+				break;
+			if ((err = skip(r, m.depth)) < 0)
+				return err;
+		}
+		if (dot == NULL || want != key)
+			return 1;
+		want = dot + 1; /* into counters */
+		wlen = strlen(want);
+		depth = 1;
+	}
+}
+
+TTLOG_API int ttlog_snapshot_meta_u64(const ttlog_snapshot_file *s, const char *key,
+				      uint64_t *v)
+{
+	struct rd r;
+	struct item it;
+	int err;
+
+	if (s == NULL || key == NULL || v == NULL)
+		return -EINVAL;
+	if ((err = find_meta(s, key, &r)) <= 0)
+		return err;
+	if ((err = value_head(&r, &it)) < 0)
+		return err;
+	if (it.major != M_UINT)
+		return -EINVAL;
+	*v = it.val;
+	return 1;
+}
+
+TTLOG_API int ttlog_snapshot_meta_text(const ttlog_snapshot_file *s, const char *key,
+				       char *buf, size_t len)
+{
+	struct rd r;
+	struct item it;
+	struct text t;
+	int err;
+
+	if (s == NULL || key == NULL || buf == NULL || len == 0)
+		return -EINVAL;
+	if ((err = find_meta(s, key, &r)) <= 0)
+		return err;
+	if ((err = value_head(&r, &it)) < 0)
+		return err;
+	if (it.major != M_TEXT)
+		return -EINVAL;
+	if ((err = read_string(&r, &it, &t)) < 0)
+		return err;
+	if (t.len >= len)
+		return -ERANGE;
+	text_copy(&r, &t, buf);
+	buf[t.len] = '\0';
+	if (memchr(buf, '\0', t.len) != NULL) {
+		buf[0] = '\0';
+		return -EINVAL;
+	}
+	return 1;
+}

@@ -27,18 +27,28 @@ $(VIEW_FIXTURES): tests/view/fixtures.c tests/cbor_fixture.h $(B)/libttlog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
 
+# --sql's test: the schema code alone (sql_dump), snapshots of every variant (sql_gen)
+VIEW_SQL_TOOLS := $(if $(wildcard tests/view/sql_dump.c),$(B)/view/sql_dump $(B)/view/sql_gen)
+$(B)/view/sql_dump: tests/view/sql_dump.c tools/sql_schema.c tools/sql_schema.h $(B)/libttlog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< tools/sql_schema.c -o $@ $(B)/libttlog.a $(LIBS)
+$(B)/view/sql_gen: tests/view/sql_gen.c tests/cbor_fixture.h $(B)/libttlog-all.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ -Wl,--whole-archive $(B)/libttlog-all.a \
+	  -Wl,--no-whole-archive $(LIBS)
+
 examples: $(EXAMPLE_BINS)
 all: examples
 # the sanitizer passes run only the viewer's test: no examples to build for them
-tests: $(if $(SAN),,examples) $(VIEW_FIXTURES)
+tests: $(if $(SAN),,examples) $(VIEW_FIXTURES) $(VIEW_SQL_TOOLS)
 
 # slow or terminal-bound tests: the plain pass of each variant only; the UI's test
 # does not depend on the variant (the examples do: they log through it)
-EXTRA_TESTS += $(wildcard tests/view/test_view.sh)
+EXTRA_TESTS += $(wildcard tests/view/test_view.sh tests/view/test_sql.sh)
 ifeq ($(SAN),)
 EXTRA_TESTS += $(wildcard examples/test_examples.sh tests/view/test_tui.sh)
 endif
-VARIANT_FREE += test_tui.sh
+VARIANT_FREE += test_tui.sh test_sql.sh
 
 # ---- fuzzing the reader ------------------------------------------------------------
 # The target links core/reader.c itself (instrumented for coverage); the seeds are real

@@ -9,6 +9,9 @@ libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux python3-prometheus-cl
 extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 
+# ttlog-view --sql links libsqlite3; its test (tests/view/test_sql.sh) reads JSON with jq
+core="$core libsqlite3-dev jq"
+
 case "${1:-core}" in
 core) want=$core ;;
 all) want="$core $extra" ;;

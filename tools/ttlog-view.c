@@ -44,6 +44,10 @@ static const char usage_text[] =
 	"  -s, --stats           counts per level, target and thread, the time span and the\n"
 	"                        loss counters instead of the events (with -H: both)\n"
 	"  -i, --interactive     a terminal UI: scroll, search, filter, event details\n"
+	"      --sql QUERY       load the snapshots into an in-memory SQLite database (tables\n"
+	"                        snapshots, callsites, events: docs/sql.md) and print the\n"
+	"                        result of one read-only statement (SELECT ...): a table,\n"
+	"                        or --json / --csv; a file given twice is loaded once\n"
 	"      --local           times in local time (default UTC)\n"
 	"      --color[=WHEN]    colours: auto (default), always, never; --no-color\n"
 	"\n"
@@ -60,8 +64,9 @@ static const char usage_text[] =
 	"  -n, --last N          only the last N events that pass the filters\n"
 	"\n"
 	"  -h, --help            this text\n"
-	"Exit status: 0; 1 if an input could not be read (the others are still shown);\n"
-	"2 for a usage error. See ttlog-view(1).\n";
+	"Exit status: 0; 1 if an input could not be read (the others are still shown) or\n"
+	"the --sql statement failed while running; 2 for a usage error or a --sql statement\n"
+	"SQLite refuses. See ttlog-view(1).\n";
 
 /* ---- options --------------------------------------------------------------------- */
 
@@ -265,7 +270,8 @@ static void free_opts(struct vopts *o)
 		regfree(&o->grep);
 }
 
-enum { OPT_CSV = 256, OPT_SERVICE, OPT_SINCE, OPT_UNTIL, OPT_LOCAL, OPT_COLOR, OPT_NO_COLOR };
+enum { OPT_CSV = 256, OPT_SERVICE, OPT_SINCE, OPT_UNTIL, OPT_LOCAL, OPT_COLOR, OPT_NO_COLOR,
+       OPT_SQL };
 
 static const struct option long_opts[] = {
 	{"help", no_argument, NULL, 'h'},
@@ -287,6 +293,7 @@ static const struct option long_opts[] = {
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"last", required_argument, NULL, 'n'},
+	{"sql", required_argument, NULL, OPT_SQL},
 	{NULL, 0, NULL, 0},
 };
 
@@ -361,6 +368,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 		}
 		case OPT_SINCE: since = optarg; break;
 		case OPT_UNTIL: until = optarg; break;
+		case OPT_SQL: o->sql = optarg; break;
 		case 'n': {
 			unsigned long long v;
 			errno = 0;
@@ -386,6 +394,12 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 	if (o->interactive && (json || csv || o->header || o->stats))
 		return usage_error("--interactive shows a terminal UI: no --json, --csv, "
 				   "--header or --stats with it");
+	if (o->sql != NULL &&
+	    (o->header || o->stats || o->interactive || o->local || o->has_last ||
+	     o->min_level != 0 || o->ntargets || o->nservices || o->nthreads || o->nfields ||
+	     o->has_grep || since != NULL || until != NULL))
+		return usage_error("--sql takes no --header, --stats, --interactive, --local, "
+				   "filter or --last: say it in the query (WHERE, LIMIT)");
 	if (since != NULL && parse_time(since, o->local, &o->since_ns) < 0)
 		return usage_error("--since: cannot read the time '%s'", since);
 	if (until != NULL && parse_time(until, o->local, &o->until_ns) < 0)
@@ -455,6 +469,7 @@ int main(int argc, char **argv)
 {
 	struct vopts o = {0};
 	struct vsource *src = NULL;
+	struct vsql *sql = NULL;
 	size_t nsrc = 0, cap = 0, i, opened = 0, procs;
 	int status = 0, first = 0, rc, err;
 	const char *cs;
@@ -469,6 +484,11 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
+	/* --sql: the statement first, so that a mistake in it costs no reading */
+	if (o.sql != NULL && (sql = vsql_prepare(o.sql, &o)) == NULL) {
+		free_opts(&o);
+		return 2;
+	}
 	for (int a = first; a < argc; a++)
 		if (!vadd_input(argv[a], &src, &nsrc, &cap))
 			status = 1;
@@ -487,18 +507,30 @@ int main(int argc, char **argv)
 			continue;
 		}
 		opened++;
+		if (sql != NULL) { /* into the database, and the file's memory let go */
+			if (!vsql_load(sql, &src[i]))
+				status = 1;
+			ttlog_snapshot_close(src[i].snap);
+			src[i].snap = NULL;
+			continue;
+		}
 		src[i].service = ttlog_snapshot_service(src[i].snap);
 		src[i].host = ttlog_snapshot_hostname(src[i].snap);
 		src[i].pid = ttlog_snapshot_pid(src[i].snap);
 	}
-	procs = vmake_labels(src, nsrc);
-	vmark_overlaps(src, nsrc);
-
-	if (o.interactive) {
-		if (opened > 0 && vtui_run(src, nsrc, &o) != 0)
+	if (sql != NULL) {
+		if (vsql_finish(sql) != 0)
 			status = 1;
+		vsql_free(sql);
 	} else {
-		vout_run(src, nsrc, procs > 1, &o);
+		procs = vmake_labels(src, nsrc);
+		vmark_overlaps(src, nsrc);
+		if (o.interactive) {
+			if (opened > 0 && vtui_run(src, nsrc, &o) != 0)
+				status = 1;
+		} else {
+			vout_run(src, nsrc, procs > 1, &o);
+		}
 	}
 
 	errno = 0;

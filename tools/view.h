@@ -60,6 +60,7 @@ struct vopts {
 	uint64_t since_ns, until_ns; /* inclusive */
 	bool has_last;
 	size_t last;
+	const char *sql; /* --sql QUERY */
 };
 
 /* malloc, realloc, strdup that end the program (exit 1, a message on stderr) when out of
@@ -138,5 +139,17 @@ void vout_run(struct vsource *src, size_t nsrc, bool several, const struct vopts
  * --last). Returns the exit status: 0, or 1 when the terminal could not be used.
  */
 int vtui_run(struct vsource *src, size_t nsrc, const struct vopts *o);
+
+/*
+ * --sql (view_sql.c): vsql_prepare() makes the in-memory database and prepares the query
+ * (NULL after a message: a bad statement); vsql_load() loads one open snapshot (false
+ * after a one-line message: nothing of it is loaded); vsql_finish() runs the query and
+ * prints its result in o->format, returning the exit status (0, or 1 after a message).
+ */
+struct vsql;
+struct vsql *vsql_prepare(const char *query, const struct vopts *o);
+bool vsql_load(struct vsql *q, struct vsource *src);
+int vsql_finish(struct vsql *q);
+void vsql_free(struct vsql *q);
 
 #endif

@@ -104,6 +104,36 @@ TTLOG_API uint64_t ttlog_snapshot_clipped_before_ns(const ttlog_snapshot_file *s
 TTLOG_API size_t ttlog_snapshot_event_count(const ttlog_snapshot_file *snap);
 
 /*
+ * The callsite dictionary ("callsites"): every event shape the process had registered,
+ * also those no event in the file uses. ttlog_snapshot_callsite() fills *out with the
+ * i-th (0 <= i < ttlog_snapshot_callsite_count(), by ascending id) and returns 0, or
+ * -EINVAL when i is out of range. The strings live until ttlog_snapshot_close().
+ */
+typedef struct ttlog_callsite_info {
+	uint32_t id, line;
+	int level; /* as for ttlog_event */
+	const char *target, *message, *file;
+	size_t nfields;
+	const char *names[TTLOG_MAX_FIELDS];
+	int types[TTLOG_MAX_FIELDS]; /* enum ttlog_type */
+} ttlog_callsite_info;
+TTLOG_API size_t ttlog_snapshot_callsite_count(const ttlog_snapshot_file *snap);
+TTLOG_API int ttlog_snapshot_callsite(const ttlog_snapshot_file *snap, size_t i,
+				      ttlog_callsite_info *out);
+
+/*
+ * Keys this reader has no accessor for, which later writers add (docs/snapshot-format.md:
+ * readers ignore unknown keys): key is a top-level key ("parent_pid", "push_path") or
+ * "counters." and a key of the counters map ("counters.torn"). Return 1 with the value,
+ * 0 when the key is absent, -EINVAL when its value is of another type (or, for text,
+ * holds a NUL byte), -ERANGE when the text does not fit buf with its NUL (len bytes).
+ */
+TTLOG_API int ttlog_snapshot_meta_u64(const ttlog_snapshot_file *snap, const char *key,
+				      uint64_t *v);
+TTLOG_API int ttlog_snapshot_meta_text(const ttlog_snapshot_file *snap, const char *key,
+				       char *buf, size_t len);
+
+/*
  * Iterate: ttlog_snapshot_rewind() goes back to the first (oldest) event;
  * ttlog_snapshot_next() fills *ev and returns 1, or 0 after the last event. The strings in
  * *ev live until ttlog_snapshot_close().
