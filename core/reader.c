@@ -1688,7 +1688,8 @@ static int find_meta(const ttlog_snapshot_file *s, const char *key, struct rd *r
 
 	/* the walk only reads: no arena allocation happens on this path */
 	*r = (struct rd){.s = (ttlog_snapshot_file *)s, .p = s->data, .len = s->len, .quiet = true};
-	if (dot != NULL && (wlen != 8 || memcmp(key, "counters", 8) != 0))
+	if (dot != NULL && !(wlen == 8 && memcmp(key, "counters", 8) == 0) &&
+	    !(wlen == 7 && memcmp(key, "trigger", 7) == 0))
 		return 0;
 	for (;;) {
 		if ((err = cont_begin(r, &m, M_MAP, depth, "map")) < 0)

@@ -219,6 +219,13 @@ static void test_pinned_window_survives_storm(void **state)
 	assert_int_equal(c.kept, ttlog_snapshot_event_count(s));
 	assert_int_equal(c.overwritten + c.dropped, 10101 - 97);
 	tu_assert_balanced(s);
+	uint64_t v = 0;
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "trigger.pre_events", &v), 1);
+	assert_int_equal(v, 17);
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "trigger.post_events", &v), 1);
+	assert_int_equal(v, 16);
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "trigger.post_not_pinned", &v), 1);
+	assert_int_equal(v, 10000 - 16);
 	ttlog_snapshot_close(s);
 }
 

@@ -403,6 +403,23 @@ static void measure(struct ctx *c, const struct vsource *s, const ttlog_event *e
 		c->w_tid = w;
 }
 
+/* An incident trigger's window (header key "trigger"), when the snapshot is one's. */
+struct trig {
+	uint64_t at, start, pre, post, missed;
+};
+
+static bool trigger_of(const struct vsource *s, struct trig *t)
+{
+	memset(t, 0, sizeof *t);
+	if (ttlog_snapshot_meta_u64(s->snap, "trigger.at_ns", &t->at) != 1)
+		return false;
+	ttlog_snapshot_meta_u64(s->snap, "trigger.window_start_ns", &t->start);
+	ttlog_snapshot_meta_u64(s->snap, "trigger.pre_events", &t->pre);
+	ttlog_snapshot_meta_u64(s->snap, "trigger.post_events", &t->post);
+	ttlog_snapshot_meta_u64(s->snap, "trigger.post_not_pinned", &t->missed);
+	return true;
+}
+
 /* The metadata of one snapshot file, in each format. */
 static void header_json(struct ctx *c, const struct vsource *s)
 {
@@ -428,10 +445,17 @@ static void header_json(struct ctx *c, const struct vsource *s)
 		"\"logged\":%" PRIu64 ",\"kept\":%" PRIu64 ",\"overwritten\":%" PRIu64
 		",\"dropped\":%" PRIu64 ",\"clipped\":%" PRIu64
 		",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64
-		"},\"clipped_before_ns\":%" PRIu64 "}\n",
+		"},\"clipped_before_ns\":%" PRIu64,
 		ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
 		k.logged, k.kept, k.overwritten, k.dropped, k.clipped, k.truncated,
 		k.in_flight, clip_ns);
+	struct trig t;
+	if (trigger_of(s, &t))
+		fprintf(f, ",\"trigger\":{\"at_ns\":%" PRIu64 ",\"window_start_ns\":%" PRIu64
+			",\"pre_events\":%" PRIu64 ",\"post_events\":%" PRIu64
+			",\"post_not_pinned\":%" PRIu64 "}",
+			t.at, t.start, t.pre, t.post, t.missed);
+	fputs("}\n", f);
 }
 
 static void header_csv(struct ctx *c, const struct vsource *s)
@@ -492,6 +516,16 @@ static void header_table(struct ctx *c, const struct vsource *s)
 		fprintf(f, "clipped      events before %s (%" PRIu64
 			" ns), the start of the window common to all shards\n",
 			when, clip_ns);
+	}
+	struct trig t;
+	if (trigger_of(s, &t)) {
+		char start[64];
+		vtime(t.at, c->o->local, when, sizeof when);
+		vtime(t.start, c->o->local, start, sizeof start);
+		fprintf(f, "trigger      at %s; window from %s: %" PRIu64
+			" events kept before it (its own included), %" PRIu64
+			" after it, %" PRIu64 " more after it not kept aside\n",
+			when, start, t.pre, t.post, t.missed);
 	}
 }
 

@@ -123,8 +123,8 @@ TTLOG_API int ttlog_snapshot_callsite(const ttlog_snapshot_file *snap, size_t i,
 
 /*
  * Keys this reader has no accessor for, which later writers add (docs/snapshot-format.md:
- * readers ignore unknown keys): key is a top-level key ("parent_pid", "push_path") or
- * "counters." and a key of the counters map ("counters.torn"). Return 1 with the value,
+ * readers ignore unknown keys): key is a top-level key ("parent_pid", "push_path"), or
+ * "counters." or "trigger." and a key of that map ("counters.torn", "trigger.at_ns"). Return 1 with the value,
  * 0 when the key is absent, -EINVAL when its value is of another type (or, for text,
  * holds a NUL byte), -ERANGE when the text does not fit buf with its NUL (len bytes).
  */
