@@ -15,7 +15,7 @@
 
 /* The bytes of ttlog_config this version knows: up to the end of its last field. A field
  * added to the struct moves this to the new last field. */
-#define TTLOG__CONFIG_LAST snapshot_mode
+#define TTLOG__CONFIG_LAST blackbox_dir
 #define TTLOG__CONFIG_USED \
 	(offsetof(ttlog_config, TTLOG__CONFIG_LAST) + sizeof(((ttlog_config *)0)->TTLOG__CONFIG_LAST))
 
@@ -213,6 +213,16 @@ int ttlog_config_default(ttlog_config *cfg)
 		if (parse_mode(v, &cfg->snapshot_mode) < 0)
 			return env_fail(cfg, "TTLOG_SNAPSHOT_MODE", v,
 					"want an octal file mode 0600, 0640, 0604 or 0644");
+	}
+	if ((v = getenv("TTLOG_BLACKBOX")) != NULL) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return env_fail(cfg, "TTLOG_BLACKBOX", v, "want 1 (on) or 0 (off)");
+		cfg->blackbox = v[0] == '1' ? 1 : -1;
+	}
+	if ((v = getenv("TTLOG_BLACKBOX_DIR")) != NULL) {
+		if (v[0] == '\0' || strlen(v) > TTLOG_DIR_MAX)
+			return env_fail(cfg, "TTLOG_BLACKBOX_DIR", v, "empty or too long");
+		cfg->blackbox_dir = v;
 	}
 	if ((v = getenv("TTLOG_SNAPSHOT_CLIP")) != NULL) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

@@ -36,6 +36,8 @@ static void test_layout_is_pinned(void **state)
 	OFFSET_IS(env_error, 68);
 	OFFSET_IS(env_errmsg, 72);
 	OFFSET_IS(snapshot_mode, 232);
+	OFFSET_IS(blackbox, 236);
+	OFFSET_IS(blackbox_dir, 240);
 #endif
 }
 
@@ -64,7 +66,7 @@ static void test_reserved_must_be_zero(void **state)
 {
 	ttlog_config cfg;
 	/* the last field of this version: a field added after it moves this */
-	size_t used = offsetof(ttlog_config, snapshot_mode) + sizeof cfg.snapshot_mode;
+	size_t used = offsetof(ttlog_config, blackbox_dir) + sizeof cfg.blackbox_dir;
 	size_t probes[] = {used, used + 1, (used + TTLOG_CONFIG_SIZE) / 2, TTLOG_CONFIG_SIZE - 1};
 
 	(void)state;

@@ -65,6 +65,8 @@ enum ttlog_policy {
  *   TTLOG_POLICY             overwrite|drop
  *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
  *   TTLOG_SNAPSHOT_MODE      snapshot_mode: octal 0600 (default), 0640, 0604 or 0644
+ *   TTLOG_BLACKBOX           blackbox: 1 (default) or 0 (off: anonymous memory)
+ *   TTLOG_BLACKBOX_DIR       blackbox_dir (default /dev/shm/ttlog-<euid>)
  * A bad value is recorded in the config and makes ttlog_init() fail with -EINVAL and a
  * message (ttlog_errmsg()): it is never replaced by a default silently.
  *
@@ -118,6 +120,16 @@ typedef struct ttlog_config {
 			 * anything else makes ttlog_init() fail with -EINVAL. Applied with
 			 * fchmod(), so the umask neither narrows nor widens it. */
 			unsigned snapshot_mode;
+			/* the black box (docs/blackbox-format.md): the rings and the callsite
+			 * dictionary live in a file of blackbox_dir mapped shared, so that
+			 * ttlog-recover (or the next ttlog_init() of this service) turns the
+			 * last events of a process killed without a signal (SIGKILL, the OOM
+			 * killer) into a snapshot. 0 = default (on), 1 = on, -1 = off */
+			int blackbox;
+			/* the box directory, NULL = /dev/shm/ttlog-<euid>; created 0700 when
+			 * missing; refused unless a directory of ours that only we can
+			 * write. Copied by ttlog_init; at most 3000 bytes */
+			const char *blackbox_dir;
 		};
 		unsigned char ttlog__reserved[TTLOG_CONFIG_SIZE];
 	};

@@ -1,0 +1,2 @@
+#include "internal.h"
+void ttlog__recover_peers(void) {}
