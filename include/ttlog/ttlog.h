@@ -173,6 +173,20 @@ TTLOG_API int ttlog_init(const ttlog_config *cfg);
  */
 TTLOG_API void ttlog_shutdown(void);
 
+/*
+ * Recover a black box (docs/blackbox-format.md): the box file `box` of a process that is
+ * gone becomes an ordinary snapshot in out_dir (NULL: $TTLOG_SNAPSHOT_DIR, else /tmp),
+ * written atomically like any other, with reason "recovered" and the dead process's pid,
+ * service and events; a record cut by the death is counted in counters.torn, never shown.
+ * Then the box is removed. A box whose process is alive (same pid and start time), or that
+ * another recoverer holds, is left alone. Returns 0 (snap, if not NULL, receives the
+ * snapshot's path), 1 when the box was left alone, or a negative errno when it could not
+ * be recovered (the box is kept); msg (may be NULL) says why. Does not need ttlog_init();
+ * thread-safe; not async-signal-safe. The tool: ttlog-recover.
+ */
+TTLOG_API int ttlog_recover(const char *box, const char *out_dir, char *snap, size_t snap_len,
+			    char *msg, size_t msg_len);
+
 /* The message of the last ttlog_init() failure ("" if none). Not thread-safe with init. */
 TTLOG_API const char *ttlog_errmsg(void);
 
