@@ -263,8 +263,10 @@ bool ttlog__box_owns(const void *p);
 void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs);
 /* Count an event in the box: which 0 dropped outside the rings, 1 truncated. */
 void ttlog__box_count(int which);
-/* The writer thread at start: recover the boxes of dead processes of this service and
- * snapshot directory found in the box directory into the snapshot directory. */
+/* ttlog_init(): list the boxes of dead processes of this service and snapshot directory in
+ * the box directory; the writer thread, at its start, recovers them into the snapshot
+ * directory (ttlog__recover_peers: nothing at all when the list is empty). */
+void ttlog__recover_scan(void);
 void ttlog__recover_peers(void);
 
 /* ---- the running library (ttlog.c) ---- */

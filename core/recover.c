@@ -609,13 +609,42 @@ TTLOG_API int ttlog_recover(const char *path, const char *out_dir, char *snap, s
 	return err;
 }
 
-void ttlog__recover_peers(void)
+/* The boxes ttlog_init() found for its writer to recover (names in ttlog__g.box_dir):
+ * written by ttlog__recover_scan() before the writer starts, read by the writer. */
+static char **peers;
+static size_t npeers;
+
+/* Is name (in dirfd) the box of a dead process of this service and snapshot directory? A
+ * quick look at the header; recover_one() checks everything again. */
+static bool dead_peer(int dirfd, const char *name)
 {
-	char msg[300], snap[160];
+	struct ttlog__box_hdr h;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+	     memcmp(h.magic, TTLOG_BOX_MAGIC, 8) == 0 && str_ok(h.service, sizeof h.service) &&
+	     str_ok(h.snapshot_dir, sizeof h.snapshot_dir) &&
+	     strcmp(h.service, ttlog__g.service) == 0 && strcmp(h.snapshot_dir, ttlog__g.dir) == 0 &&
+	     !alive(&h);
+	close(fd);
+	return ok;
+}
+
+void ttlog__recover_scan(void)
+{
+	char msg[300];
 	struct dirent *de;
 	int dirfd, fd;
 	DIR *d;
 
+	for (size_t i = 0; i < npeers; i++) /* a list left by an init that failed */
+		free(peers[i]);
+	free(peers);
+	peers = NULL;
+	npeers = 0;
 	if ((dirfd = ttlog__box_dir_open(ttlog__g.box_dir, false, msg, sizeof msg)) < 0)
 		return;
 	fd = dup(dirfd);
@@ -626,16 +655,40 @@ void ttlog__recover_peers(void)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		int err;
-		if (!box_name(de->d_name))
+		char **p;
+		if (!box_name(de->d_name) || !dead_peer(dirfd, de->d_name))
 			continue;
-		err = recover_one(dirfd, de->d_name, ttlog__g.dirfd, ttlog__g.service, ttlog__g.dir,
-				  snap, sizeof snap, msg, sizeof msg);
-		if (err < 0) {
-			ttlog__report("black box ", de->d_name);
-			ttlog__report("  not recovered: ", msg);
-		}
+		if ((p = realloc(peers, (npeers + 1) * sizeof *p)) == NULL)
+			break;
+		peers = p;
+		if ((peers[npeers] = strdup(de->d_name)) != NULL)
+			npeers++;
 	}
 	closedir(d);
 	close(dirfd);
+}
+
+void ttlog__recover_peers(void)
+{
+	char msg[300], snap[160];
+	int dirfd;
+
+	if (npeers == 0)
+		return; /* nothing to do: no allocation, no system call */
+	dirfd = ttlog__box_dir_open(ttlog__g.box_dir, false, msg, sizeof msg);
+	for (size_t i = 0; i < npeers; i++) {
+		int err = dirfd < 0 ? dirfd
+				    : recover_one(dirfd, peers[i], ttlog__g.dirfd, ttlog__g.service,
+						  ttlog__g.dir, snap, sizeof snap, msg, sizeof msg);
+		if (err < 0) {
+			ttlog__report("black box ", peers[i]);
+			ttlog__report("  not recovered: ", msg);
+		}
+		free(peers[i]);
+	}
+	free(peers);
+	peers = NULL;
+	npeers = 0;
+	if (dirfd >= 0)
+		close(dirfd);
 }

@@ -266,6 +266,7 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 			goto fail_dir;
 		}
 		strcpy(ttlog__g.box_dir, bd);
+		ttlog__recover_scan(); /* the writer recovers what it finds */
 	}
 	if ((err = ttlog__interner_init(cfg->interner_bytes ? cfg->interner_bytes : 1u << 20)) < 0) {
 		fail(err, "%s", "interner: out of memory");
