@@ -531,7 +531,8 @@ static int recover_one(int dirfd, const char *name, int out_dirfd, const char *f
 		bad(&b, err, "out of memory for the snapshot buffers");
 		goto out;
 	}
-	memcpy(res.records, b.keep.r, n * sizeof *b.keep.r);
+	if (n > 0)
+		memcpy(res.records, b.keep.r, n * sizeof *b.keep.r);
 	err = ttlog__snapfile_write(&res, out_dirfd, 0600, src.pid, &info, snap, snap_len);
 	ttlog__snapres_fini(&res);
 	if (err < 0) {
