@@ -589,6 +589,12 @@ static void test_fork_own_box(void **state)
 	char c;
 
 	(void)state;
+	if (strcmp(tu_san(), "tsan") == 0) {
+		/* as test_fork: the child's writer is a thread created after a multi-threaded
+		 * fork, which TSan cannot run (die_after_fork). ASan runs it. */
+		print_message("skipped under TSan\n");
+		skip();
+	}
 	config(&cfg, "bbfork", 1024);
 	assert_int_equal(ttlog_init(&cfg), 0);
 	for (int i = 0; i < 10; i++)
@@ -604,7 +610,11 @@ static void test_fork_own_box(void **state)
 		for (;;)
 			pause();
 	}
-	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[1]); /* a child that dies early: end of file, not a hang */
+	if (read(fds[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the child died before logging (status %#x)", status);
+	}
 	assert_int_equal(find_box(pid, box, sizeof box), 1);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -631,7 +641,6 @@ static void test_fork_own_box(void **state)
 	assert_int_equal(parent_ev, 10);
 	assert_int_equal(child_ev, 0);
 	close(fds[0]);
-	close(fds[1]);
 	ttlog_shutdown();
 }
 
