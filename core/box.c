@@ -114,26 +114,37 @@ int ttlog__proc_start_time(pid_t pid, uint64_t *out)
 }
 
 /* Bytes of ring memory the variant may carve at most for capacity c (variants/ring.h's
- * bounds, each allocation rounded to pages, plus the rings' own headers). */
-static uint64_t ring_bytes(const char *variant, uint64_t c)
+ * bounds, each allocation rounded to pages, plus the rings' own headers); *nseg: the
+ * segments it describes at most. */
+static uint64_t ring_bytes(const char *variant, uint64_t c, uint32_t *nseg)
 {
 	uint64_t slots = c * TTLOG_RECORD_SIZE, n = 1;
 
-	if (strcmp(variant, "spsc") == 0)
-		/* SPSC_MAX_SHARDS at most: shards with their headers, the shared mpmc ring */
+	if (strcmp(variant, "spsc") == 0) {
+		/* SPSC_DEFAULT_SHARDS: shards with their headers, the shared mpmc ring */
+		*nseg = SPSC_DEFAULT_SHARDS + 1;
 		return (SPSC_DEFAULT_SHARDS + 1) * (round_page(slots + 256) + PAGE) + 2 * PAGE;
+	}
 	if (strcmp(variant, "numa") == 0) {
 		n = numa_nodes ? numa_nodes() : 1;
+		*nseg = (uint32_t)n;
 		/* node rings with their headers, and the merge scratch */
 		return n * (round_page(slots) + PAGE) +
 		       round_page(n * c * sizeof(struct ttlog_record)) + 2 * PAGE;
 	}
 	if (strcmp(variant, "percpu") == 0) {
 		n = percpu_rings ? percpu_rings() : 1;
+		*nseg = (uint32_t)n;
 		return round_page(n * slots + n * 128) + 2 * PAGE;
 	}
+	*nseg = 1;
 	return round_page(slots) + 2 * PAGE; /* mpmc */
 }
+
+/* The dictionary's first bytes are allocated at init; an entry beyond them allocates its
+ * own range first (a registration, not the log call's common path), so that a full tmpfs
+ * never turns a store into a SIGBUS. */
+#define CS_PREALLOC (64u << 10)
 
 /* Append one callsite to the dictionary; async-signal-safe, lock-free. */
 void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
@@ -158,6 +169,9 @@ void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
 			return; /* full: the recoverer counts this callsite's events as dropped */
 	} while (!atomic_compare_exchange_weak_explicit(&h->cs_top, &top, top + size,
 							memory_order_relaxed, memory_order_relaxed));
+	if (top + size > CS_PREALLOC &&
+	    fallocate(box.fd, 0, (off_t)(h->cs_off + top), (off_t)size) < 0)
+		return; /* no room: left uncommitted, the recoverer skips it */
 	e = (struct ttlog__box_cs *)(box.base + h->cs_off + top);
 	e->size = (uint32_t)size;
 	e->id = id;
@@ -295,6 +309,7 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 	struct ttlog__box_hdr *h;
 	struct ttlog__clock_map map;
 	uint64_t c = 16, start = 0, seg_bytes, ring, size;
+	uint32_t nseg;
 	int err;
 
 	while (c < capacity)
@@ -306,8 +321,11 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 	}
 	if (ttlog__proc_start_time(getpid(), &start) < 0)
 		start = 0;
-	seg_bytes = round_page((uint64_t)TTLOG_BOX_SEG_MAX * sizeof(struct ttlog__box_seg));
-	ring = ring_bytes(variant, c);
+	ring = ring_bytes(variant, c, &nseg);
+	nseg += 8; /* rings a program makes beside ttlog's while it runs (their memory too) */
+	if (nseg > TTLOG_BOX_SEG_MAX)
+		nseg = TTLOG_BOX_SEG_MAX;
+	seg_bytes = round_page((uint64_t)nseg * sizeof(struct ttlog__box_seg));
 	size = TTLOG_BOX_HEADER + seg_bytes + TTLOG_BOX_CS_BYTES + ring;
 	if ((box.fd = create_file(start)) < 0) {
 		err = box.fd;
@@ -330,10 +348,10 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 		goto fail_file;
 	}
 	box.size = size;
-	/* the header and the dictionary's first page now, so that a full tmpfs fails here
-	 * rather than with SIGBUS on a log call (the ring pages are touched as rings are
-	 * made: ring_mem.c) */
-	if (posix_fallocate(box.fd, 0, TTLOG_BOX_HEADER + (off_t)seg_bytes + PAGE) != 0) {
+	/* the header, the segment table and the dictionary's first pages now, so that a full
+	 * tmpfs fails here rather than with SIGBUS on a log call (ring memory is allocated as
+	 * it is carved, dictionary entries beyond these as they are appended) */
+	if (fallocate(box.fd, 0, 0, TTLOG_BOX_HEADER + (off_t)seg_bytes + CS_PREALLOC) < 0) {
 		err = -ENOSPC;
 		snprintf(msg, len, "black box '%.200s/%s': no space in its file system", dir,
 			 box.name);
@@ -358,7 +376,7 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 	h->anchor_ns = map.base_ns;
 	h->created_ns = ttlog__realtime_ns();
 	h->seg_off = TTLOG_BOX_HEADER;
-	h->seg_max = TTLOG_BOX_SEG_MAX;
+	h->seg_max = (uint32_t)(seg_bytes / sizeof(struct ttlog__box_seg));
 	h->cs_off = TTLOG_BOX_HEADER + seg_bytes;
 	h->cs_size = TTLOG_BOX_CS_BYTES;
 	h->ring_off = h->cs_off + h->cs_size;
