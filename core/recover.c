@@ -132,7 +132,8 @@ static int check_header(struct rbox *b)
 	if (h->policy != TTLOG_POLICY_OVERWRITE && h->policy != TTLOG_POLICY_DROP)
 		return bad(b, -EBADMSG, "bad policy %u", h->policy);
 	if (h->clock_tsc > 1 ||
-	    (h->clock_tsc && (!isfinite(h->ticks_per_ns) || h->ticks_per_ns <= 0)))
+	    (h->clock_tsc && (!isfinite(h->ticks_per_ns) || h->ticks_per_ns < 1e-3 ||
+			      h->ticks_per_ns > 1e3)))
 		return bad(b, -EBADMSG, "bad clock calibration");
 	if (!str_ok(h->service, sizeof h->service) || !str_ok(h->hostname, sizeof h->hostname) ||
 	    !str_ok(h->variant, sizeof h->variant) ||
