@@ -383,6 +383,9 @@ static int settle_cands(struct rbox *b)
 		bool dup = false;
 		for (size_t k = 0; k < nkept && !dup; k++)
 			dup = b->keep.r[k].ts == c->r.ts && b->keep.r[k].tid == c->r.tid;
+		/* an attempt aborted on one CPU and cut by the death on another: one event */
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = b->cands[k].r.ts == c->r.ts && b->cands[k].r.tid == c->r.tid;
 		if (dup)
 			continue;
 		if (c->complete) {
