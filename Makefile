@@ -49,7 +49,7 @@ LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC) $(sort $(LIB_RINGS)) variants
 DYN_OBJ := $(patsubst %.c,$(B)/dyn/%.o,$(CORE_SRC) $(VARIANTS:%=variants/%.c) variants/registry.c)
 
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
-TOOLS := $(B)/ttlog-view
+TOOLS := $(B)/ttlog-view $(B)/ttlog-recover
 
 .PHONY: all lib tools tests test test-one check-sanitize install clean deps format format-check lint
 all: lib tools
@@ -95,6 +95,8 @@ $(B)/ttlog.pc: FORCE
 VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c
 $(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
 	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
+$(B)/ttlog-recover: tools/ttlog-recover.c $(B)/libttlog.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)
 
 # Tests: test_ring* take every variant through the ops tables (multi-variant library);
 # the others use libttlog as a program would.
@@ -169,9 +171,9 @@ install: lib tools
 	ln -sf libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libttlog.so.$(SOVERSION)
 	ln -sf libttlog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libttlog.so
 	install -m 644 $(B)/ttlog.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	install -m 755 $(B)/ttlog-view $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/ttlog-view $(B)/ttlog-recover $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 docs/ttlog-view.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/ttlog-view.1 docs/ttlog-recover.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # clang-format with the committed .clang-format (tabs, 100 columns, kernel braces). format
 # rewrites the files in place; format-check only lists what it would change (exit 1 if any).

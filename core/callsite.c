@@ -146,6 +146,9 @@ int ttlog__register(struct ttlog_callsite *cs, bool copy)
 	}
 	if (copy)
 		entry->id = idx + 1; /* the copy's own id: the builder's commit reads it */
+	/* in the black box before the id is published: a record that names this id in the
+	 * box was pushed after its dictionary entry was committed */
+	ttlog__box_callsite(idx + 1, entry);
 	/* R1: release, pairs with A2 in ttlog__callsite(): the entry's fields are set */
 	atomic_store_explicit(&table[idx], entry, memory_order_release);
 	/* R2: release (acq_rel on failure read), pairs with A1 */

@@ -101,7 +101,9 @@ uint64_t ttlog__clock_to_ns(const struct ttlog__clock_map *m, uint64_t ticks)
 		return ticks;
 	/* integer origin, float only for the (small) offset: a double holding ns since
 	 * the epoch would round to 256 ns */
-	int64_t d = (int64_t)((double)(int64_t)(ticks - m->base_ticks) / m->ticks_per_ns);
+	double q = (double)(int64_t)(ticks - m->base_ticks) / m->ticks_per_ns;
+	/* a calibration read back from a damaged black box may be anything: clamp */
+	int64_t d = q >= 9.2e18 ? INT64_MAX : q <= -9.2e18 ? INT64_MIN + 1 : (int64_t)q;
 	if (d < 0 && (uint64_t)-d > m->base_ns)
 		return 0;
 	return m->base_ns + (uint64_t)d;

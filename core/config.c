@@ -214,6 +214,16 @@ int ttlog_config_default(ttlog_config *cfg)
 			return env_fail(cfg, "TTLOG_SNAPSHOT_MODE", v,
 					"want an octal file mode 0600, 0640, 0604 or 0644");
 	}
+	if ((v = getenv("TTLOG_BLACKBOX")) != NULL) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return env_fail(cfg, "TTLOG_BLACKBOX", v, "want 1 (on) or 0 (off)");
+		cfg->blackbox = v[0] == '1' ? 1 : -1;
+	}
+	if ((v = getenv("TTLOG_BLACKBOX_DIR")) != NULL) {
+		if (v[0] == '\0' || strlen(v) > TTLOG_DIR_MAX)
+			return env_fail(cfg, "TTLOG_BLACKBOX_DIR", v, "empty or too long");
+		cfg->blackbox_dir = v;
+	}
 	if ((v = getenv("TTLOG_METRICS_FILE")) != NULL) {
 		if (v[0] == '\0' || strlen(v) > TTLOG_DIR_MAX)
 			return env_fail(cfg, "TTLOG_METRICS_FILE", v, "empty or too long");

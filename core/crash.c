@@ -124,7 +124,8 @@ static void crash_snapshot(int sig)
 		int level = __atomic_exchange_n(&ttlog__runtime_level, TTLOG_LEVEL_OFF,
 						__ATOMIC_RELAXED);
 		level_before_crash = level;
-		ttlog__snapshot(ttlog__signal_name(sig), NULL, 0, true);
+		if (ttlog__snapshot(ttlog__signal_name(sig), NULL, 0, true) == 0)
+			ttlog__box_crash_written(); /* the snapshot has the events */
 		__atomic_store_n(&ttlog__runtime_level, level, __ATOMIC_RELAXED);
 		/* relaxed: see the election above */
 		atomic_store_explicit(&crashing, -1, memory_order_relaxed);

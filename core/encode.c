@@ -180,15 +180,23 @@ static size_t decode_fields(const struct ttlog_callsite *cs, const struct ttlog_
 	return i;
 }
 
-static void put_callsites(struct enc *e)
+/* The callsite of an id: this process's table, or the recovered box's dictionary. */
+static const struct ttlog_callsite *cs_get(const struct ttlog__snapinfo *info, uint32_t id)
 {
-	uint32_t n = ttlog__callsite_count(), count = 0, id, i;
+	if (info->src == NULL)
+		return ttlog__callsite(id);
+	return id >= 1 && id <= info->src->ncs ? info->src->cs[id - 1] : NULL;
+}
+
+static void put_callsites(struct enc *e, const struct ttlog__snapinfo *info)
+{
+	uint32_t n = info->src ? info->src->ncs : ttlog__callsite_count(), count = 0, id, i;
 
 	for (id = 1; id <= n; id++)
-		count += ttlog__callsite(id) != NULL;
+		count += cs_get(info, id) != NULL;
 	put_array(e, count);
 	for (id = 1; id <= n && count > 0; id++) {
-		const struct ttlog_callsite *cs = ttlog__callsite(id);
+		const struct ttlog_callsite *cs = cs_get(info, id);
 		if (cs == NULL)
 			continue;
 		count--;
@@ -226,7 +234,7 @@ static void put_events(struct enc *e, const struct ttlog__snapinfo *info,
 	put_array(e, info->n - info->first);
 	for (i = info->first; i < info->n && e->err == 0; i++) {
 		const struct ttlog_callsite *cs =
-			ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK);
+			cs_get(info, recs[i].callsite & TTLOG_REC_ID_MASK);
 		nf = decode_fields(cs, &recs[i], f);
 		put_array(e, 3 + nf);
 		put_uint(e, ttlog__clock_to_ns(map, recs[i].ts));
@@ -264,7 +272,7 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 		for (i = info->first; i < info->n; i++) {
 			if (!(recs[i].callsite & TTLOG_REC_TRUNCATED))
 				continue;
-			nf = decode_fields(ttlog__callsite(recs[i].callsite & TTLOG_REC_ID_MASK),
+			nf = decode_fields(cs_get(info, recs[i].callsite & TTLOG_REC_ID_MASK),
 					   &recs[i], f);
 			for (k = 0; k < nf; k++) {
 				if (!f[k].truncated)
@@ -283,11 +291,11 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 
 /* The shards the snapshot merged, with the time window each kept (sharded variants;
  * an empty array for mpmc). Read from the ring right after the snapshot it describes. */
-static void put_shards(struct enc *e, const struct ttlog__clock_map *map)
+static void put_shards(struct enc *e, const struct ttlog__clock_map *map, bool recovered)
 {
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	struct ttlog_shard_window w[16];
-	size_t n = ring != NULL ? ring_windows(ring, 0, w, 16) : 0;
+	size_t n = ring != NULL && !recovered ? ring_windows(ring, 0, w, 16) : 0;
 
 	put_array(e, n);
 	for (size_t i = 0; i < n; i++) {
@@ -319,42 +327,53 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
 	struct ttlog__clock_map map;
 	const struct ttlog_ring_cut *c = &info->cut;
+	const struct ttlog__snapsrc *src = info->src;
 	/* acquire: pairs with the release in ttlog_init(); the ring is complete */
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	struct ttlog_ring_stats rs = {0}; /* push_path: which path the ring's pushes take */
 	struct ttlog__trigger_info ti;
-	int trig = ttlog__trigger_header(&ti);
+	int trig = src == NULL && ttlog__trigger_header(&ti);
+	uint64_t parent = src ? src->parent_pid : (uint64_t)ttlog__g.parent_pid;
+	int policy = src ? src->policy : ttlog__g.policy;
 	size_t n;
 
-	if (ring != NULL)
+	if (ring != NULL && src == NULL)
 		ring_stats(ring, &rs);
-	ttlog__clock_map_now(&ttlog__g.clock, &map);
+	if (src != NULL)
+		map = src->map;
+	else
+		ttlog__clock_map_now(&ttlog__g.clock, &map);
 	n = LZ4F_compressBegin(s->cctx, s->out, s->out_cap, &lz4_prefs);
 	if (LZ4F_isError(n))
 		return -EIO;
 	if ((e.err = write_all(fd, s->out, n)) < 0)
 		return e.err;
 
-	/* push_path: variants with two paths; trigger: a trigger's snapshot */
-	put_map(&e, 18 + (rs.push_path != NULL) + trig);
+	/* push_path: variants with two paths; parent_pid: a forked child's; trigger: a
+	 * trigger's snapshot */
+	put_map(&e, 18 + (rs.push_path != NULL) + (parent != 0) + trig);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
 	put_uint(&e, 1);
 	put_cstr(&e, "service");
-	put_cstr(&e, ttlog__g.service);
+	put_cstr(&e, src ? src->service : ttlog__g.service);
 	put_cstr(&e, "hostname");
-	put_cstr(&e, ttlog__g.hostname);
+	put_cstr(&e, src ? src->hostname : ttlog__g.hostname);
 	put_cstr(&e, "pid");
-	put_uint(&e, (uint64_t)getpid());
+	put_uint(&e, src ? src->pid : (uint64_t)getpid());
+	if (parent != 0) {
+		put_cstr(&e, "parent_pid");
+		put_uint(&e, parent);
+	}
 	put_cstr(&e, "reason");
 	put_cstr(&e, info->reason);
 	put_cstr(&e, "created_ns");
 	put_uint(&e, info->created_ns);
 	put_cstr(&e, "variant");
-	put_cstr(&e, ring_name());
+	put_cstr(&e, src ? src->variant : ring_name());
 	put_cstr(&e, "capacity");
-	put_uint(&e, ttlog__g.capacity);
+	put_uint(&e, src ? src->capacity : ttlog__g.capacity);
 	if (rs.push_path != NULL) {
 		put_cstr(&e, "push_path");
 		put_cstr(&e, rs.push_path);
@@ -362,17 +381,17 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "record_size");
 	put_uint(&e, TTLOG_RECORD_SIZE);
 	put_cstr(&e, "policy");
-	put_cstr(&e, ttlog__g.policy == TTLOG_POLICY_DROP ? "drop" : "overwrite");
+	put_cstr(&e, policy == TTLOG_POLICY_DROP ? "drop" : "overwrite");
 	put_cstr(&e, "clock");
 	put_map(&e, 2);
 	put_cstr(&e, "source");
-	put_cstr(&e, ttlog__g.clock.tsc ? "tsc" : "realtime");
+	put_cstr(&e, (src ? src->clock_tsc : ttlog__g.clock.tsc) ? "tsc" : "realtime");
 	put_cstr(&e, "ticks_per_sec");
 	put_double(&e, map.ticks_per_ns * 1e9);
 	put_cstr(&e, "counters");
-	put_map(&e, 9);
+	put_map(&e, 10);
 	put_cstr(&e, "logged");
-	put_uint(&e, c->stored + c->dropped);
+	put_uint(&e, c->stored + c->dropped + (src ? src->torn : 0));
 	put_cstr(&e, "kept");
 	put_uint(&e, c->kept - info->first);
 	put_cstr(&e, "overwritten");
@@ -382,13 +401,18 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "clipped");
 	put_uint(&e, info->first);
 	put_cstr(&e, "truncated");
-	put_uint(&e, atomic_load_explicit(&ttlog__g.truncated, memory_order_relaxed));
+	put_uint(&e, src ? src->truncated
+			 : atomic_load_explicit(&ttlog__g.truncated, memory_order_relaxed));
 	put_cstr(&e, "in_flight");
 	put_uint(&e, c->in_flight);
+	put_cstr(&e, "torn");
+	put_uint(&e, src ? src->torn : 0);
 	put_cstr(&e, "snapshots_written");
-	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed));
+	put_uint(&e, src ? 0
+			 : atomic_load_explicit(&ttlog__g.snapshots_written, memory_order_relaxed));
 	put_cstr(&e, "snapshot_failures");
-	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
+	put_uint(&e, src ? 0
+			 : atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
 	if (trig) {
 		put_cstr(&e, "trigger");
 		put_map(&e, 5);
@@ -404,11 +428,11 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 		put_uint(&e, ti.post_missed);
 	}
 	put_cstr(&e, "shards");
-	put_shards(&e, &map);
+	put_shards(&e, &map, src != NULL);
 	put_cstr(&e, "clipped_before_ns");
 	put_uint(&e, info->clip ? ttlog__clock_to_ns(&map, info->clip_ts) : 0);
 	put_cstr(&e, "callsites");
-	put_callsites(&e);
+	put_callsites(&e, info);
 	put_cstr(&e, "events");
 	put_events(&e, info, &map);
 	put_cstr(&e, "truncated");
@@ -477,14 +501,14 @@ int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity)
 	size_t n;
 
 	memset(s, 0, sizeof *s);
-	s->pool.base = ttlog__ring_alloc(TTLOG_LZ4POOL_BYTES);
+	s->pool.base = ttlog__anon_alloc(TTLOG_LZ4POOL_BYTES);
 	if (s->pool.base == NULL)
 		return -ENOMEM;
 	s->records_cap = capacity;
-	s->records = ttlog__ring_alloc(capacity * sizeof(struct ttlog_record));
-	s->chunk = ttlog__ring_alloc(TTLOG_CHUNK_SIZE);
+	s->records = ttlog__anon_alloc(capacity * sizeof(struct ttlog_record));
+	s->chunk = ttlog__anon_alloc(TTLOG_CHUNK_SIZE);
 	s->out_cap = LZ4F_compressBound(TTLOG_CHUNK_SIZE, &lz4_prefs) + LZ4F_HEADER_SIZE_MAX;
-	s->out = ttlog__ring_alloc(s->out_cap);
+	s->out = ttlog__anon_alloc(s->out_cap);
 	if (s->records == NULL || s->chunk == NULL || s->out == NULL)
 		goto fail;
 	if ((s->cctx = LZ4F_createCompressionContext_advanced(cmem, LZ4F_VERSION)) == NULL)

@@ -125,7 +125,21 @@ struct ttlog__snapres {
 	char tmp_name[64];            /* the temporary file being written, "" if none */
 };
 
+/* A snapshot of another process (a recovered black box, recover.c): what the encoder
+ * otherwise takes from ttlog__g, the callsite table and the ring. */
+struct ttlog__snapsrc {
+	const char *service, *hostname, *variant;
+	int policy;
+	int clock_tsc;
+	uint64_t pid, parent_pid, capacity, truncated;
+	uint64_t torn; /* records cut by the death */
+	struct ttlog__clock_map map;
+	const struct ttlog_callsite *const *cs; /* cs[id - 1]; NULL where an id is missing */
+	uint32_t ncs;
+};
+
 struct ttlog__snapinfo {
+	const struct ttlog__snapsrc *src; /* NULL: this process */
 	const char *reason;
 	uint64_t created_ns;
 	struct ttlog_ring_cut cut;
@@ -151,6 +165,11 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
  * snapshot reads after its ring snapshot are its own. Async-signal-safe. */
 int ttlog__snapres_try(void);
 void ttlog__snapres_give(void);
+/* Write info's snapshot (records in s) as a file in dirfd with the given mode, named
+ * after pid: temporary file, fsync, final name without replacing, fsync of the directory.
+ * name receives the file's name. 0 or a negative errno. Allocates nothing. */
+int ttlog__snapfile_write(struct ttlog__snapres *s, int dirfd, unsigned mode, uint64_t pid,
+			  const struct ttlog__snapinfo *info, char *name, size_t name_len);
 /* Write a snapshot. crash: called from the crash handler (no allocation, no retention
  * pass, bounded wait for a snapshot in progress). path (may be NULL) receives the
  * file's path. 0 or a negative errno; failures are counted and, unless quiet, printed. */
@@ -267,6 +286,42 @@ void ttlog__trigger_after_fork(void);
 /* Replace path atomically with the Prometheus text of the counters: 0 or a negative
  * errno. */
 int ttlog__metrics_write_file(const char *path);
+/* ---- black box (box.c) and recovery (recover.c) ---- */
+
+/* Memory that never goes to the black box (snapshot buffers): anonymous, populated. */
+void *ttlog__anon_alloc(size_t bytes);
+/* "/dev/shm/ttlog-<euid>" into buf. */
+const char *ttlog__box_default_dir(char *buf, size_t len);
+/* Open (creating it 0700 when missing and create is set) a box directory: it must be a
+ * directory, not a symlink, owned by the effective uid and not writable by group or
+ * other. The descriptor, or a negative errno with msg saying why. */
+int ttlog__box_dir_open(const char *dir, bool create, char *msg, size_t len);
+/* Field 22 of /proc/<pid>/stat (the start time in clock ticks after boot). 0 or -errno. */
+int ttlog__proc_start_time(pid_t pid, uint64_t *out);
+/* Create and map this process's box in dir for the variant and capacity (ttlog__g's
+ * clock, service, hostname, dir and policy are set). 0, or a negative errno and msg. */
+int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char *msg,
+		    size_t len);
+bool ttlog__box_active(void);
+/* Unmap and remove the box (ttlog_shutdown, after the ring is destroyed). */
+void ttlog__box_close(void);
+/* The crash snapshot is written: remove the box's file (async-signal-safe). */
+void ttlog__box_crash_written(void);
+/* In a forked child: a box of its own, a copy of the parent's. */
+void ttlog__box_after_fork(void);
+/* Ring memory from the box (page-aligned, zero, its file pages allocated), or NULL when
+ * there is no box or no room left. No system call but one fallocate; async-signal-safe. */
+void *ttlog__box_carve(size_t bytes);
+bool ttlog__box_owns(const void *p);
+/* Append a registered callsite to the box's dictionary (async-signal-safe). */
+void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs);
+/* Count an event in the box: which 0 dropped outside the rings, 1 truncated. */
+void ttlog__box_count(int which);
+/* ttlog_init(): list the boxes of dead processes of this service and snapshot directory in
+ * the box directory; the writer thread, at its start, recovers them into the snapshot
+ * directory (ttlog__recover_peers: nothing at all when the list is empty). */
+void ttlog__recover_scan(void);
+void ttlog__recover_peers(void);
 
 /* ---- the running library (ttlog.c) ---- */
 
@@ -284,6 +339,7 @@ struct ttlog__state {
 	char dir[TTLOG_DIR_MAX + 1];
 	char service[TTLOG_SERVICE_MAX];
 	char hostname[256];
+	char box_dir[TTLOG_DIR_MAX + 1]; /* "" when running without a black box */
 	struct ttlog__snapres snap;
 	/* this process, and the process it was forked from (0: not a forked child): set by
 	 * init and by the fork child handler */

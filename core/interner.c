@@ -239,9 +239,11 @@ TTLOG_API int ttlog_builder_commit(ttlog_builder *b)
 		return -E2BIG;
 	if ((err = ttlog__interner_callsite(b, &id)) < 0) {
 		/* full: dropped (relaxed: a counter); -EINVAL is not an event */
-		if (err == -ENOSPC)
+		if (err == -ENOSPC) {
 			atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1,
 						  memory_order_relaxed);
+			ttlog__box_count(0);
+		}
 		return err;
 	}
 	avail = TTLOG_PAYLOAD_SIZE - fixed;

@@ -82,6 +82,7 @@ struct ttlog_snapshot_file {
 
 	const char *service, *hostname, *reason, *variant;
 	uint64_t pid, created_ns, capacity, clipped_before_ns;
+	uint64_t parent_pid, torn; /* 0 when the file has no such key */
 	ttlog_snapshot_counters counters;
 
 	struct callsite *cs; /* sorted by id, ids unique */
@@ -1035,18 +1036,19 @@ static int parse_truncated(struct rd *r)
 
 enum { K_COUNTERS_LOGGED, K_COUNTERS_KEPT, K_COUNTERS_OVERWRITTEN, K_COUNTERS_DROPPED,
        K_COUNTERS_TRUNCATED, K_COUNTERS_IN_FLIGHT, K_COUNTERS_WRITTEN, K_COUNTERS_FAILURES,
-       K_COUNTERS_CLIPPED, K_COUNTERS_N };
+       K_COUNTERS_CLIPPED, K_COUNTERS_TORN, K_COUNTERS_N };
 static const char *const counter_keys[K_COUNTERS_N] = {
 	"logged",    "kept",      "overwritten",       "dropped",
 	"truncated", "in_flight", "snapshots_written", "snapshot_failures",
-	"clipped"};
+	"clipped",   "torn"};
 
 static int parse_counters(struct rd *r)
 {
 	ttlog_snapshot_counters *c = &r->s->counters;
 	uint64_t *dst[K_COUNTERS_N] = {&c->logged,   &c->kept,      &c->overwritten,
 				       &c->dropped,  &c->truncated, &c->in_flight,
-				       NULL,         NULL,          &c->clipped};
+				       NULL,         NULL,          &c->clipped,
+				       &r->s->torn};
 	struct cont m;
 	char key[32];
 	size_t klen;
@@ -1123,11 +1125,11 @@ static int parse_clock(struct rd *r)
 
 enum { K_FORMAT, K_VERSION, K_SERVICE, K_HOSTNAME, K_PID, K_REASON, K_CREATED, K_VARIANT,
        K_CAPACITY, K_RECORD_SIZE, K_POLICY, K_CLOCK, K_COUNTERS, K_CALLSITES, K_EVENTS,
-       K_TRUNCATED, K_CLIPPED_BEFORE, K_N };
+       K_TRUNCATED, K_CLIPPED_BEFORE, K_PARENT_PID, K_N };
 static const char *const top_keys[K_N] = {
 	"format",   "version",     "service", "hostname", "pid",      "reason",
 	"created_ns", "variant",   "capacity", "record_size", "policy", "clock",
-	"counters", "callsites",   "events",  "truncated", "clipped_before_ns"};
+	"counters", "callsites",   "events",  "truncated", "clipped_before_ns", "parent_pid"};
 
 static int parse_snapshot(ttlog_snapshot_file *s)
 {
@@ -1197,6 +1199,7 @@ static int parse_snapshot(ttlog_snapshot_file *s)
 		case K_VARIANT: err = get_cstr(&r, "variant", &s->variant); break;
 		case K_POLICY: err = get_cstr(&r, "policy", &policy); break;
 		case K_PID: err = get_uint(&r, "pid", &s->pid); break;
+		case K_PARENT_PID: err = get_uint(&r, "parent_pid", &s->parent_pid); break;
 		case K_CREATED: err = get_uint(&r, "created_ns", &s->created_ns); break;
 		case K_CAPACITY: err = get_uint(&r, "capacity", &s->capacity); break;
 		case K_RECORD_SIZE: err = get_uint(&r, "record_size", &version); break;
@@ -1509,6 +1512,16 @@ TTLOG_API const char *ttlog_snapshot_reason(const ttlog_snapshot_file *s)
 TTLOG_API const char *ttlog_snapshot_variant(const ttlog_snapshot_file *s)
 {
 	return s ? s->variant : "";
+}
+
+TTLOG_API uint64_t ttlog_snapshot_parent_pid(const ttlog_snapshot_file *s)
+{
+	return s->parent_pid;
+}
+
+TTLOG_API uint64_t ttlog_snapshot_torn(const ttlog_snapshot_file *s)
+{
+	return s->torn;
 }
 
 TTLOG_API uint64_t ttlog_snapshot_pid(const ttlog_snapshot_file *s)

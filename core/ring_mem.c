@@ -1,8 +1,10 @@
 /*
- * ring_mem.c - the one place ring memory comes from: anonymous, page-aligned, zeroed
- * and populated at creation (MAP_POPULATE), so no page fault lands on a log call.
- * ttlog__ring_alloc_bound: the same, with a memory policy applied before the pages are
- * first touched (numa rings bound to their node).
+ * ring_mem.c - the one place ring memory comes from: page-aligned, zeroed and populated
+ * at creation, so no page fault lands on a log call. While ttlog runs with a black box
+ * (box.c) it is carved from the box's file; otherwise, or when the box has no room left,
+ * it is anonymous (MAP_POPULATE). ttlog__ring_alloc_bound: the same, with a memory policy
+ * applied before the pages are first touched (numa rings bound to their node).
+ * ttlog__anon_alloc: memory that never goes to the box (snapshot buffers).
  */
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -19,7 +21,18 @@ uint64_t ttlog__ring_maps(void)
 	return atomic_load_explicit(&ring_maps, memory_order_relaxed);
 }
 
-void *ttlog__ring_alloc(size_t bytes)
+/* Touch every page (the box's file pages are allocated already; this maps them), with no
+ * system call: a carve may run in a signal handler. */
+static void touch(void *p, size_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t step = page > 0 ? (size_t)page : 4096, off;
+
+	for (off = 0; off < bytes; off += step)
+		((volatile unsigned char *)p)[off] = 0;
+}
+
+void *ttlog__anon_alloc(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -29,35 +42,46 @@ void *ttlog__ring_alloc(size_t bytes)
 	return p;
 }
 
+void *ttlog__ring_alloc(size_t bytes)
+{
+	void *p = ttlog__box_carve(bytes);
+
+	if (p == NULL)
+		return ttlog__anon_alloc(bytes);
+	atomic_fetch_add_explicit(&ring_maps, 1, memory_order_relaxed);
+	touch(p, bytes);
+	return p;
+}
+
 void ttlog__ring_free(void *p, size_t bytes)
 {
-	if (p != NULL)
+	/* box memory goes with the box */
+	if (p != NULL && !ttlog__box_owns(p))
 		munmap(p, bytes);
 }
 
 /* Pre-fault without MAP_POPULATE, which would touch the pages before bind() ran. */
 static void prefault(void *p, size_t bytes)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t step = page > 0 ? (size_t)page : 4096, off;
-
 #ifdef MADV_POPULATE_WRITE
 	if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
 		return;
 #endif
 	/* the mapping is zero-filled: writing a zero to each page faults it in */
-	for (off = 0; off < bytes; off += step)
-		((volatile unsigned char *)p)[off] = 0;
+	touch(p, bytes);
 }
 
 void *ttlog__ring_alloc_bound(size_t bytes, int (*bind)(void *p, size_t bytes, void *arg),
 			      void *arg, int *bound)
 {
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = ttlog__box_carve(bytes);
 	int ok = 0;
 
-	if (p == MAP_FAILED)
-		return NULL;
+	if (p == NULL) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+	}
 	atomic_fetch_add_explicit(&ring_maps, 1, memory_order_relaxed);
 	if (bind != NULL)
 		ok = bind(p, bytes, arg) == 0;

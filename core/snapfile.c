@@ -119,7 +119,7 @@ void ttlog__snapres_give(void)
  * /proc/self/fd, which needs no capability (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH:
  * it is the fallback when /proc is missing); a named one is renamed with RENAME_NOREPLACE,
  * or linked and unlinked where the file system lacks it. */
-static int link_final(struct ttlog__snapres *s, int fd, bool anon, const char *name)
+static int link_final(struct ttlog__snapres *s, int dirfd, int fd, bool anon, const char *name)
 {
 	if (anon) {
 		char proc[40];
@@ -127,35 +127,35 @@ static int link_final(struct ttlog__snapres *s, int fd, bool anon, const char *n
 
 		ttlog__fmt_str(proc, sizeof proc, &pos, "/proc/self/fd/");
 		ttlog__fmt_u64(proc, sizeof proc, &pos, (uint64_t)fd);
-		if (linkat(AT_FDCWD, proc, ttlog__g.dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
 			return 0;
 		if (errno != ENOENT)
 			return -errno;
-		if (linkat(fd, "", ttlog__g.dirfd, name, AT_EMPTY_PATH) == 0)
+		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
 			return 0;
 		return -errno;
 	}
-	if (renameat2(ttlog__g.dirfd, s->tmp_name, ttlog__g.dirfd, name, RENAME_NOREPLACE) == 0)
+	if (renameat2(dirfd, s->tmp_name, dirfd, name, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -errno;
-	if (linkat(ttlog__g.dirfd, s->tmp_name, ttlog__g.dirfd, name, 0) < 0)
+	if (linkat(dirfd, s->tmp_name, dirfd, name, 0) < 0)
 		return -errno;
-	unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+	unlinkat(dirfd, s->tmp_name, 0);
 	return 0;
 }
 
 /* Give the temporary file its final name: ttlog-{pid}-{stamp}-{reason}[-n].bin, the first
  * n that is free. */
-static int publish(struct ttlog__snapres *s, int fd, bool anon, const char *reason,
-		   uint64_t ns, char *name, size_t len)
+static int publish(struct ttlog__snapres *s, int dirfd, uint64_t pid, int fd, bool anon,
+		   const char *reason, uint64_t ns, char *name, size_t len)
 {
 	for (unsigned n = 0; n < 10000; n++) {
 		size_t pos = 0;
 		int err;
 
 		ttlog__fmt_str(name, len, &pos, "ttlog-");
-		ttlog__fmt_u64(name, len, &pos, (uint64_t)getpid());
+		ttlog__fmt_u64(name, len, &pos, pid);
 		ttlog__fmt_str(name, len, &pos, "-");
 		ttlog__fmt_stamp(name, len, &pos, ns);
 		ttlog__fmt_str(name, len, &pos, "-");
@@ -165,7 +165,7 @@ static int publish(struct ttlog__snapres *s, int fd, bool anon, const char *reas
 			ttlog__fmt_u64(name, len, &pos, n);
 		}
 		ttlog__fmt_str(name, len, &pos, ".bin");
-		if ((err = link_final(s, fd, anon, name)) != -EEXIST)
+		if ((err = link_final(s, dirfd, fd, anon, name)) != -EEXIST)
 			return err;
 	}
 	return -EEXIST;
@@ -206,14 +206,14 @@ static int lock_fd(int fd, short type)
 }
 
 /* A new temporary file with no name (O_TMPFILE), or -errno. */
-static int open_anon(void)
+static int open_anon(int dirfd)
 {
 	int fd;
 
 	/* relaxed: tmpfile_off is a hint (see its definition) */
 	if (ttlog__test_no_tmpfile || atomic_load_explicit(&tmpfile_off, memory_order_relaxed))
 		return -EOPNOTSUPP;
-	fd = openat(ttlog__g.dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int err = -errno;
 		/* not supported by this kernel (EISDIR) or file system (EOPNOTSUPP) */
@@ -229,7 +229,7 @@ static int open_anon(void)
  * and never fails the snapshot: another random name is tried. The lock is taken after the
  * create, so a cleaner may take it first and remove the file: then the lock fails, or the
  * file has no link left once we hold it, and we start again with a new name. */
-static int open_named(struct ttlog__snapres *s)
+static int open_named(struct ttlog__snapres *s, int dirfd)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		struct stat st;
@@ -240,7 +240,7 @@ static int open_named(struct ttlog__snapres *s)
 		ttlog__fmt_u64(s->tmp_name, sizeof s->tmp_name, &pos, (uint64_t)getpid());
 		ttlog__fmt_str(s->tmp_name, sizeof s->tmp_name, &pos, "-");
 		fmt_hex64(s->tmp_name, sizeof s->tmp_name, &pos, random64());
-		fd = openat(ttlog__g.dirfd, s->tmp_name,
+		fd = openat(dirfd, s->tmp_name,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			err = -errno;
@@ -258,7 +258,7 @@ static int open_named(struct ttlog__snapres *s)
 		}
 		close(fd); /* a cleaner has it: it removes the name, not us */
 		if (err != -EAGAIN && err != -EACCES) {
-			unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+			unlinkat(dirfd, s->tmp_name, 0);
 			s->tmp_name[0] = '\0';
 			return err;
 		}
@@ -268,10 +268,10 @@ static int open_named(struct ttlog__snapres *s)
 }
 
 /* Drop a temporary file that was not published. */
-static void discard(struct ttlog__snapres *s, int fd)
+static void discard(struct ttlog__snapres *s, int dirfd, int fd)
 {
 	if (s->tmp_name[0] != '\0')
-		unlinkat(ttlog__g.dirfd, s->tmp_name, 0);
+		unlinkat(dirfd, s->tmp_name, 0);
 	s->tmp_name[0] = '\0';
 	close(fd);
 }
@@ -310,7 +310,6 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 {
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	struct ttlog__snapinfo info;
-	int fd, err;
 
 	if (ring == NULL)
 		return -ESRCH;
@@ -324,16 +323,26 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 	info.clip_ts = 0;
 	if (ttlog__g.snapshot_clip)
 		clip_window(ring, &info, s->records);
+	info.src = NULL;
+	return ttlog__snapfile_write(s, ttlog__g.dirfd,
+				     ttlog__g.snapshot_mode != 0 ? ttlog__g.snapshot_mode : 0600,
+				     (uint64_t)getpid(), &info, name, name_len);
+}
+
+int ttlog__snapfile_write(struct ttlog__snapres *s, int dirfd, unsigned mode, uint64_t pid,
+			  const struct ttlog__snapinfo *info, char *name, size_t name_len)
+{
+	const char *reason = info->reason;
+	int fd, err;
 
 	/* O_TMPFILE first; once more on a named file if its link through /proc fails */
 	for (int attempt = 0;; attempt++) {
-		unsigned mode = ttlog__g.snapshot_mode != 0 ? ttlog__g.snapshot_mode : 0600;
 		bool anon = true, retry = false;
 
 		s->tmp_name[0] = '\0';
-		if ((fd = open_anon()) < 0) {
+		if ((fd = open_anon(dirfd)) < 0) {
 			anon = false;
-			if ((fd = open_named(s)) < 0)
+			if ((fd = open_named(s, dirfd)) < 0)
 				return fd;
 		}
 		/* 0600 at creation, so nothing is readable by others before this; fchmod, not
@@ -342,18 +351,19 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 		if (err == 0 && ttlog__test_tmp_hook != NULL)
 			ttlog__test_tmp_hook(fd, s->tmp_name);
 		if (err == 0)
-			err = ttlog__encode(s, &info, fd);
+			err = ttlog__encode(s, info, fd);
 		if (err == 0 && fsync(fd) < 0)
 			err = -errno;
 		/* published before close: a named file keeps its lock until it has its final
 		 * name, an anonymous one is linked through its descriptor */
 		if (err == 0) {
-			err = publish(s, fd, anon, reason, info.created_ns, name, name_len);
+			err = publish(s, dirfd, pid, fd, anon, reason, info->created_ns, name,
+				      name_len);
 			retry = anon && attempt == 0 && err != -EEXIST && err != -ENOSPC &&
 				err != -EDQUOT;
 		}
 		if (err < 0) {
-			discard(s, fd);
+			discard(s, dirfd, fd);
 			if (!retry)
 				return err;
 			/* the link failed, not the write: named files from now on */
@@ -364,7 +374,7 @@ static int write_snapshot(struct ttlog__snapres *s, const char *reason, char *na
 		close(fd); /* after fsync: nothing left to report */
 		break;
 	}
-	if (fsync(ttlog__g.dirfd) < 0)
+	if (fsync(dirfd) < 0)
 		return -errno; /* the file is complete; its directory entry may not be durable */
 	return 0;
 }

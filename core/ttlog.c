@@ -60,6 +60,7 @@ static void after_fork_child(void)
 	ttlog__g.snap.tmp_name[0] = '\0';
 	ttlog__crash_after_fork();
 	ttlog__trigger_after_fork();
+	ttlog__box_after_fork(); /* never write into the parent's box */
 	ttlog__writer_after_fork();
 }
 
@@ -87,16 +88,19 @@ commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_rec
 			/* table or arena full: dropped (relaxed: a counter). A callsite no
 			 * snapshot may hold (-EINVAL: level OFF or above, ...) is not an event:
 			 * neither recorded nor counted. */
-			if (reg == -ENOSPC)
+			if (reg == -ENOSPC) {
 				atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1,
 							  memory_order_relaxed);
+				ttlog__box_count(0);
+			}
 			return;
 		}
 		id = (uint32_t)reg;
 	}
-	if (r->callsite & TTLOG_REC_TRUNCATED)
-		/* relaxed: a counter */
+	if (r->callsite & TTLOG_REC_TRUNCATED) {
 		atomic_fetch_add_explicit(&ttlog__g.truncated, 1, memory_order_relaxed);
+		ttlog__box_count(1);
+	}
 	self = tl_self;
 	/* relaxed: a new generation has only to be seen by a later event; thread_setup()
 	 * reads it again with acquire */
@@ -269,15 +273,32 @@ TTLOG_API int ttlog_init(const ttlog_config *user)
 	atomic_store_explicit(&ttlog__g.snapshots_timed, 0, memory_order_relaxed);
 	atomic_store_explicit(&ttlog__g.snapshot_ns_last, 0, memory_order_relaxed);
 
+	ttlog__g.box_dir[0] = '\0';
+	if (cfg->blackbox >= 0) {
+		const char *bd = cfg->blackbox_dir;
+		char def_dir[64];
+		if (bd == NULL)
+			bd = ttlog__box_default_dir(def_dir, sizeof def_dir);
+		if (bd[0] == '\0' || strlen(bd) > TTLOG_DIR_MAX) {
+			err = fail(-EINVAL, "%s", "blackbox_dir: empty or too long");
+			goto fail_dir;
+		}
+		if ((err = ttlog__box_open(bd, ring_name(), capacity, errmsg, sizeof errmsg)) < 0) {
+			ttlog__report(errmsg, " (TTLOG_BLACKBOX=0 runs without it)");
+			goto fail_dir;
+		}
+		strcpy(ttlog__g.box_dir, bd);
+		ttlog__recover_scan(); /* the writer recovers what it finds */
+	}
 	if ((err = ttlog__interner_init(cfg->interner_bytes ? cfg->interner_bytes : 1u << 20)) < 0) {
 		fail(err, "%s", "interner: out of memory");
-		goto fail_dir;
+		goto fail_box;
 	}
 	rc.capacity = capacity;
 	rc.policy = cfg->policy;
 	if ((err = ring_create(&ring, &rc)) < 0) {
 		fail(err, "ring: cannot reserve %s events", "the configured");
-		goto fail_dir;
+		goto fail_box;
 	}
 	ttlog__g.capacity = ring_capacity(ring);
 	if ((err = ttlog__snapres_init(&ttlog__g.snap,
@@ -310,6 +331,9 @@ fail_snap:
 	ttlog__snapres_fini(&ttlog__g.snap);
 fail_ring:
 	ring_destroy(ring);
+fail_box:
+	ttlog__box_close();
+	ttlog__g.box_dir[0] = '\0';
 fail_dir:
 	ttlog__trigger_fini();
 	close(ttlog__g.dirfd);
@@ -333,6 +357,8 @@ TTLOG_API void ttlog_shutdown(void)
 	ttlog__snapres_fini(&ttlog__g.snap);
 	ttlog__trigger_fini();
 	ring_destroy(ring);
+	ttlog__box_close(); /* ended normally: nothing to recover */
+	ttlog__g.box_dir[0] = '\0';
 	close(ttlog__g.dirfd);
 	ttlog__g.dirfd = -1;
 }

@@ -28,6 +28,7 @@ static struct {
 	struct pending pending[TTLOG_PENDING_MAX];
 	struct sigaction old_sig;
 	bool running;
+	bool recover; /* ttlog_init's writer: recover the boxes of dead predecessors first */
 } w = {.efd = -1};
 
 /* The longest single poll: an interval of up to a year (2^35 ms) does not fit poll's int
@@ -121,6 +122,8 @@ static void *writer_main(void *arg)
 	sigfillset(&mask);
 	ttlog__crash_signals_del(&mask);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (w.recover)
+		ttlog__recover_peers();
 	for (;;) {
 		/* A3: acquire, pairs with R3 in ttlog__writer_stop(): a request made before the
 		 * stop is in its slot by the scan below (loaded first, so none is missed) */
@@ -198,6 +201,7 @@ void ttlog__writer_after_fork(void)
 	if (!w.running)
 		return;
 	w.running = false;
+	w.recover = false; /* the parent's writer does it */
 	close(w.efd);
 	w.efd = -1;
 	if (start_thread() < 0)
@@ -210,6 +214,7 @@ int ttlog__writer_start(void)
 	struct sigaction sa;
 	int err;
 
+	w.recover = ttlog__g.box_dir[0] != '\0';
 	if ((err = start_thread()) < 0)
 		return err;
 	if (ttlog__g.snapshot_signal != 0) {

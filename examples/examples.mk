@@ -9,6 +9,8 @@
 #                        example) and tests/view/test_tui.sh (--interactive driven in tmux)
 #   make fuzz            libFuzzer over ttlog_snapshot_open_mem() for FUZZ_SECONDS (600)
 #   make fuzz-quick      the same for 60 s (CI)
+#   make fuzz-recover    libFuzzer over ttlog_recover() (black boxes) for FUZZ_SECONDS;
+#                        fuzz-recover-quick: 60 s
 #
 # Test scripts get TTLOG_BIN=$(B) and TTLOG_TEST_SAN=$(SAN) from the root test-one loop.
 
@@ -17,7 +19,7 @@ EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLES:%=$(EX_B)/%)
 VIEW_FIXTURES := $(if $(wildcard tests/view/fixtures.c),$(B)/view/fixtures)
 
-.PHONY: examples fuzz fuzz-quick fuzz-build
+.PHONY: examples fuzz fuzz-quick fuzz-build fuzz-recover fuzz-recover-quick fuzz-recover-build
 
 $(EX_B)/%: examples/%.c $(B)/libttlog.a
 	@mkdir -p $(dir $@)
@@ -90,3 +92,37 @@ fuzz: fuzz-build
 
 fuzz-quick: fuzz-build
 	$(call FUZZ_RUN,60)
+
+# ---- fuzzing the black box recoverer ---------------------------------------------------
+# The whole library instrumented (recovery writes a snapshot through the encoder); seeds:
+# real boxes of every variant compacted to a few KiB (tests/fuzz/gen_box_seeds.c).
+FUZZ_LIB_SRC := $(CORE_SRC) $(VARIANTS:%=variants/%.c) variants/registry.c
+FUZZ_RECOVER_RUN = ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  $(FUZZ_B)/fuzz_recover -max_total_time=$(1) -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  -max_len=65536 -timeout=20 -print_final_stats=1 \
+  -artifact_prefix=$(FUZZ_B)/recover-artifacts/ $(FUZZ_B)/recover-corpus $(FUZZ_B)/box-seeds
+
+$(FUZZ_B)/fuzz_recover: tests/fuzz/fuzz_recover.c $(FUZZ_LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -pthread -DTTLOG_VARIANT_DYNAMIC -fvisibility=hidden \
+	  -DTTLOG_BUILDING_LIBRARY tests/fuzz/fuzz_recover.c $(FUZZ_LIB_SRC) -o $@ $(LIBS)
+
+$(FUZZ_B)/gen_box_seeds: tests/fuzz/gen_box_seeds.c core/box.h $(B)/libttlog-all.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ -Wl,--whole-archive $(B)/libttlog-all.a \
+	  -Wl,--no-whole-archive $(LIBS)
+
+$(FUZZ_B)/box-seeds/.stamp: $(FUZZ_B)/gen_box_seeds
+	rm -rf $(FUZZ_B)/box-seeds && mkdir -p $(FUZZ_B)/box-seeds
+	$(FUZZ_B)/gen_box_seeds $(FUZZ_B)/box-seeds
+	@touch $@
+
+fuzz-recover-build: $(DEPS_STAMP) $(FUZZ_B)/fuzz_recover $(FUZZ_B)/box-seeds/.stamp
+	@mkdir -p $(FUZZ_B)/recover-corpus $(FUZZ_B)/recover-artifacts
+
+fuzz-recover: fuzz-recover-build
+	$(call FUZZ_RECOVER_RUN,$(FUZZ_SECONDS))
+
+fuzz-recover-quick: fuzz-recover-build
+	$(call FUZZ_RECOVER_RUN,60)

@@ -339,6 +339,9 @@ bool impl_is_variant(const struct impl *im);
 int bench_run_helper(const char *cmd, const char *const *keys, double *values, int nkeys,
 		     char *err, size_t errlen);
 
+/* The black box setting bench_ttlog_init() applies (ttlog_config.blackbox: 0 default
+ * (on), 1 on, -1 off); exp_blackbox sets it around its init. */
+extern int bench_blackbox;
 /* Initialise ttlog for a variant with the harness's defaults (snapshot dir, quiet). */
 int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capacity,
 		     int policy);
@@ -346,7 +349,7 @@ int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capa
 /* The experiments (one per file: exp_*.c). */
 extern const struct experiment exp_throughput, exp_buffer_ops, exp_pc_matrix, exp_latency,
 	exp_threads_1024, exp_rings_100k, exp_memory, exp_memory_matrix, exp_snapshot,
-	exp_indirect, exp_locked;
+	exp_indirect, exp_locked, exp_blackbox;
 /* ttlog-bench --locked-child=...: the traced child of the locked experiment (exp_locked.c) */
 int exp_locked_child(const char *arg);
 

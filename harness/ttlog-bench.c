@@ -39,7 +39,7 @@
 static const struct experiment *const all_experiments[] = {
 	&exp_throughput, &exp_buffer_ops, &exp_pc_matrix,    &exp_latency,  &exp_threads_1024,
 	&exp_rings_100k, &exp_memory,     &exp_memory_matrix, &exp_snapshot, &exp_indirect,
-	&exp_locked,
+	&exp_locked,     &exp_blackbox,
 };
 #define NEXP ((int)(sizeof all_experiments / sizeof all_experiments[0]))
 
@@ -307,6 +307,8 @@ static void setup_impls(struct bench_ctx *c, const char *variants, const char *b
 	}
 }
 
+int bench_blackbox;
+
 int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capacity, int policy)
 {
 	ttlog_config cfg;
@@ -325,6 +327,7 @@ int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capa
 	cfg.snapshot_keep = 0;
 	cfg.snapshot_signal = 0;
 	cfg.final_snapshot = false;
+	cfg.blackbox = bench_blackbox;
 	err = ttlog_init(&cfg);
 	if (err < 0)
 		run_note("%s: ttlog_init(capacity=%zu): %s (%s)", variant, capacity,

@@ -5,7 +5,7 @@
 # Environment: VARIANTS (e.g. "mpmc spsc numa"), BIN (plain programs), ASAN_BIN and
 # TSAN_BIN (sanitized heavy_stress_test), STRESS_OUT (default benchmark_reports), QUICK,
 # FULL, STRESS_ONLY (a space-separated subset of: heavy sanitizers distributed crash
-# faults), STRESS_SEED (repeat a run).
+# faults blackbox), STRESS_SEED (repeat a run).
 #
 # Every scenario runs even when one fails; each failure is named on stderr and in the
 # table, and the exit status is 1. A scenario that hangs is killed by `timeout` (a hang
@@ -18,7 +18,7 @@ TSAN_BIN=${TSAN_BIN:-}
 OUT=${STRESS_OUT:-benchmark_reports}
 QUICK=${QUICK:-}
 FULL=${FULL:-}
-ONLY=${STRESS_ONLY:-heavy sanitizers distributed crash faults}
+ONLY=${STRESS_ONLY:-heavy sanitizers distributed crash faults blackbox}
 SEED=${STRESS_SEED:-$(date +%s)}
 export QUICK
 
@@ -29,8 +29,11 @@ ROWS=$OUT/.reliability-rows.$$
 FAILS=$OUT/.reliability-fails.$$
 : >"$ROWS"
 : >"$FAILS"
-trap 'rm -f "$ROWS" "$FAILS"' EXIT
-export TTLOG_STRESS_CSV="$ROWS"
+# the black boxes of the processes the scenarios kill go to a directory of this run, not
+# to the default one, and go with it
+BOXES=$(mktemp -d /dev/shm/ttlog-stress-boxes-XXXXXX) || exit 1
+trap 'rm -f "$ROWS" "$FAILS"; rm -rf "$BOXES"' EXIT
+export TTLOG_STRESS_CSV="$ROWS" TTLOG_BLACKBOX_DIR="$BOXES"
 
 if [ -n "$QUICK" ]; then mode=quick; elif [ -n "$FULL" ]; then mode=full; else mode=default; fi
 start_all=$(date +%s)
@@ -59,13 +62,13 @@ run() {
 # durations and sizes per mode
 if [ "$mode" = quick ]; then
 	HEAVY_S=8 CHURN_S=5 SAN_S=2 T1024_PER=200 DIST_S=6 DIST_ROUNDS=1 CRASH_ROUNDS=1
-	CRASH_CAP=262144 FULLDISK_S=10 KILL_ROUNDS=3
+	CRASH_CAP=262144 FULLDISK_S=10 KILL_ROUNDS=3 BOX_KILLS=20
 elif [ "$mode" = full ]; then
 	HEAVY_S=120 CHURN_S=60 SAN_S=20 T1024_PER=2000 DIST_S=60 DIST_ROUNDS=3 CRASH_ROUNDS=3
-	CRASH_CAP=1048576 FULLDISK_S=60 KILL_ROUNDS=20
+	CRASH_CAP=1048576 FULLDISK_S=60 KILL_ROUNDS=20 BOX_KILLS=300
 else
 	HEAVY_S=30 CHURN_S=15 SAN_S=8 T1024_PER=1000 DIST_S=20 DIST_ROUNDS=1 CRASH_ROUNDS=1
-	CRASH_CAP=1048576 FULLDISK_S=60 KILL_ROUNDS=5
+	CRASH_CAP=1048576 FULLDISK_S=60 KILL_ROUNDS=5 BOX_KILLS=100
 fi
 
 # the sanitizers: ttlog's crash handler owns the crash signals; leaks are failures
@@ -134,6 +137,12 @@ fi
 if want faults; then
 	run faults "$vlist" 3600 "$BIN/fault_matrix" --variants="$vlist" \
 		--full-disk-seconds="$FULLDISK_S" --kill-rounds="$KILL_ROUNDS"
+fi
+
+if want blackbox; then
+	# SIGKILL at random moments (per variant), and the OOM killer where cgroup v2 allows
+	run blackbox "$vlist" 3600 "$BIN/blackbox_kill" --variants="$vlist" \
+		--kills="$BOX_KILLS" --oom=1 --seed="$SEED"
 fi
 
 if want distributed; then

@@ -38,14 +38,16 @@ static void test_layout_is_pinned(void **state)
 	OFFSET_IS(env_error, 68);
 	OFFSET_IS(env_errmsg, 72);
 	OFFSET_IS(snapshot_mode, 232);
-	OFFSET_IS(metrics_file, 240);
-	OFFSET_IS(metrics_interval_s, 248);
-	OFFSET_IS(trigger_level, 256);
-	OFFSET_IS(trigger_post_ms, 264);
-	OFFSET_IS(trigger_min_interval_s, 268);
-	OFFSET_IS(trigger_loss_events, 272);
-	OFFSET_IS(trigger_loss_ms, 276);
-	OFFSET_IS(trigger_pre, 280);
+	OFFSET_IS(blackbox, 236);
+	OFFSET_IS(blackbox_dir, 240);
+	OFFSET_IS(metrics_file, 248);
+	OFFSET_IS(metrics_interval_s, 256);
+	OFFSET_IS(trigger_level, 264);
+	OFFSET_IS(trigger_post_ms, 272);
+	OFFSET_IS(trigger_min_interval_s, 276);
+	OFFSET_IS(trigger_loss_events, 280);
+	OFFSET_IS(trigger_loss_ms, 284);
+	OFFSET_IS(trigger_pre, 288);
 #endif
 }
 

@@ -511,6 +511,12 @@ static void header_table(struct ctx *c, const struct vsource *s)
 		ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
 		k.logged, k.kept, k.overwritten, k.dropped, k.clipped, k.truncated,
 		k.in_flight);
+	/* a recovered black box: pushes cut by the death (logged counts them) */
+	if (ttlog_snapshot_torn(s->snap) != 0)
+		fprintf(f, "torn         %" PRIu64 " (records cut by the process's death)\n",
+			ttlog_snapshot_torn(s->snap));
+	if (ttlog_snapshot_parent_pid(s->snap) != 0)
+		fprintf(f, "parent_pid   %" PRIu64 "\n", ttlog_snapshot_parent_pid(s->snap));
 	if (clip_ns != 0) {
 		vtime(clip_ns, c->o->local, when, sizeof when);
 		fprintf(f, "clipped      events before %s (%" PRIu64

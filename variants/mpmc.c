@@ -88,14 +88,15 @@ int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cf
 
 	if ((err = ttlog__ring_config_check(out, cfg, &cap)) < 0)
 		return err;
-	r = aligned_alloc(64, sizeof(*r));
+	/* ring memory too: positions and counters go to the black box with the slots */
+	r = ttlog__ring_alloc(sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
 	r->mem = mem != NULL ? *mem : plain;
 	r->bytes = cap * sizeof(struct mpmc_slot);
 	r->slots = r->mem.alloc(r->bytes, r->mem.arg);
 	if (r->slots == NULL) {
-		free(r);
+		ttlog__ring_free(r, sizeof(*r));
 		return -ENOMEM;
 	}
 	r->mask = cap - 1;
@@ -107,6 +108,10 @@ int mpmc__create_mem(struct ttlog_ring **out, const struct ttlog_ring_config *cf
 	atomic_init(&r->dropped, 0);
 	for (i = 0; i < cap; i++)
 		atomic_init(&r->slots[i].seq, i);
+	ttlog__box_segment(&(struct ttlog_seg){.kind = TTLOG_SEG_MPMC, .nslots = cap,
+					       .slots = r->slots, .tail = &r->tail,
+					       .head = &r->head, .popped = &r->popped,
+					       .dropped = &r->dropped});
 	*out = r;
 	return 0;
 }
@@ -116,7 +121,7 @@ void mpmc_destroy(struct ttlog_ring *r)
 	if (r == NULL)
 		return;
 	r->mem.free(r->slots, r->bytes, r->mem.arg);
-	free(r);
+	ttlog__ring_free(r, sizeof(*r));
 }
 
 /* Remove the record at head == expect, copying it to out when out != NULL.

@@ -479,9 +479,11 @@ int percpu_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 	r->cap = cap;
 	r->mask = cap - 1;
 	r->shift = shift;
-	r->bytes = r->n * cap * sizeof(struct percpu_slot);
+	/* one mapping: the slots, then the CPUs' positions and counters (black box: all in
+	 * the box file) */
+	r->bytes = r->n * cap * sizeof(struct percpu_slot) + r->n * sizeof(struct percpu_cpu);
 	r->slots = ttlog__ring_alloc(r->bytes);
-	r->cpu = aligned_alloc(64, r->n * sizeof(struct percpu_cpu));
+	r->cpu = r->slots != NULL ? (struct percpu_cpu *)(r->slots + r->n * cap) : NULL;
 	r->scan = calloc(r->n, sizeof(struct percpu_scan));
 	r->win = calloc(r->n, sizeof(struct ttlog_shard_window));
 	r->active = calloc(r->n, sizeof(unsigned));
@@ -499,6 +501,11 @@ int percpu_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 		atomic_init(&r->cpu[c].popped, 0);
 		for (i = 0; i < cap; i++)
 			atomic_init(&r->slots[(c << shift) + i].seq, (i + 1) | PERCPU_USED);
+		ttlog__box_segment(&(struct ttlog_seg){
+			.kind = TTLOG_SEG_PERCPU, .flags = r->rseq ? TTLOG_SEG_RSEQ : 0,
+			.nslots = cap, .pos0 = cap, .slots = r->cpu[c].ring, .tail = &r->cpu[c].tail,
+			.head = &r->cpu[c].head, .popped = &r->cpu[c].popped,
+			.dropped = &r->cpu[c].dropped});
 	}
 	atomic_init(&r->scratch_busy, 0);
 	*out = r;
@@ -511,7 +518,6 @@ void percpu_destroy(struct ttlog_ring *r)
 		return;
 	if (r->slots != NULL)
 		ttlog__ring_free(r->slots, r->bytes);
-	free(r->cpu);
 	free(r->scan);
 	free(r->win);
 	free(r->active);

@@ -131,6 +131,26 @@ void ttlog__ring_free(void *p, size_t bytes);
  * memory bounded as the contract says, no allocation beyond it, even transiently). */
 uint64_t ttlog__ring_maps(void);
 
+/*
+ * The black box (core/box.c): a ring segment whose slots and counters came from
+ * ttlog__ring_alloc is described to it once they are initialised, so that a recoverer can
+ * read them from the box file after the process is gone. A no-op when the memory is not in
+ * a box. Slots are TTLOG_RECORD_SIZE bytes: the 64-bit seq word, then the record. kind:
+ * TTLOG_SEG_* (how seq says what a slot holds: docs/blackbox-format.md). Lock-free,
+ * async-signal-safe (spsc describes a shard on a thread's first push).
+ */
+enum { TTLOG_SEG_MPMC = 1, TTLOG_SEG_SPSC = 2, TTLOG_SEG_PERCPU = 3 };
+#define TTLOG_SEG_RSEQ 1u /* percpu: the ring's pushes are rseq sequences */
+struct ttlog_seg {
+	uint32_t kind, flags;
+	uint64_t nslots; /* a power of two */
+	uint64_t pos0;   /* the first position (percpu: nslots) */
+	const void *slots;
+	const void *tail, *head, *popped, *dropped; /* 64-bit counters */
+	const void *busy;                           /* spsc's 32-bit busy flag, or NULL */
+};
+void ttlog__box_segment(const struct ttlog_seg *s);
+
 /* Like ttlog__ring_alloc, but bind(p, bytes, arg) is called on the fresh mapping before
  * it is pre-faulted, so every page is first touched under the memory policy it sets (numa
  * binds a ring to its node). A failing bind is not an error: the memory is then wherever

@@ -302,6 +302,10 @@ static struct spsc_shard *shard_new(struct ttlog_ring *r, unsigned index)
 	sh->index = index;
 	sh->bytes = bytes;
 	atomic_init(&sh->owner, tl.token);
+	ttlog__box_segment(&(struct ttlog_seg){.kind = TTLOG_SEG_SPSC, .nslots = r->capacity,
+					       .slots = sh->slots, .tail = &sh->tail,
+					       .head = &sh->head, .popped = &sh->popped,
+					       .dropped = &sh->dropped, .busy = &sh->busy});
 	return sh;
 }
 

@@ -93,6 +93,11 @@ TTLOG_API const char *ttlog_snapshot_hostname(const ttlog_snapshot_file *snap);
 TTLOG_API const char *ttlog_snapshot_reason(const ttlog_snapshot_file *snap);
 TTLOG_API const char *ttlog_snapshot_variant(const ttlog_snapshot_file *snap);
 TTLOG_API uint64_t ttlog_snapshot_pid(const ttlog_snapshot_file *snap);
+/* The pid of the process a forked child's snapshot came from (key parent_pid), 0 if none. */
+TTLOG_API uint64_t ttlog_snapshot_parent_pid(const ttlog_snapshot_file *snap);
+/* counters.torn: records a death cut in the middle of their push (a recovered black box;
+ * then logged = kept + clipped + overwritten + dropped + torn); 0 without the key. */
+TTLOG_API uint64_t ttlog_snapshot_torn(const ttlog_snapshot_file *snap);
 TTLOG_API uint64_t ttlog_snapshot_created_ns(const ttlog_snapshot_file *snap);
 TTLOG_API uint64_t ttlog_snapshot_capacity(const ttlog_snapshot_file *snap);
 TTLOG_API void ttlog_snapshot_get_counters(const ttlog_snapshot_file *snap,

@@ -65,6 +65,8 @@ enum ttlog_policy {
  *   TTLOG_POLICY             overwrite|drop
  *   TTLOG_SNAPSHOT_CLIP      snapshot_clip: 0|1 (default 0)
  *   TTLOG_SNAPSHOT_MODE      snapshot_mode: octal 0600 (default), 0640, 0604 or 0644
+ *   TTLOG_BLACKBOX           blackbox: 1 (default) or 0 (off: anonymous memory)
+ *   TTLOG_BLACKBOX_DIR       blackbox_dir (default /dev/shm/ttlog-<euid>)
  *   TTLOG_METRICS_FILE       metrics_file: path of a Prometheus textfile (default off)
  *   TTLOG_METRICS_INTERVAL   metrics_interval_s, seconds, 1..86400 (default 10)
  *   TTLOG_TRIGGER_LEVEL      trigger_level: a level name or off (default off)
@@ -126,6 +128,16 @@ typedef struct ttlog_config {
 			 * anything else makes ttlog_init() fail with -EINVAL. Applied with
 			 * fchmod(), so the umask neither narrows nor widens it. */
 			unsigned snapshot_mode;
+			/* the black box (docs/blackbox-format.md): the rings and the callsite
+			 * dictionary live in a file of blackbox_dir mapped shared, so that
+			 * ttlog-recover (or the next ttlog_init() of this service) turns the
+			 * last events of a process killed without a signal (SIGKILL, the OOM
+			 * killer) into a snapshot. 0 = default (on), 1 = on, -1 = off */
+			int blackbox;
+			/* the box directory, NULL = /dev/shm/ttlog-<euid>; created 0700 when
+			 * missing; refused unless a directory of ours that only we can
+			 * write. Copied by ttlog_init; at most 3000 bytes */
+			const char *blackbox_dir;
 			/* Prometheus text exposition of the counters (ttlog_metrics_text),
 			 * rewritten atomically (temporary file + rename, mode 0644: no logged
 			 * data) by the writer thread every metrics_interval_s, for
@@ -198,6 +210,20 @@ TTLOG_API int ttlog_init(const ttlog_config *cfg);
  * ignored. Idempotent.
  */
 TTLOG_API void ttlog_shutdown(void);
+
+/*
+ * Recover a black box (docs/blackbox-format.md): the box file `box` of a process that is
+ * gone becomes an ordinary snapshot in out_dir (NULL: $TTLOG_SNAPSHOT_DIR, else /tmp),
+ * written atomically like any other, with reason "recovered" and the dead process's pid,
+ * service and events; a record cut by the death is counted in counters.torn, never shown.
+ * Then the box is removed. A box whose process is alive (same pid and start time), or that
+ * another recoverer holds, is left alone. Returns 0 (snap, if not NULL, receives the
+ * snapshot's path), 1 when the box was left alone, or a negative errno when it could not
+ * be recovered (the box is kept); msg (may be NULL) says why. Does not need ttlog_init();
+ * thread-safe; not async-signal-safe. The tool: ttlog-recover.
+ */
+TTLOG_API int ttlog_recover(const char *box, const char *out_dir, char *snap, size_t snap_len,
+			    char *msg, size_t msg_len);
 
 /* The message of the last ttlog_init() failure ("" if none). Not thread-safe with init. */
 TTLOG_API const char *ttlog_errmsg(void);

@@ -1,0 +1,290 @@
+/*
+ * blackbox_kill.c - the black box (docs/blackbox-format.md) under deaths without a signal.
+ *
+ *   blackbox_kill [--variants=mpmc,spsc] [--kills=N] [--per-thread=N] [--seed=S] [--oom=1]
+ *
+ * kill: for each variant, N times: a child with 4 threads logging numbered events is
+ * SIGKILLed at a random moment; its box is recovered (ttlog_recover) and the snapshot must
+ * hold, per thread, every event up to its last one before the kill, in order, but at most
+ * the one in flight (counted torn), with logged = kept + overwritten + dropped + torn.
+ * oom: a child in a cgroup v2 with a small memory.max logs, then allocates until the OOM
+ * killer kills it; its box is recovered and checked the same way. Skipped, with a message,
+ * where the cgroup v2 memory controller is not writable at /sys/fs/cgroup.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "stress.h"
+
+#define NT 4
+
+struct progress {
+	_Atomic uint64_t attempt[NT], done[NT];
+	_Atomic int finished;
+};
+
+static struct progress *prog;
+static uint64_t per_thread;
+static char boxdir[512], snapdir[512], cgroup[512];
+
+static void *logger(void *arg)
+{
+	unsigned k = (unsigned)(uintptr_t)arg;
+
+	for (uint64_t i = 0; i < per_thread; i++) {
+		atomic_store(&prog->attempt[k], i + 1);
+		TTLOG_INFO("bb", "thread {} event {}", TTLOG_U64("t", k), TTLOG_U64("i", i));
+		atomic_store(&prog->done[k], i + 1);
+	}
+	return NULL;
+}
+
+/* The child: ttlog with a box, NT threads; then it waits to be killed or (oom) allocates
+ * until it is. */
+static void __attribute__((noreturn)) child(const char *variant, bool oom)
+{
+	ttlog_config cfg;
+	pthread_t t[NT];
+
+	if (oom) {
+		char path[600], pid[32];
+		int fd;
+		snprintf(path, sizeof path, "%s/cgroup.procs", cgroup);
+		snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+		fd = open(path, O_WRONLY);
+		if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+			_exit(4);
+		close(fd);
+	}
+	st_config(&cfg, variant, "bbstress", snapdir, 1u << 17);
+	cfg.blackbox_dir = boxdir;
+	if (ttlog_init(&cfg) != 0)
+		_exit(3);
+	for (unsigned k = 0; k < NT; k++)
+		pthread_create(&t[k], NULL, logger, (void *)(uintptr_t)k);
+	for (unsigned k = 0; k < NT; k++)
+		pthread_join(t[k], NULL);
+	atomic_store(&prog->finished, 1);
+	if (oom) {
+		/* touched, so that it counts: until the OOM killer ends it */
+		for (;;) {
+			char *p = malloc(1 << 20);
+			if (p != NULL)
+				memset(p, 1, 1 << 20);
+		}
+	}
+	for (;;)
+		pause();
+}
+
+static uint64_t total_done(void)
+{
+	uint64_t n = 0;
+	for (unsigned k = 0; k < NT; k++)
+		n += atomic_load(&prog->done[k]);
+	return n;
+}
+
+static uint64_t field(const ttlog_event *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->nfields; i++)
+		if (strcmp(ev->fields[i].name, name) == 0)
+			return ev->fields[i].v.u64;
+	st_fail("event without field %s", name);
+}
+
+/* Recover pid's box and check it; adds to the row. */
+static void recover_check(pid_t pid, struct st_row *row, uint64_t *torn_total)
+{
+	char prefix[64], box[1200] = "", snap[1200], msg[512];
+	uint64_t next[NT] = {0}, done = 0, attempt = 0, inflight = 0, torn;
+	ttlog_snapshot_file *s = NULL;
+	ttlog_snapshot_counters c;
+	struct dirent *de;
+	ttlog_event ev;
+	DIR *d = opendir(boxdir);
+	int rc;
+
+	ST_CHECK(d != NULL, "opendir %s", boxdir);
+	snprintf(prefix, sizeof prefix, "ttlog-%d-", (int)pid);
+	while ((de = readdir(d)) != NULL)
+		if (st_has_prefix(de->d_name, prefix))
+			snprintf(box, sizeof box, "%s/%s", boxdir, de->d_name);
+	closedir(d);
+	ST_CHECK(box[0] != '\0', "no box of pid %d in %s", (int)pid, boxdir);
+	rc = ttlog_recover(box, snapdir, snap, sizeof snap, msg, sizeof msg);
+	ST_CHECK(rc == 0, "ttlog_recover(%s): %d %s", box, rc, msg);
+	ST_CHECK(access(box, F_OK) != 0, "%s left after its recovery", box);
+	rc = ttlog_snapshot_open(snap, &s);
+	ST_CHECK(rc == 0, "open %s: %s", snap, ttlog_reader_errmsg());
+	ST_CHECK(strcmp(ttlog_snapshot_reason(s), "recovered") == 0 &&
+			 ttlog_snapshot_pid(s) == (uint64_t)pid,
+		 "%s: reason %s pid %llu", snap, ttlog_snapshot_reason(s),
+		 (unsigned long long)ttlog_snapshot_pid(s));
+	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
+		uint64_t k = field(&ev, "t"), i = field(&ev, "i");
+		ST_CHECK(k < NT && i == next[k], "thread %llu: event %llu where %llu was expected",
+			 (unsigned long long)k, (unsigned long long)i,
+			 (unsigned long long)(k < NT ? next[k] : 0));
+		next[k]++;
+	}
+	ST_CHECK(rc == 0, "%s: events: %s", snap, ttlog_reader_errmsg());
+	for (unsigned k = 0; k < NT; k++) {
+		uint64_t dn = atomic_load(&prog->done[k]), a = atomic_load(&prog->attempt[k]);
+		ST_CHECK(next[k] >= dn && next[k] <= a,
+			 "thread %u: %llu events recovered; it had finished %llu, started %llu", k,
+			 (unsigned long long)next[k], (unsigned long long)dn, (unsigned long long)a);
+		done += dn;
+		attempt += a;
+		inflight += a - dn;
+	}
+	ttlog_snapshot_get_counters(s, &c);
+	torn = ttlog_snapshot_torn(s);
+	ST_CHECK(c.logged == c.kept + c.clipped + c.overwritten + c.dropped + torn,
+		 "unbalanced: logged %llu kept %llu overwritten %llu dropped %llu torn %llu",
+		 (unsigned long long)c.logged, (unsigned long long)c.kept,
+		 (unsigned long long)c.overwritten, (unsigned long long)c.dropped,
+		 (unsigned long long)torn);
+	ST_CHECK(torn <= inflight && c.logged >= done && c.logged <= attempt,
+		 "torn %llu with %llu in flight; logged %llu, done %llu, started %llu",
+		 (unsigned long long)torn, (unsigned long long)inflight,
+		 (unsigned long long)c.logged, (unsigned long long)done,
+		 (unsigned long long)attempt);
+	ttlog_snapshot_close(s);
+	unlink(snap);
+	row->runs++;
+	row->faults++;
+	row->survived++;
+	row->logged += c.logged - torn; /* the table's identity has no torn column */
+	row->kept += c.kept;
+	row->overwritten += c.overwritten;
+	row->dropped += c.dropped;
+	*torn_total += torn;
+}
+
+static pid_t spawn(const char *variant, bool oom)
+{
+	pid_t pid;
+
+	memset(prog, 0, sizeof *prog);
+	pid = fork();
+	ST_CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		child(variant, oom);
+	return pid;
+}
+
+static void kills(const char *variant, uint64_t n, uint64_t *seed)
+{
+	struct st_row row = {"blackbox-kill", variant, 0, 0, 0, 0, 0, 0, 0};
+	uint64_t torn = 0;
+
+	st_set_what("blackbox-kill", variant);
+	for (uint64_t r = 0; r < n; r++) {
+		uint64_t target = 1 + st_rand(seed) % (NT * per_thread);
+		int status;
+		pid_t pid = spawn(variant, false);
+		while (total_done() < target && !atomic_load(&prog->finished) &&
+		       waitpid(pid, &status, WNOHANG) == 0)
+			st_sleep_us(200);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ST_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			 "child status %#x (ttlog_init failed?)", status);
+		recover_check(pid, &row, &torn);
+	}
+	st_note("%s: %" PRIu64 " kills, %" PRIu64 " records torn by them", variant, n, torn);
+	st_row_write(&row);
+}
+
+/* cgroup v2 with the memory controller at /sys/fs/cgroup, and a child group of ours. */
+static bool cgroup_setup(char *why, size_t len)
+{
+	char path[600], buf[256] = "";
+	int fd = open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || strstr(buf, "memory") == NULL) {
+		snprintf(why, len, "no cgroup v2 memory controller at /sys/fs/cgroup");
+		return false;
+	}
+	snprintf(cgroup, sizeof cgroup, "/sys/fs/cgroup/ttlog-oom-%d", (int)getpid());
+	if (mkdir(cgroup, 0755) < 0) {
+		snprintf(why, len, "cannot create %s: %s", cgroup, strerror(errno));
+		return false;
+	}
+	snprintf(path, sizeof path, "%s/memory.max", cgroup);
+	fd = open(path, O_WRONLY);
+	/* room for the ring (percpu: C slots per CPU), the box pages and the snapshot buffers,
+	 * not for the allocation loop */
+	if (fd < 0 || write(fd, "268435456\n", 10) != 10) {
+		snprintf(why, len, "cannot set %s", path);
+		if (fd >= 0)
+			close(fd);
+		rmdir(cgroup);
+		return false;
+	}
+	close(fd);
+	snprintf(path, sizeof path, "%s/memory.swap.max", cgroup);
+	if ((fd = open(path, O_WRONLY)) >= 0) {
+		ssize_t rc = write(fd, "0\n", 2);
+		(void)rc;
+		close(fd);
+	}
+	return true;
+}
+
+static void oom(const char *variant)
+{
+	struct st_row row = {"blackbox-oom", variant, 0, 0, 0, 0, 0, 0, 0};
+	char why[300];
+	uint64_t torn = 0;
+	int status;
+	pid_t pid;
+
+	st_set_what("blackbox-oom", variant);
+	if (!cgroup_setup(why, sizeof why)) {
+		st_note("OOM-killer scenario skipped: %s", why);
+		return;
+	}
+	pid = spawn(variant, true);
+	waitpid(pid, &status, 0);
+	rmdir(cgroup);
+	ST_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		 "child status %#x, want death by the OOM killer (SIGKILL)", status);
+	ST_CHECK(atomic_load(&prog->finished), "the child was killed before it had logged");
+	recover_check(pid, &row, &torn);
+	st_row_write(&row);
+}
+
+int main(int argc, char **argv)
+{
+	const char *variants = st_arg(argc, argv, "--variants");
+	uint64_t n = st_arg_u64(argc, argv, "--kills", 20);
+	uint64_t seed = st_arg_u64(argc, argv, "--seed", (uint64_t)time(NULL));
+	bool do_oom = st_arg_u64(argc, argv, "--oom", 0) != 0;
+	char list[256], *save = NULL;
+
+	per_thread = st_arg_u64(argc, argv, "--per-thread", 20000);
+	snprintf(list, sizeof list, "%s", variants ? variants : "mpmc");
+	prog = st_shared(sizeof *prog);
+	snprintf(boxdir, sizeof boxdir, "/dev/shm/ttlog-stress-box-XXXXXX");
+	ST_CHECK(mkdtemp(boxdir) != NULL, "mkdtemp %s: %s", boxdir, strerror(errno));
+	st_mkdtemp(snapdir, sizeof snapdir, "blackbox");
+	st_watchdog(3600, "blackbox kills");
+	for (char *v = strtok_r(list, ", ", &save); v; v = strtok_r(NULL, ", ", &save)) {
+		kills(v, n, &seed);
+		if (do_oom)
+			oom(v);
+	}
+	st_rmdir(snapdir);
+	st_rmdir(boxdir);
+	return 0;
+}

@@ -1,0 +1,705 @@
+/*
+ * test_blackbox.c - the black box (docs/blackbox-format.md): a process killed with
+ * SIGKILL at a random moment while 4 threads log numbered events leaves a box from which
+ * ttlog_recover() (and ttlog-recover) makes a snapshot holding, per thread, every event up
+ * to its last one before the kill, in order, but at most the one in flight (counted torn),
+ * with balanced counters. Also: a live process's box is left alone; a reused pid (same
+ * pid, another start time) is recovered; a restarted process recovers its predecessor
+ * through ttlog_init(); hostile boxes are errors, never crashes; the box directory is
+ * checked; a forked child gets a box of its own; the reader and ttlog-view read the
+ * recovered snapshot. Runs with libttlog of each variant (make test).
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "../core/box.h"
+
+#define NT 4
+
+/* Shared with the logging child (MAP_SHARED): per thread, events started and finished. */
+struct progress {
+	_Atomic uint64_t attempt[NT];
+	_Atomic uint64_t done[NT];
+	_Atomic int finished; /* every thread has logged all its events */
+};
+
+static struct progress *prog;
+static char boxdir[4096], snapdir[4096];
+static uint64_t per_thread;
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(boxdir, sizeof boxdir, "/dev/shm/ttlog-bbtest-XXXXXX");
+	assert_non_null(mkdtemp(boxdir));
+	tu_mkdir(snapdir, sizeof snapdir);
+	prog = mmap(NULL, sizeof *prog, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(prog != MAP_FAILED);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ttlog_shutdown();
+	tu_rmdir(snapdir);
+	tu_rmdir(boxdir);
+	munmap(prog, sizeof *prog);
+	return 0;
+}
+
+static void config(ttlog_config *cfg, const char *service, size_t capacity)
+{
+	assert_int_equal(ttlog_config_default(cfg), 0);
+	cfg->snapshot_dir = snapdir;
+	cfg->blackbox_dir = boxdir;
+	cfg->service = service;
+	cfg->capacity = capacity;
+}
+
+static void *logger(void *arg)
+{
+	unsigned k = (unsigned)(uintptr_t)arg;
+
+	for (uint64_t i = 0; i < per_thread; i++) {
+		atomic_store(&prog->attempt[k], i + 1);
+		TTLOG_INFO("bb", "thread {} event {}", TTLOG_U64("t", k), TTLOG_U64("i", i));
+		atomic_store(&prog->done[k], i + 1);
+	}
+	return NULL;
+}
+
+/* The child: ttlog with a box, NT threads logging per_thread events each, then it waits to
+ * be killed. Exit 3: ttlog_init failed. */
+static void __attribute__((noreturn)) child(const char *service, size_t capacity)
+{
+	ttlog_config cfg;
+	pthread_t t[NT];
+
+	config(&cfg, service, capacity);
+	if (ttlog_init(&cfg) != 0)
+		_exit(3);
+	for (unsigned k = 0; k < NT; k++)
+		pthread_create(&t[k], NULL, logger, (void *)(uintptr_t)k);
+	for (unsigned k = 0; k < NT; k++)
+		pthread_join(t[k], NULL);
+	atomic_store(&prog->finished, 1);
+	for (;;)
+		pause();
+}
+
+static uint64_t total_done(void)
+{
+	uint64_t n = 0;
+	for (unsigned k = 0; k < NT; k++)
+		n += atomic_load(&prog->done[k]);
+	return n;
+}
+
+/* Fork a logging child and SIGKILL it once `target` events are done (or all of them).
+ * Returns its pid (reaped). */
+static pid_t run_and_kill(const char *service, size_t capacity, uint64_t target)
+{
+	int status;
+	pid_t pid;
+
+	memset(prog, 0, sizeof *prog);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child(service, capacity);
+	tu_wait_for(total_done() >= target || atomic_load(&prog->finished) ||
+			    waitpid(pid, &status, WNOHANG) == pid,
+		    "the child's events");
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("child %d did not die by SIGKILL (status %#x: ttlog_init failed?)",
+			 (int)pid, status);
+	return pid;
+}
+
+/* The path of pid's box in boxdir into out; the number of such boxes. */
+static int find_box(pid_t pid, char *out, size_t len)
+{
+	char prefix[64];
+	DIR *d = opendir(boxdir);
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(prefix, sizeof prefix, "ttlog-%d-", (int)pid);
+	out[0] = '\0';
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && l > 4 &&
+		    strcmp(de->d_name + l - 4, ".box") == 0) {
+			snprintf(out, len, "%s/%s", boxdir, de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static uint64_t field_u64(const ttlog_event *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->nfields; i++)
+		if (strcmp(ev->fields[i].name, name) == 0)
+			return ev->fields[i].v.u64;
+	fail_msg("event without field %s", name);
+	return 0;
+}
+
+/* The recovered snapshot of pid: reason, pid, and per thread the events 0..n-1 in order
+ * with done <= n <= attempt; counters balanced, torn no more than the pushes in flight. */
+static void check_recovered(const char *path, pid_t pid, const char *service, bool complete)
+{
+	ttlog_snapshot_file *s = NULL;
+	ttlog_snapshot_counters c;
+	ttlog_event ev;
+	uint64_t next[NT] = {0}, done = 0, attempt = 0, inflight = 0, torn;
+	int rc;
+
+	rc = ttlog_snapshot_open(path, &s);
+	if (rc != 0)
+		fail_msg("open %s: %s", path, ttlog_reader_errmsg());
+	assert_string_equal(ttlog_snapshot_reason(s), "recovered");
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
+	assert_string_equal(ttlog_snapshot_service(s), service);
+	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
+		if (strcmp(ev.target, "bb") != 0)
+			continue;
+		uint64_t k = field_u64(&ev, "t"), i = field_u64(&ev, "i");
+		assert_true(k < NT);
+		if (i != next[k])
+			fail_msg("thread %llu: event %llu where %llu was expected",
+				 (unsigned long long)k, (unsigned long long)i,
+				 (unsigned long long)next[k]);
+		next[k]++;
+	}
+	assert_int_equal(rc, 0);
+	for (unsigned k = 0; k < NT; k++) {
+		uint64_t d = atomic_load(&prog->done[k]), a = atomic_load(&prog->attempt[k]);
+		if (next[k] < d || next[k] > a)
+			fail_msg("thread %u: %llu events recovered; it had finished %llu and "
+				 "started %llu",
+				 k, (unsigned long long)next[k], (unsigned long long)d,
+				 (unsigned long long)a);
+		done += d;
+		attempt += a;
+		inflight += a - d;
+	}
+	ttlog_snapshot_get_counters(s, &c);
+	torn = ttlog_snapshot_torn(s);
+	if (c.logged != c.kept + c.clipped + c.overwritten + c.dropped + torn)
+		fail_msg("unbalanced: logged %llu != kept %llu + overwritten %llu + dropped %llu + "
+			 "torn %llu",
+			 (unsigned long long)c.logged, (unsigned long long)c.kept,
+			 (unsigned long long)c.overwritten, (unsigned long long)c.dropped,
+			 (unsigned long long)torn);
+	assert_int_equal(c.kept, ttlog_snapshot_event_count(s));
+	assert_int_equal(c.overwritten, 0); /* the capacity holds every event */
+	assert_int_equal(c.dropped, 0);
+	if (torn > inflight || c.logged < done || c.logged > attempt)
+		fail_msg("torn %llu with %llu in flight; logged %llu, done %llu, started %llu",
+			 (unsigned long long)torn, (unsigned long long)inflight,
+			 (unsigned long long)c.logged, (unsigned long long)done,
+			 (unsigned long long)attempt);
+	if (complete)
+		assert_int_equal(c.kept, (uint64_t)NT * per_thread);
+	ttlog_snapshot_close(s);
+}
+
+static void recover_ok(const char *box, char *snap, size_t len)
+{
+	char msg[512];
+	int rc = ttlog_recover(box, snapdir, snap, len, msg, sizeof msg);
+
+	if (rc != 0)
+		fail_msg("ttlog_recover(%s): %d %s", box, rc, msg);
+	if (access(box, F_OK) == 0)
+		fail_msg("%s still there after its recovery", box);
+}
+
+/* SIGKILL at a random moment, for the variant this binary is built with. */
+static void test_kill9_random(void **state)
+{
+	unsigned kills = tu_quick() ? 3 : 8, seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	char box[4200], snap[4200];
+
+	(void)state;
+	per_thread = tu_quick() ? 4000 : 20000;
+	srand(seed);
+	print_message("seed %u\n", seed);
+	for (unsigned n = 0; n < kills; n++) {
+		uint64_t target = 1 + (uint64_t)rand() % (NT * per_thread);
+		pid_t pid = run_and_kill("bbkill", 1u << 17, target);
+		assert_int_equal(find_box(pid, box, sizeof box), 1);
+		recover_ok(box, snap, sizeof snap);
+		check_recovered(snap, pid, "bbkill", false);
+		assert_int_equal(unlink(snap), 0);
+	}
+}
+
+/* A child that logged everything, then was killed: every event is there. */
+static void test_kill9_complete(void **state)
+{
+	char box[4200], snap[4200];
+	pid_t pid;
+
+	(void)state;
+	per_thread = 1000;
+	pid = run_and_kill("bbdone", 1u << 14, UINT64_MAX);
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	recover_ok(box, snap, sizeof snap);
+	check_recovered(snap, pid, "bbdone", true);
+}
+
+/* A live process's box is left alone; ttlog_shutdown() removes it. */
+static void test_live_box_untouched(void **state)
+{
+	ttlog_config cfg;
+	char box[4200], snap[4200], msg[512];
+	struct stat before, after;
+
+	(void)state;
+	config(&cfg, "bblive", 1024);
+	assert_int_equal(ttlog_init(&cfg), 0);
+	TTLOG_INFO("bb", "alive");
+	assert_int_equal(find_box(getpid(), box, sizeof box), 1);
+	assert_int_equal(stat(box, &before), 0);
+	assert_int_equal(before.st_mode & 0777, 0600);
+	assert_int_equal(ttlog_recover(box, snapdir, snap, sizeof snap, msg, sizeof msg), 1);
+	assert_non_null(strstr(msg, "alive"));
+	assert_int_equal(stat(box, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(tu_count(snapdir, "ttlog-", "-recovered.bin"), 0);
+	ttlog_shutdown();
+	assert_int_equal(find_box(getpid(), box, sizeof box), 0);
+}
+
+static void patch(const char *path, size_t off, const void *v, size_t n)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, v, n, (off_t)off), (ssize_t)n);
+	close(fd);
+}
+
+static uint64_t my_start_time(void)
+{
+	char buf[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	for (int field = 2; field < 22; field++)
+		p = strchr(p + 1, ' ');
+	return strtoull(p + 1, NULL, 10);
+}
+
+/* A box naming a live pid: left alone with that pid's start time; recovered with another
+ * (the pid was reused by a new process). */
+static void test_pid_reuse(void **state)
+{
+	char box[4200], snap[4200], msg[512];
+	int32_t me = (int32_t)getpid();
+	uint64_t start = my_start_time(), other = start + 12345;
+	ttlog_snapshot_file *s;
+	pid_t pid;
+
+	(void)state;
+	per_thread = 100;
+	pid = run_and_kill("bbreuse", 1024, UINT64_MAX);
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	patch(box, offsetof(struct ttlog__box_hdr, pid), &me, sizeof me);
+	patch(box, offsetof(struct ttlog__box_hdr, start_time), &start, sizeof start);
+	assert_int_equal(ttlog_recover(box, snapdir, snap, sizeof snap, msg, sizeof msg), 1);
+	assert_int_equal(access(box, F_OK), 0);
+	patch(box, offsetof(struct ttlog__box_hdr, start_time), &other, sizeof other);
+	recover_ok(box, snap, sizeof snap);
+	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)me);
+	assert_int_equal(ttlog_snapshot_event_count(s), NT * 100);
+	ttlog_snapshot_close(s);
+}
+
+/* A restarted service finds its predecessor's events as a snapshot: ttlog_init()'s writer
+ * recovers the boxes of dead processes of its service and snapshot directory, and leaves
+ * another service's box alone. */
+static void test_restart_recovers(void **state)
+{
+	char box[4200], other_box[4200], prefix[64], snap[4200];
+	ttlog_config cfg;
+	pid_t pid, other;
+
+	(void)state;
+	per_thread = 500;
+	other = run_and_kill("bbother", 1024, 10);
+	/* last: prog holds its progress */
+	pid = run_and_kill("bbrestart", 1u << 12, 1 + (uint64_t)rand() % (NT * per_thread));
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	assert_int_equal(find_box(other, other_box, sizeof other_box), 1);
+	config(&cfg, "bbrestart", 1024);
+	assert_int_equal(ttlog_init(&cfg), 0);
+	snprintf(prefix, sizeof prefix, "ttlog-%d-", (int)pid);
+	tu_wait_for(tu_count(snapdir, prefix, "-recovered.bin") == 1 && access(box, F_OK) != 0,
+		    "the predecessor's recovered snapshot");
+	tu_find(snapdir, prefix, snap, sizeof snap);
+	check_recovered(snap, pid, "bbrestart", false);
+	ttlog_shutdown();
+	/* the other service's box is still there, and recoverable */
+	assert_int_equal(access(other_box, F_OK), 0);
+	recover_ok(other_box, snap, sizeof snap);
+}
+
+/* ---- hostile boxes ---- */
+
+struct range {
+	off_t off;
+	size_t len;
+	unsigned char *data;
+};
+static struct range ranges[64];
+static size_t nranges;
+static off_t box_size;
+
+/* Remember the data ranges of a real box (it is sparse). */
+static void load_ranges(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	off_t off = 0;
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	box_size = st.st_size;
+	nranges = 0;
+	while (off < st.st_size && nranges < 64) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+		if (data < 0)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		ranges[nranges].off = data;
+		ranges[nranges].len = (size_t)(hole - data);
+		ranges[nranges].data = malloc(ranges[nranges].len);
+		assert_non_null(ranges[nranges].data);
+		assert_int_equal(pread(fd, ranges[nranges].data, ranges[nranges].len, data),
+				 (ssize_t)ranges[nranges].len);
+		nranges++;
+		off = hole;
+	}
+	close(fd);
+	assert_true(nranges > 0);
+}
+
+static void write_copy(const char *path, off_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	for (size_t i = 0; i < nranges; i++) {
+		if (ranges[i].off >= size)
+			continue;
+		size_t n = ranges[i].off + (off_t)ranges[i].len > size ? (size_t)(size - ranges[i].off)
+								      : ranges[i].len;
+		assert_int_equal(pwrite(fd, ranges[i].data, n, ranges[i].off), (ssize_t)n);
+	}
+	close(fd);
+}
+
+/* A refused box is kept and the message is not empty. */
+static void expect_refused(const char *path, const char *what, const char *words)
+{
+	char snap[4200], msg[512];
+	int rc = ttlog_recover(path, snapdir, snap, sizeof snap, msg, sizeof msg);
+
+	if (rc >= 0)
+		fail_msg("%s: recovered (rc %d), want an error", what, rc);
+	if (msg[0] == '\0' || (words != NULL && strstr(msg, words) == NULL))
+		fail_msg("%s: message '%s' (want '%s')", what, msg, words ? words : "any");
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		fail_msg("%s: the box was removed", what);
+}
+
+static void test_hostile_boxes(void **state)
+{
+	char box[4200], hostile[4200], snap[4200], msg[512];
+	unsigned flips = tu_quick() ? 150 : 600, seed = (unsigned)time(NULL) ^ 0x5eed;
+	uint64_t huge = 1ull << 40;
+	uint32_t v32;
+	pid_t pid;
+
+	(void)state;
+	per_thread = 200;
+	pid = run_and_kill("bbhostile", 1024, 300);
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	load_ranges(box);
+	snprintf(hostile, sizeof hostile, "%s/ttlog-%d-1.box", boxdir, (int)pid);
+
+	write_copy(hostile, box_size / 2);
+	expect_refused(hostile, "truncated", "truncated");
+	write_copy(hostile, 100);
+	expect_refused(hostile, "truncated to 100 bytes", "truncated");
+	{
+		int fd = open(hostile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_int_equal(ftruncate(fd, box_size), 0);
+		close(fd);
+	}
+	expect_refused(hostile, "zeroed", "magic");
+	write_copy(hostile, box_size);
+	v32 = 99;
+	patch(hostile, offsetof(struct ttlog__box_hdr, version), &v32, 4);
+	expect_refused(hostile, "wrong version", "version");
+
+	static const struct {
+		const char *what;
+		size_t off;
+	} sizes[] = {
+		{"capacity 2^40", offsetof(struct ttlog__box_hdr, capacity)},
+		{"callsite region 2^40", offsetof(struct ttlog__box_hdr, cs_size)},
+		{"callsite offset 2^40", offsetof(struct ttlog__box_hdr, cs_off)},
+		{"segment table offset 2^40", offsetof(struct ttlog__box_hdr, seg_off)},
+		{"file size 2^40", offsetof(struct ttlog__box_hdr, file_size)},
+	};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		write_copy(hostile, box_size);
+		patch(hostile, sizes[i].off, &huge, 8);
+		expect_refused(hostile, sizes[i].what, NULL);
+	}
+	/* a segment with 2^40 slots, and one whose tail is far away */
+	{
+		struct ttlog__box_hdr h;
+		int fd = open(box, O_RDONLY);
+		assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+		close(fd);
+		write_copy(hostile, box_size);
+		patch(hostile, h.seg_off + offsetof(struct ttlog__box_seg, nslots), &huge, 8);
+		expect_refused(hostile, "a segment of 2^40 slots", NULL);
+		write_copy(hostile, box_size);
+		patch(hostile, h.seg_off + offsetof(struct ttlog__box_seg, slots), &huge, 8);
+		expect_refused(hostile, "slots at 2^40", "outside");
+	}
+	/* a symlink named like a box: refused, its target untouched */
+	unlink(hostile);
+	assert_int_equal(symlink(box, hostile), 0);
+	expect_refused(hostile, "symlink", "symlink");
+	assert_int_equal(access(box, F_OK), 0);
+	unlink(hostile);
+
+	/* random bit flips in the data: an error or a readable snapshot, never a crash */
+	srand(seed);
+	print_message("flip seed %u\n", seed);
+	for (unsigned n = 0; n < flips; n++) {
+		size_t r = (size_t)rand() % nranges, at = (size_t)rand() % ranges[r].len;
+		unsigned char bit = (unsigned char)(1u << (rand() % 8));
+		ranges[r].data[at] ^= bit;
+		write_copy(hostile, box_size);
+		ranges[r].data[at] ^= bit;
+		int rc = ttlog_recover(hostile, snapdir, snap, sizeof snap, msg, sizeof msg);
+		if (rc == 0) {
+			ttlog_snapshot_file *s = NULL;
+			if (ttlog_snapshot_open(snap, &s) != 0)
+				fail_msg("flip %zu:%zu^%u: unreadable snapshot: %s", r, at, bit,
+					 ttlog_reader_errmsg());
+			ttlog_snapshot_close(s);
+			unlink(snap);
+		} else {
+			unlink(hostile);
+		}
+	}
+	for (size_t i = 0; i < nranges; i++)
+		free(ranges[i].data);
+	/* and the real one still recovers */
+	recover_ok(box, snap, sizeof snap);
+}
+
+/* The box directory: refused unless ours and not writable by others; off with -1. */
+static void test_box_dir_checks(void **state)
+{
+	ttlog_config cfg;
+	char link[4200], box[4200];
+
+	(void)state;
+	config(&cfg, "bbdir", 1024);
+	cfg.quiet = true;
+	assert_int_equal(chmod(boxdir, 0770), 0);
+	assert_int_equal(ttlog_init(&cfg), -EPERM);
+	assert_non_null(strstr(ttlog_errmsg(), "refused"));
+	assert_int_equal(chmod(boxdir, 0700), 0);
+	snprintf(link, sizeof link, "%s-link", boxdir);
+	assert_int_equal(symlink(boxdir, link), 0);
+	cfg.blackbox_dir = link;
+	assert_true(ttlog_init(&cfg) < 0);
+	unlink(link);
+	/* a missing directory is created, 0700 */
+	snprintf(link, sizeof link, "%s/sub", boxdir);
+	cfg.blackbox_dir = link;
+	assert_int_equal(ttlog_init(&cfg), 0);
+	{
+		struct stat st;
+		assert_int_equal(stat(link, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0700);
+	}
+	ttlog_shutdown();
+	rmdir(link);
+	/* off: no box */
+	cfg.blackbox_dir = boxdir;
+	cfg.blackbox = -1;
+	assert_int_equal(ttlog_init(&cfg), 0);
+	TTLOG_INFO("bb", "no box");
+	assert_int_equal(find_box(getpid(), box, sizeof box), 0);
+	ttlog_shutdown();
+	/* the environment */
+	setenv("TTLOG_BLACKBOX", "0", 1);
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	assert_int_equal(cfg.blackbox, -1);
+	setenv("TTLOG_BLACKBOX", "yes", 1);
+	assert_int_equal(ttlog_config_default(&cfg), -EINVAL);
+	unsetenv("TTLOG_BLACKBOX");
+	setenv("TTLOG_BLACKBOX_DIR", "/x/y", 1);
+	assert_int_equal(ttlog_config_default(&cfg), 0);
+	assert_string_equal(cfg.blackbox_dir, "/x/y");
+	unsetenv("TTLOG_BLACKBOX_DIR");
+}
+
+/* fork: the child gets a box of its own (a copy of what it inherited, then its own
+ * events, parent_pid set); the parent's box and ring never see the child's events. */
+static void test_fork_own_box(void **state)
+{
+	ttlog_config cfg;
+	char box[4200], snap[4200];
+	ttlog_snapshot_file *s;
+	ttlog_event ev;
+	int status, fds[2], rc;
+	unsigned parent_ev = 0, child_ev = 0;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	if (strcmp(tu_san(), "tsan") == 0) {
+		/* as test_fork: the child's writer is a thread created after a multi-threaded
+		 * fork, which TSan cannot run (die_after_fork). ASan runs it. */
+		print_message("skipped under TSan\n");
+		skip();
+	}
+	config(&cfg, "bbfork", 1024);
+	assert_int_equal(ttlog_init(&cfg), 0);
+	for (int i = 0; i < 10; i++)
+		TTLOG_INFO("parent", "before fork {}", TTLOG_I64("i", i));
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 20; i++)
+			TTLOG_INFO("child", "in the child {}", TTLOG_I64("i", i));
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]); /* a child that dies early: end of file, not a hang */
+	if (read(fds[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the child died before logging (status %#x)", status);
+	}
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	recover_ok(box, snap, sizeof snap);
+	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
+	assert_int_equal(ttlog_snapshot_parent_pid(s), (uint64_t)getpid());
+	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
+		parent_ev += strcmp(ev.target, "parent") == 0;
+		child_ev += strcmp(ev.target, "child") == 0;
+	}
+	ttlog_snapshot_close(s);
+	assert_int_equal(parent_ev, 10); /* inherited */
+	assert_int_equal(child_ev, 20);
+	/* the parent's own box is still its own, and so is its ring */
+	assert_int_equal(find_box(getpid(), box, sizeof box), 1);
+	s = tu_snapshot("after");
+	parent_ev = child_ev = 0;
+	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
+		parent_ev += strcmp(ev.target, "parent") == 0;
+		child_ev += strcmp(ev.target, "child") == 0;
+	}
+	ttlog_snapshot_close(s);
+	assert_int_equal(parent_ev, 10);
+	assert_int_equal(child_ev, 0);
+	close(fds[0]);
+	ttlog_shutdown();
+}
+
+/* ttlog-recover: usage, exit 1 with a bad box (kept), 0 with a good one; ttlog-view shows
+ * reason recovered. */
+static void test_tool(void **state)
+{
+	const char *bin = getenv("TTLOG_BIN");
+	char cmd[9000], box[4200], bad[4200], line[512];
+	FILE *p;
+	pid_t pid;
+	int found = 0;
+
+	(void)state;
+	if (bin == NULL) {
+		print_message("TTLOG_BIN not set: the tools are not tested here\n");
+		skip();
+	}
+	snprintf(cmd, sizeof cmd, "%s/ttlog-recover --help >/dev/null", bin);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof cmd, "%s/ttlog-recover --bogus 2>/dev/null", bin);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+	per_thread = 50;
+	pid = run_and_kill("bbtool", 1024, UINT64_MAX);
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	snprintf(bad, sizeof bad, "%s/ttlog-1-1.box", boxdir);
+	{
+		int fd = open(bad, O_WRONLY | O_CREAT, 0600);
+		assert_int_equal(write(fd, "garbage", 7), 7);
+		close(fd);
+	}
+	snprintf(cmd, sizeof cmd, "%s/ttlog-recover --out %s %s 2>/dev/null >/dev/null", bin,
+		 snapdir, boxdir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+	assert_int_equal(access(bad, F_OK), 0);
+	assert_int_equal(access(box, F_OK), -1); /* the good one was recovered */
+	unlink(bad);
+	snprintf(cmd, sizeof cmd, "%s/ttlog-view -H %s", bin, snapdir);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof line, p) != NULL)
+		found += strncmp(line, "reason       recovered", 22) == 0;
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(found, 1);
+	snprintf(cmd, sizeof cmd, "%s/ttlog-recover --out %s %s", bin, snapdir, boxdir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 0); /* nothing left: fine */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_kill9_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_random, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_box_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_boxes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_box_dir_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_own_box, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tool, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
