@@ -364,11 +364,19 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "policy");
 	put_cstr(&e, ttlog__g.policy == TTLOG_POLICY_DROP ? "drop" : "overwrite");
 	put_cstr(&e, "clock");
-	put_map(&e, 2);
+	put_map(&e, 3);
 	put_cstr(&e, "source");
 	put_cstr(&e, ttlog__g.clock.tsc ? "tsc" : "realtime");
 	put_cstr(&e, "ticks_per_sec");
 	put_double(&e, map.ticks_per_ns * 1e9);
+	/* the (ticks, ns) pairs the events' times were interpolated between */
+	put_cstr(&e, "anchors");
+	put_array(&e, map.nanchors);
+	for (uint32_t i = 0; i < map.nanchors; i++) {
+		put_array(&e, 2);
+		put_uint(&e, map.anchors[i].ticks);
+		put_uint(&e, map.anchors[i].ns);
+	}
 	put_cstr(&e, "counters");
 	put_map(&e, 9);
 	put_cstr(&e, "logged");

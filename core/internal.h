@@ -54,20 +54,39 @@ size_t ttlog__callsite_arena_used(void);
 
 /* ---- clock (clock.c) ---- */
 
+/* A (TSC, CLOCK_REALTIME ns) pair. */
+struct ttlog__anchor {
+	uint64_t ticks, ns;
+};
+#define TTLOG_ANCHORS 64   /* the first anchor and the newest 63 */
+#define TTLOG_ANCHOR_S 10  /* seconds between anchors (the writer thread) */
+
 struct ttlog__clock {
 	int tsc;               /* 1: timestamps are TSC ticks; 0: CLOCK_REALTIME ns */
 	double ticks_per_ns;   /* calibrated at init, refined by each snapshot */
 	uint64_t tsc0, mono0;  /* calibration origin (TSC, CLOCK_MONOTONIC_RAW ns) */
+	/* anchors: written by the writer thread (ttlog__clock_anchor) under aseq (odd while
+	 * one is written), read by every snapshot (ttlog__clock_map_now); words written
+	 * with release stores and read with acquire loads, so no fence is needed */
+	_Atomic uint64_t aw[TTLOG_ANCHORS][2];
+	_Atomic uint32_t aseq;
+	uint32_t nadded; /* anchors taken so far: the writer's */
 };
 /* Choose the clock and calibrate (sleeps ~20 ms for the TSC). forced: NULL, "tsc" or
  * "realtime". Returns 0 or -EINVAL for an unknown forced value. */
 int ttlog__clock_init(struct ttlog__clock *c, const char *forced);
-/* A conversion valid now: ns = base_ns + (ticks - base_ticks) / ticks_per_ns.
- * Async-signal-safe. */
+/* A conversion valid now: between two anchors, linear between them (so each event maps
+ * to CLOCK_REALTIME as it was at that time: NTP's slewing and the TSC's drift are
+ * followed); outside them, ns = base + (ticks - base_ticks) / ticks_per_ns from the
+ * nearest. nanchors 0: the single line through base. Async-signal-safe. */
 struct ttlog__clock_map {
 	uint64_t base_ticks, base_ns;
 	double ticks_per_ns;
+	uint32_t nanchors; /* ascending ticks; the last is (base_ticks, base_ns) */
+	struct ttlog__anchor anchors[TTLOG_ANCHORS + 1];
 };
+/* Writer thread: take an anchor now (every TTLOG_ANCHOR_S). */
+void ttlog__clock_anchor(struct ttlog__clock *c);
 void ttlog__clock_map_now(struct ttlog__clock *c, struct ttlog__clock_map *m);
 uint64_t ttlog__clock_to_ns(const struct ttlog__clock_map *m, uint64_t ticks);
 uint64_t ttlog__realtime_ns(void);
