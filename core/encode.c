@@ -314,6 +314,42 @@ static void put_shards(struct enc *e, const struct ttlog__clock_map *map)
 	}
 }
 
+/* Where the lost events were (gaps.c). */
+static void put_gaps(struct enc *e, struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
+		     const struct ttlog__clock_map *map)
+{
+	struct ttlog__gap g[TTLOG_GAPS_MAX];
+	size_t n = ttlog__gaps(ring, info, e->s->records, g, TTLOG_GAPS_MAX);
+
+	put_array(e, n);
+	for (size_t i = 0; i < n; i++) {
+		put_map(e, 3 + (g[i].shard >= 0) + (g[i].tid != 0) + (g[i].before_ts != 0) +
+				   (g[i].after_ts != 0));
+		put_cstr(e, "kind");
+		put_cstr(e, g[i].kind);
+		put_cstr(e, "count");
+		put_uint(e, g[i].count);
+		put_cstr(e, "index");
+		put_uint(e, g[i].index);
+		if (g[i].shard >= 0) {
+			put_cstr(e, "shard");
+			put_uint(e, (uint64_t)g[i].shard);
+		}
+		if (g[i].tid != 0) {
+			put_cstr(e, "tid");
+			put_uint(e, g[i].tid);
+		}
+		if (g[i].before_ts != 0) {
+			put_cstr(e, "before_ns");
+			put_uint(e, ttlog__clock_to_ns(map, g[i].before_ts));
+		}
+		if (g[i].after_ts != 0) {
+			put_cstr(e, "after_ns");
+			put_uint(e, ttlog__clock_to_ns(map, g[i].after_ts));
+		}
+	}
+}
+
 int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd)
 {
 	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
@@ -336,7 +372,7 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 		return e.err;
 
 	/* push_path: variants with two paths; trigger: a trigger's snapshot */
-	put_map(&e, 18 + (rs.push_path != NULL) + trig);
+	put_map(&e, 19 + (rs.push_path != NULL) + trig);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -421,6 +457,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_events(&e, info, &map);
 	put_cstr(&e, "truncated");
 	put_truncated(&e, info);
+	put_cstr(&e, "gaps");
+	put_gaps(&e, ring, info, &map);
 	flush(&e);
 	if (e.err < 0)
 		return e.err;

@@ -157,6 +157,23 @@ struct ttlog__snapinfo {
 	uint64_t clip_ts;
 };
 
+/* A gap record (gaps.c): count events of one kind ("overwritten", "dropped", "clipped")
+ * lost before events[index] of the file (index = the number of events: after the last),
+ * from one shard (-1: not known), with the time bounds known (ticks; 0: unknown). */
+struct ttlog__gap {
+	const char *kind;
+	uint64_t count, index;
+	int64_t shard;
+	uint32_t tid;
+	uint64_t before_ts, after_ts;
+};
+#define TTLOG_GAPS_MAX 40
+/* The gaps of a snapshot of ring (NULL: no shard windows) whose records are
+ * recs[info->first, info->n), in event order; their counts sum to the counters'
+ * overwritten + dropped + clipped. Returns how many (at most max). Async-signal-safe. */
+size_t ttlog__gaps(struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
+		   const struct ttlog_record *recs, struct ttlog__gap *out, size_t max);
+
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
 /* The bytes ttlog__snapres_init() reserves (and touches) for capacity records. */
 size_t ttlog__snapres_bytes(size_t capacity);
