@@ -434,8 +434,19 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "snapshot_failures");
 	put_uint(&e, atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
 	if (trig) {
+		/* the event that fired it, by its index in events (absent: none) */
+		size_t ev = info->n;
+		for (size_t i = info->first; ti.ev_ts != 0 && i < info->n; i++)
+			if (s->records[i].ts == ti.ev_ts && s->records[i].tid == ti.ev_tid) {
+				ev = i;
+				break;
+			}
 		put_cstr(&e, "trigger");
-		put_map(&e, 5);
+		put_map(&e, 5 + (ev < info->n));
+		if (ev < info->n) {
+			put_cstr(&e, "event_index");
+			put_uint(&e, ev - info->first);
+		}
 		put_cstr(&e, "at_ns");
 		put_uint(&e, ttlog__clock_to_ns(&map, ti.at_ts));
 		put_cstr(&e, "window_start_ns");

@@ -270,9 +270,9 @@ void ttlog__trigger_stop(void);
 void ttlog__trigger_fini(void);
 /* Records the pinned window can add to a snapshot (the snapshot buffers' extra room). */
 size_t ttlog__trigger_pin_records(void);
-/* Fire a trigger (rate limited): 0, or -EBUSY when suppressed (counted).
- * Async-signal-safe. */
-int ttlog__trigger_fire(const char *reason);
+/* Fire a trigger (rate limited) for ev (the event that fired it; NULL: none): 0, or
+ * -EBUSY when suppressed (counted). Async-signal-safe. */
+int ttlog__trigger_fire(const char *reason, const struct ttlog_record *ev);
 /* The log call's slow path, after r (level `level`) was stored: copy it into an open
  * post-trigger window; fire a trigger if its level is at or above the trigger level. */
 void ttlog__trigger_on_event(int level, const struct ttlog_record *r);
@@ -286,6 +286,8 @@ size_t ttlog__trigger_merge(struct ttlog_record *recs, size_t n, size_t cap,
 struct ttlog__trigger_info {
 	uint64_t at_ts, first_ts; /* the trigger's time, the oldest pinned event's (ticks) */
 	uint64_t pre, post, post_missed;
+	uint64_t ev_ts; /* the event that fired it (ticks; 0: none) and its thread */
+	uint32_t ev_tid;
 };
 /* 1 and *ti in a trigger's snapshot (as ttlog__trigger_merge), else 0. */
 int ttlog__trigger_header(struct ttlog__trigger_info *ti);
