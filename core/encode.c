@@ -322,6 +322,42 @@ static void put_shards(struct enc *e, const struct ttlog__clock_map *map, bool r
 	}
 }
 
+/* Where the lost events were (gaps.c). */
+static void put_gaps(struct enc *e, struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
+		     const struct ttlog__clock_map *map)
+{
+	struct ttlog__gap g[TTLOG_GAPS_MAX];
+	size_t n = ttlog__gaps(ring, info, e->s->records, g, TTLOG_GAPS_MAX);
+
+	put_array(e, n);
+	for (size_t i = 0; i < n; i++) {
+		put_map(e, 3 + (g[i].shard >= 0) + (g[i].tid != 0) + (g[i].before_ts != 0) +
+				   (g[i].after_ts != 0));
+		put_cstr(e, "kind");
+		put_cstr(e, g[i].kind);
+		put_cstr(e, "count");
+		put_uint(e, g[i].count);
+		put_cstr(e, "index");
+		put_uint(e, g[i].index);
+		if (g[i].shard >= 0) {
+			put_cstr(e, "shard");
+			put_uint(e, (uint64_t)g[i].shard);
+		}
+		if (g[i].tid != 0) {
+			put_cstr(e, "tid");
+			put_uint(e, g[i].tid);
+		}
+		if (g[i].before_ts != 0) {
+			put_cstr(e, "before_ns");
+			put_uint(e, ttlog__clock_to_ns(map, g[i].before_ts));
+		}
+		if (g[i].after_ts != 0) {
+			put_cstr(e, "after_ns");
+			put_uint(e, ttlog__clock_to_ns(map, g[i].after_ts));
+		}
+	}
+}
+
 int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, int fd)
 {
 	struct enc e = {.s = s, .used = 0, .fd = fd, .err = 0};
@@ -351,7 +387,7 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 
 	/* push_path: variants with two paths; parent_pid: a forked child's; trigger: a
 	 * trigger's snapshot */
-	put_map(&e, 18 + (rs.push_path != NULL) + (parent != 0) + trig);
+	put_map(&e, 19 + (rs.push_path != NULL) + (parent != 0) + trig);
 	put_cstr(&e, "format");
 	put_cstr(&e, "ttlog");
 	put_cstr(&e, "version");
@@ -383,11 +419,19 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_cstr(&e, "policy");
 	put_cstr(&e, policy == TTLOG_POLICY_DROP ? "drop" : "overwrite");
 	put_cstr(&e, "clock");
-	put_map(&e, 2);
+	put_map(&e, 3);
 	put_cstr(&e, "source");
 	put_cstr(&e, (src ? src->clock_tsc : ttlog__g.clock.tsc) ? "tsc" : "realtime");
 	put_cstr(&e, "ticks_per_sec");
 	put_double(&e, map.ticks_per_ns * 1e9);
+	/* the (ticks, ns) pairs the events' times were interpolated between */
+	put_cstr(&e, "anchors");
+	put_array(&e, map.nanchors);
+	for (uint32_t i = 0; i < map.nanchors; i++) {
+		put_array(&e, 2);
+		put_uint(&e, map.anchors[i].ticks);
+		put_uint(&e, map.anchors[i].ns);
+	}
 	put_cstr(&e, "counters");
 	put_map(&e, 10);
 	put_cstr(&e, "logged");
@@ -414,8 +458,19 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_uint(&e, src ? 0
 			 : atomic_load_explicit(&ttlog__g.snapshot_failures, memory_order_relaxed));
 	if (trig) {
+		/* the event that fired it, by its index in events (absent: none) */
+		size_t ev = info->n;
+		for (size_t i = info->first; ti.ev_ts != 0 && i < info->n; i++)
+			if (s->records[i].ts == ti.ev_ts && s->records[i].tid == ti.ev_tid) {
+				ev = i;
+				break;
+			}
 		put_cstr(&e, "trigger");
-		put_map(&e, 5);
+		put_map(&e, 5 + (ev < info->n));
+		if (ev < info->n) {
+			put_cstr(&e, "event_index");
+			put_uint(&e, ev - info->first);
+		}
 		put_cstr(&e, "at_ns");
 		put_uint(&e, ttlog__clock_to_ns(&map, ti.at_ts));
 		put_cstr(&e, "window_start_ns");
@@ -437,6 +492,8 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 	put_events(&e, info, &map);
 	put_cstr(&e, "truncated");
 	put_truncated(&e, info);
+	put_cstr(&e, "gaps");
+	put_gaps(&e, src != NULL ? NULL : ring, info, &map);
 	flush(&e);
 	if (e.err < 0)
 		return e.err;

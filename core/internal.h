@@ -54,20 +54,39 @@ size_t ttlog__callsite_arena_used(void);
 
 /* ---- clock (clock.c) ---- */
 
+/* A (TSC, CLOCK_REALTIME ns) pair. */
+struct ttlog__anchor {
+	uint64_t ticks, ns;
+};
+#define TTLOG_ANCHORS 64   /* the first anchor and the newest 63 */
+#define TTLOG_ANCHOR_S 10  /* seconds between anchors (the writer thread) */
+
 struct ttlog__clock {
 	int tsc;               /* 1: timestamps are TSC ticks; 0: CLOCK_REALTIME ns */
 	double ticks_per_ns;   /* calibrated at init, refined by each snapshot */
 	uint64_t tsc0, mono0;  /* calibration origin (TSC, CLOCK_MONOTONIC_RAW ns) */
+	/* anchors: written by the writer thread (ttlog__clock_anchor) under aseq (odd while
+	 * one is written), read by every snapshot (ttlog__clock_map_now); words written
+	 * with release stores and read with acquire loads, so no fence is needed */
+	_Atomic uint64_t aw[TTLOG_ANCHORS][2];
+	_Atomic uint32_t aseq;
+	uint32_t nadded; /* anchors taken so far: the writer's */
 };
 /* Choose the clock and calibrate (sleeps ~20 ms for the TSC). forced: NULL, "tsc" or
  * "realtime". Returns 0 or -EINVAL for an unknown forced value. */
 int ttlog__clock_init(struct ttlog__clock *c, const char *forced);
-/* A conversion valid now: ns = base_ns + (ticks - base_ticks) / ticks_per_ns.
- * Async-signal-safe. */
+/* A conversion valid now: between two anchors, linear between them (so each event maps
+ * to CLOCK_REALTIME as it was at that time: NTP's slewing and the TSC's drift are
+ * followed); outside them, ns = base + (ticks - base_ticks) / ticks_per_ns from the
+ * nearest. nanchors 0: the single line through base. Async-signal-safe. */
 struct ttlog__clock_map {
 	uint64_t base_ticks, base_ns;
 	double ticks_per_ns;
+	uint32_t nanchors; /* ascending ticks; the last is (base_ticks, base_ns) */
+	struct ttlog__anchor anchors[TTLOG_ANCHORS + 1];
 };
+/* Writer thread: take an anchor now (every TTLOG_ANCHOR_S). */
+void ttlog__clock_anchor(struct ttlog__clock *c);
 void ttlog__clock_map_now(struct ttlog__clock *c, struct ttlog__clock_map *m);
 uint64_t ttlog__clock_to_ns(const struct ttlog__clock_map *m, uint64_t ticks);
 uint64_t ttlog__realtime_ns(void);
@@ -151,6 +170,23 @@ struct ttlog__snapinfo {
 	bool clip;
 	uint64_t clip_ts;
 };
+
+/* A gap record (gaps.c): count events of one kind ("overwritten", "dropped", "clipped")
+ * lost before events[index] of the file (index = the number of events: after the last),
+ * from one shard (-1: not known), with the time bounds known (ticks; 0: unknown). */
+struct ttlog__gap {
+	const char *kind;
+	uint64_t count, index;
+	int64_t shard;
+	uint32_t tid;
+	uint64_t before_ts, after_ts;
+};
+#define TTLOG_GAPS_MAX 40
+/* The gaps of a snapshot of ring (NULL: no shard windows) whose records are
+ * recs[info->first, info->n), in event order; their counts sum to the counters'
+ * overwritten + dropped + clipped. Returns how many (at most max). Async-signal-safe. */
+size_t ttlog__gaps(struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
+		   const struct ttlog_record *recs, struct ttlog__gap *out, size_t max);
 
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
 /* The bytes ttlog__snapres_init() reserves (and touches) for capacity records. */
@@ -253,9 +289,9 @@ void ttlog__trigger_stop(void);
 void ttlog__trigger_fini(void);
 /* Records the pinned window can add to a snapshot (the snapshot buffers' extra room). */
 size_t ttlog__trigger_pin_records(void);
-/* Fire a trigger (rate limited): 0, or -EBUSY when suppressed (counted).
- * Async-signal-safe. */
-int ttlog__trigger_fire(const char *reason);
+/* Fire a trigger (rate limited) for ev (the event that fired it; NULL: none): 0, or
+ * -EBUSY when suppressed (counted). Async-signal-safe. */
+int ttlog__trigger_fire(const char *reason, const struct ttlog_record *ev);
 /* The log call's slow path, after r (level `level`) was stored: copy it into an open
  * post-trigger window; fire a trigger if its level is at or above the trigger level. */
 void ttlog__trigger_on_event(int level, const struct ttlog_record *r);
@@ -269,6 +305,8 @@ size_t ttlog__trigger_merge(struct ttlog_record *recs, size_t n, size_t cap,
 struct ttlog__trigger_info {
 	uint64_t at_ts, first_ts; /* the trigger's time, the oldest pinned event's (ticks) */
 	uint64_t pre, post, post_missed;
+	uint64_t ev_ts; /* the event that fired it (ticks; 0: none) and its thread */
+	uint32_t ev_tid;
 };
 /* 1 and *ti in a trigger's snapshot (as ttlog__trigger_merge), else 0. */
 int ttlog__trigger_header(struct ttlog__trigger_info *ti);

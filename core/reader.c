@@ -1792,3 +1792,107 @@ TTLOG_API int ttlog_snapshot_meta_text(const ttlog_snapshot_file *s, const char 
 	}
 	return 1;
 }
+
+/* ---- gap records (docs/snapshot-format.md, "gaps") ---------------------------------- */
+
+static const char *gap_kind(const char *k, size_t len)
+{
+	static const char *const kinds[] = {"overwritten", "dropped", "clipped"};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strlen(kinds[i]) == len && memcmp(kinds[i], k, len) == 0)
+			return kinds[i];
+	return "other"; /* a kind a later writer adds */
+}
+
+/* Walk the "gaps" array to element i (i = UINT64_MAX: only count): 1 with *g filled, 0
+ * past the end or no gaps, a negative errno on a malformed array. *n: its length. */
+static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint64_t *n)
+{
+	static const char *const keys[] = {"kind",  "count",     "index",   "shard",
+					   "tid",   "before_ns", "after_ns"};
+	struct rd r;
+	struct cont a, m;
+	int err;
+
+	*n = 0;
+	if ((err = find_meta(s, "gaps", &r)) <= 0)
+		return err;
+	if ((err = cont_begin(&r, &a, M_ARRAY, 1, "gaps")) < 0)
+		return err;
+	for (uint64_t k = 0; (err = cont_more(&r, &a)) > 0; k++) {
+		ttlog_gap x = {.kind = "other", .shard = -1};
+		uint64_t v;
+		(*n)++;
+		if ((err = cont_begin(&r, &m, M_MAP, 2, "gap")) < 0)
+			return err;
+		while ((err = cont_more(&r, &m)) > 0) {
+			char key[32];
+			size_t klen;
+			if ((err = read_key(&r, &m, key, &klen)) < 0)
+				return err;
+			int ki = key_index(key, klen, keys, 7);
+			if (ki == 0) {
+				struct item it;
+				struct text t;
+				char buf[32];
+				if ((err = value_head(&r, &it)) < 0)
+					return err;
+				if (it.major != M_TEXT)
+					return -EBADMSG;
+				if ((err = read_string(&r, &it, &t)) < 0)
+					return err;
+				if (t.len < sizeof buf) {
+					text_copy(&r, &t, buf);
+					x.kind = gap_kind(buf, t.len);
+				}
+			} else if (ki > 0) {
+				if ((err = get_uint(&r, keys[ki], &v)) < 0)
+					return err;
+				if (ki == 1)
+					x.count = v;
+				else if (ki == 2)
+					x.index = v;
+				else if (ki == 3)
+					x.shard = v > INT64_MAX ? -1 : (int64_t)v;
+				else if (ki == 4)
+					x.tid = v > UINT32_MAX ? 0 : (uint32_t)v;
+				else if (ki == 5)
+					x.before_ns = v;
+				else
+					x.after_ns = v;
+			} else if ((err = skip(&r, m.depth)) < 0) {
+				return err;
+			}
+		}
+		if (err < 0)
+			return err;
+		if (x.index > s->nev)
+			x.index = s->nev; /* a hostile index: at the end */
+		if (k == i) {
+			*g = x;
+			return 1;
+		}
+	}
+	return err < 0 ? err : 0;
+}
+
+TTLOG_API size_t ttlog_snapshot_gap_count(const ttlog_snapshot_file *s)
+{
+	uint64_t n = 0;
+
+	if (s == NULL || gap_walk(s, UINT64_MAX, NULL, &n) < 0)
+		return 0;
+	return (size_t)n;
+}
+
+TTLOG_API int ttlog_snapshot_gap(const ttlog_snapshot_file *s, size_t i, ttlog_gap *g)
+{
+	uint64_t n;
+	int err;
+
+	if (s == NULL || g == NULL)
+		return -EINVAL;
+	err = gap_walk(s, i, g, &n);
+	return err < 0 ? err : err == 1 ? 0 : -ERANGE;
+}

@@ -59,6 +59,8 @@ static struct {
 	 * writer after A2 */
 	size_t npre;
 	uint64_t at_ts; /* the trigger's time, record ticks */
+	uint64_t ev_ts; /* the event that fired it (ts, tid; 0: none, ttlog_trigger or loss) */
+	uint32_t ev_tid;
 	/* the window: open from the firing (R4) to the writer's close; post slots are
 	 * claimed with post_n and stamped with the window's gen */
 	_Atomic int open;
@@ -197,7 +199,7 @@ static void pin_window(void)
 	__atomic_store_n(&ttlog__trigger_min, 0, __ATOMIC_RELAXED);
 }
 
-int ttlog__trigger_fire(const char *reason)
+int ttlog__trigger_fire(const char *reason, const struct ttlog_record *ev)
 {
 	uint64_t now = mono_ns();
 	/* relaxed: the CAS below decides; nothing else is read through it */
@@ -220,6 +222,8 @@ int ttlog__trigger_fire(const char *reason)
 	ttlog__fmt_str(pending.reason, sizeof pending.reason, &pos, "trigger-");
 	ttlog__fmt_str(pending.reason, sizeof pending.reason, &pos, r);
 	pending.due_ms = now / 1000000u + t.post_ms;
+	pin.ev_ts = ev != NULL ? ev->ts : 0;
+	pin.ev_tid = ev != NULL ? ev->tid : 0;
 	pin_window();
 	/* R2: release, pairs with A2 in the writer's ttlog__trigger_next_ms()/_run() */
 	atomic_store_explicit(&pending.state, 2, memory_order_release);
@@ -239,7 +243,7 @@ TTLOG_API int ttlog_trigger(const char *reason)
 	/* relaxed: a running check, as ttlog_request_snapshot's */
 	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) == NULL)
 		return -ESRCH;
-	rc = ttlog__trigger_fire(reason != NULL ? reason : "manual");
+	rc = ttlog__trigger_fire(reason != NULL ? reason : "manual", NULL);
 	errno = saved;
 	return rc;
 }
@@ -270,7 +274,7 @@ void ttlog__trigger_on_event(int level, const struct ttlog_record *r)
 		}
 	}
 	if (level >= pin.level_min)
-		ttlog__trigger_fire(level >= 0 && level < 6 ? names[level] : "level");
+		ttlog__trigger_fire(level >= 0 && level < 6 ? names[level] : "level", r);
 }
 
 /* Same event: every byte of the record (timestamp, thread, callsite, values). */
@@ -335,6 +339,8 @@ int ttlog__trigger_header(struct ttlog__trigger_info *ti)
 	/* relaxed: a counter, the window is closed */
 	ti->post_missed = atomic_load_explicit(&pin.post_missed, memory_order_relaxed);
 	ti->first_ts = pin.npre > 0 ? pin.pre[0].ts : pin.at_ts;
+	ti->ev_ts = pin.ev_ts;
+	ti->ev_tid = pin.ev_tid;
 	return 1;
 }
 
@@ -359,7 +365,7 @@ static void loss_check(uint64_t now_ms)
 		/* the window restarts: the same losses do not fire again */
 		for (unsigned i = 0; i < t.nsamples; i++)
 			t.sample_lost[i] = lost;
-		ttlog__trigger_fire("loss");
+		ttlog__trigger_fire("loss", NULL);
 	}
 }
 

@@ -111,6 +111,7 @@ static void *writer_main(void *arg)
 				 ? mono_ms() + ttlog__g.metrics_interval_s * 1000ull
 				 : 0;
 	int mfailed = 0;
+	uint64_t anext = ttlog__g.clock.tsc ? mono_ms() + TTLOG_ANCHOR_S * 1000ull : 0;
 	struct pollfd pfd = {.fd = w.efd, .events = POLLIN};
 	sigset_t mask;
 	uint32_t gen = 0;
@@ -128,7 +129,8 @@ static void *writer_main(void *arg)
 		/* A3: acquire, pairs with R3 in ttlog__writer_stop(): a request made before the
 		 * stop is in its slot by the scan below (loaded first, so none is missed) */
 		int stopping = atomic_load_explicit(&w.stop, memory_order_acquire);
-		uint64_t wake_at = earliest(earliest(next, mnext), ttlog__trigger_next_ms(mono_ms()));
+		uint64_t wake_at = earliest(earliest(earliest(next, mnext), anext),
+					    ttlog__trigger_next_ms(mono_ms()));
 		if (!stopping &&
 		    poll(&pfd, 1, ttlog__writer_poll_timeout(mono_ms(), wake_at)) > 0) {
 			uint64_t v;
@@ -156,6 +158,10 @@ static void *writer_main(void *arg)
 			next = mono_ms() + ttlog__g.interval_s * 1000ull;
 		}
 		ttlog__trigger_run(mono_ms(), stopping);
+		if (anext != 0 && mono_ms() >= anext) {
+			ttlog__clock_anchor(&ttlog__g.clock);
+			anext = mono_ms() + TTLOG_ANCHOR_S * 1000ull;
+		}
 		if (mnext != 0 && mono_ms() >= mnext) {
 			int err = ttlog__metrics_write_file(ttlog__g.metrics_file);
 			/* one line per change of state, not one per interval */

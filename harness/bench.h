@@ -317,6 +317,7 @@ struct bench_ctx {
 	const char *out_dir;
 	const char *crossbeam_bin; /* NULL: not built */
 	const char *lttng_bin;     /* NULL: not built */
+	const char *trigger_level; /* bench_ttlog_init's trigger_level (NULL: none) */
 	const char *snap_dir;      /* scratch directory for snapshots */
 	double ticks_per_ns;
 	/* implementations */

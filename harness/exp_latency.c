@@ -42,7 +42,9 @@
 
 #define LAT_CAPACITY (1u << 20)
 
-static const char *const lat_modes[] = {"unloaded", "saturated"};
+/* trigger-armed: unloaded, with TTLOG_TRIGGER_LEVEL=fatal (the standard event is INFO, so
+ * nothing fires): the price of the trigger check on every log call, against unloaded */
+static const char *const lat_modes[] = {"unloaded", "saturated", "trigger-armed"};
 
 struct bg_arg {
 	struct bench_thread_hdr hdr;
@@ -68,13 +70,13 @@ static void *bg_thread(void *p)
 
 static void plan(struct bench_ctx *c, int rep)
 {
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 3; k++)
 		for (int i = 0; i < c->nimpls; i++) {
 			struct impl *im = &c->impls[i];
-			if (im->ring != NULL || im->id == IMPL_SPDLOG || im->id == IMPL_LTTNG)
+			if (im->ring != NULL || ((im->id == IMPL_SPDLOG || im->id == IMPL_LTTNG) && k < 2))
 				task_add(c, &exp_latency, im, k, rep,
 					 (double)c->lat_samples *
-							 (1.1 * (k == 0 ? c->lat_gap_ns + 200.0 : 300.0) +
+							 (1.1 * (k != 1 ? c->lat_gap_ns + 200.0 : 300.0) +
 							  2 * 100.0) /
 							 1e9 + 0.3);
 		}
@@ -137,14 +139,14 @@ static void run(struct bench_ctx *c, const struct task *t)
 	struct impl *im = t->impl;
 	int mode = t->cfg;
 	size_t n = c->lat_samples, nwarm = n / 10 > 10000 ? n / 10 : 10000;
-	uint64_t gap = mode == 0 ? (uint64_t)(c->lat_gap_ns * c->ticks_per_ns) : 0;
+	uint64_t gap = mode != 1 ? (uint64_t)(c->lat_gap_ns * c->ticks_per_ns) : 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int nbg = mode == 0 ? 0 : (ncpu > 1 ? (int)ncpu - 1 : 1);
+	int nbg = mode != 1 ? 0 : (ncpu > 1 ? (int)ncpu - 1 : 1);
 	struct lat_summary s;
 	char cfg[160];
 
 	snprintf(cfg, sizeof cfg, "%s;gap_ns=%u;background_threads=%d;samples=%zu;event=msg+u64+str+bool",
-		 lat_modes[mode], mode == 0 ? c->lat_gap_ns : 0, nbg, n);
+		 lat_modes[mode], mode != 1 ? c->lat_gap_ns : 0, nbg, n);
 	if (im->id == IMPL_LTTNG) {
 		static const char *const keys[] = {"p50",        "p90",       "p99",
 						   "p999",       "p9999",     "max",
@@ -187,9 +189,12 @@ static void run(struct bench_ctx *c, const struct task *t)
 			run_note("spdlog: cannot create the async logger");
 			goto out;
 		}
-	} else if (bench_ttlog_init(c, im->name, LAT_CAPACITY, TTLOG_POLICY_OVERWRITE) < 0) {
+	} else if (c->trigger_level = mode == 2 ? "fatal" : NULL,
+		   bench_ttlog_init(c, im->name, LAT_CAPACITY, TTLOG_POLICY_OVERWRITE) < 0) {
+		c->trigger_level = NULL;
 		goto out;
 	} else {
+		c->trigger_level = NULL;
 		for (uint64_t i = 0; i < LAT_CAPACITY; i++) /* steady state: the ring is full */
 			BENCH_LOG_STANDARD(i);
 	}

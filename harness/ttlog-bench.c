@@ -328,6 +328,7 @@ int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capa
 	cfg.snapshot_signal = 0;
 	cfg.final_snapshot = false;
 	cfg.blackbox = bench_blackbox;
+	cfg.trigger_level = c->trigger_level;
 	err = ttlog_init(&cfg);
 	if (err < 0)
 		run_note("%s: ttlog_init(capacity=%zu): %s (%s)", variant, capacity,

@@ -361,6 +361,7 @@ def headline(run):
     add("log call: ring push", "latency", "unloaded", "cost_push", False)
     add("log call: the rest", "latency", "unloaded", "cost_rest", False)
     add("latency p99.9 unloaded", "latency", "unloaded", "p99.9", False)
+    add("latency fenced_mean, trigger armed", "latency", "trigger-armed", "fenced_mean", False)
     add("latency p50 saturated", "latency", "saturated", "p50", False)
     add("latency p99.9 saturated", "latency", "saturated", "p99.9", False)
     add("ring bytes/event", "memory", "", "ring_bytes_per_event", False)

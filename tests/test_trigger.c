@@ -226,6 +226,13 @@ static void test_pinned_window_survives_storm(void **state)
 	assert_int_equal(v, 16);
 	assert_int_equal(ttlog_snapshot_meta_u64(s, "trigger.post_not_pinned", &v), 1);
 	assert_int_equal(v, 10000 - 16);
+	/* the error is identified: its index in events */
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "trigger.event_index", &v), 1);
+	ttlog_snapshot_rewind(s);
+	for (uint64_t k = 0; k <= v; k++)
+		assert_int_equal(ttlog_snapshot_next(s, &ev), 1);
+	assert_string_equal(ev.fields[0].name, "code");
+	assert_int_equal(ev.fields[0].v.u64, 4242);
 	ttlog_snapshot_close(s);
 }
 

@@ -121,6 +121,10 @@ struct ctx {
 	struct counter targets, threads;
 	uint64_t first_ns, last_ns, shown;
 	size_t read, dups;
+	/* gap records: each source's next one to show (run_pass), and --stats' totals */
+	size_t *gap_next;
+	bool gaps_shown;
+	uint64_t gap_records, gap_events;
 };
 
 enum { C_RESET, C_TIME, C_LABEL, C_TARGET, C_KEY };
@@ -359,6 +363,80 @@ static void count_event(struct ctx *c, const struct vsource *s, const ttlog_even
 }
 
 typedef void (*event_fn)(struct ctx *, const struct vsource *, const ttlog_event *);
+static void measure(struct ctx *c, const struct vsource *s, const ttlog_event *ev);
+
+/* 1,204 */
+static void thousands(char *buf, size_t len, uint64_t v)
+{
+	char d[24];
+	size_t n = (size_t)snprintf(d, sizeof d, "%" PRIu64, v), j = 0;
+
+	for (size_t i = 0; i < n && j + 2 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[j++] = ',';
+		buf[j++] = d[i];
+	}
+	buf[j] = '\0';
+}
+
+/* One gap record where it happened: a line of its own in the table ("... 1,204 events
+ * overwritten here ..."), a {"gap": ...} line in --json; CSV has no row for it (its
+ * columns are the events'), --stats counts it. */
+static void print_gap(struct ctx *c, const struct vsource *s, const ttlog_gap *g)
+{
+	FILE *f = c->out;
+	char n[32];
+
+	c->gap_records++;
+	c->gap_events += g->count;
+	if (c->o->stats || c->o->format == FMT_CSV)
+		return;
+	if (c->o->format == FMT_JSON) {
+		fputs("{\"gap\":{\"kind\":", f);
+		vjson_cstr(f, g->kind);
+		fprintf(f, ",\"count\":%" PRIu64, g->count);
+		if (g->shard >= 0)
+			fprintf(f, ",\"shard\":%" PRId64, g->shard);
+		if (g->tid != 0)
+			fprintf(f, ",\"thread\":%" PRIu32, g->tid);
+		if (g->before_ns != 0)
+			fprintf(f, ",\"before_ns\":%" PRIu64, g->before_ns);
+		if (g->after_ns != 0)
+			fprintf(f, ",\"after_ns\":%" PRIu64, g->after_ns);
+		fprintf(f, ",\"service\":");
+		vjson_cstr(f, s->service);
+		fprintf(f, ",\"pid\":%" PRIu64 "}}\n", s->pid);
+		return;
+	}
+	thousands(n, sizeof n, g->count);
+	color(c, C_TIME);
+	fprintf(f, "... %s event%s %s here", n, g->count == 1 ? "" : "s", g->kind);
+	if (g->shard >= 0)
+		fprintf(f, " (shard %" PRId64 "%s", g->shard, g->tid ? ", thread " : ")");
+	if (g->shard >= 0 && g->tid)
+		fprintf(f, "%" PRIu32 ")", g->tid);
+	if (c->several) {
+		fputs(" [", f);
+		vtext_str(f, s->label, strlen(s->label), false);
+		putc(']', f);
+	}
+	fputs(" ...", f);
+	color(c, C_RESET);
+	putc('\n', f);
+}
+
+/* Show source s's gap records that lie before its event `ord` (SIZE_MAX: all the rest). */
+static void gaps_before(struct ctx *c, struct vsource *s, size_t ord)
+{
+	size_t i = (size_t)(s - c->src), n = ttlog_snapshot_gap_count(s->snap);
+	ttlog_gap g;
+
+	while (c->gap_next[i] < n && ttlog_snapshot_gap(s->snap, c->gap_next[i], &g) == 0 &&
+	       (ord == SIZE_MAX || g.index <= ord)) {
+		print_gap(c, s, &g);
+		c->gap_next[i]++;
+	}
+}
 
 /* One pass over the merged timeline: fn for each event that passes the filters, after
  * the first skip of them. Returns how many passed. */
@@ -369,6 +447,11 @@ static size_t run_pass(struct ctx *c, event_fn fn, size_t skip)
 	struct vsource *s;
 	size_t n = 0;
 
+	/* gap records go with the pass that prints (or counts) events, where they happened:
+	 * before the first event of their file shown after them */
+	bool gaps = fn != NULL && fn != measure && c->gap_next != NULL;
+	if (gaps)
+		memset(c->gap_next, 0, c->nsrc * sizeof *c->gap_next);
 	c->read = 0;
 	while ((s = vmerge_next(m, &ev)) != NULL) {
 		c->read++;
@@ -379,11 +462,17 @@ static size_t run_pass(struct ctx *c, event_fn fn, size_t skip)
 			if (!vmatch_text(c->o, c->text.p))
 				continue;
 		}
-		if (n++ >= skip && fn != NULL)
+		if (n++ >= skip && fn != NULL) {
+			if (gaps)
+				gaps_before(c, s, s->ord);
 			fn(c, s, ev);
+		}
 		if (ferror(c->out))
 			break;
 	}
+	for (size_t i = 0; gaps && i < c->nsrc; i++)
+		if (c->src[i].snap != NULL)
+			gaps_before(c, &c->src[i], SIZE_MAX);
 	c->dups = vmerge_duplicates(m);
 	vmerge_end(m);
 	return n;
@@ -638,8 +727,9 @@ static void stats_json(struct ctx *c, const struct stats *st)
 	}
 	fprintf(f, "},\"loss\":{\"overwritten\":%" PRIu64 ",\"dropped\":%" PRIu64
 		",\"clipped\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64
-		"}}\n", st->loss.overwritten, st->loss.dropped, st->loss.clipped,
-		st->loss.truncated, st->loss.in_flight);
+		"},\"gaps\":{\"records\":%" PRIu64 ",\"events\":%" PRIu64 "}}\n",
+		st->loss.overwritten, st->loss.dropped, st->loss.clipped, st->loss.truncated,
+		st->loss.in_flight, c->gap_records, c->gap_events);
 }
 
 static void stats_csv(struct ctx *c, const struct stats *st)
@@ -704,6 +794,10 @@ static void stats_table(struct ctx *c, const struct stats *st)
 		" clipped=%" PRIu64 " truncated=%" PRIu64 " in_flight=%" PRIu64 "%s\n",
 		loss->overwritten, loss->dropped, loss->clipped, loss->truncated,
 		loss->in_flight, missing ? "  (events are missing)" : "");
+	if (c->gap_records)
+		fprintf(f, "gaps         %" PRIu64 " events lost in %" PRIu64
+			" gap record%s among the events shown\n",
+			c->gap_events, c->gap_records, c->gap_records == 1 ? "" : "s");
 	for (i = 0; i < c->targets.len; i++)
 		if (text_width(st->tg[i].key) > w && text_width(st->tg[i].key) <= 40)
 			w = text_width(st->tg[i].key);
@@ -754,6 +848,7 @@ void vout_run(struct vsource *src, size_t nsrc, bool several, const struct vopts
 	c.out = stdout;
 	c.w_tid = 1;
 	c.w_target = 1;
+	c.gap_next = calloc(nsrc ? nsrc : 1, sizeof *c.gap_next);
 	for (i = 0; i < nsrc; i++)
 		if (src[i].label != NULL && text_width(src[i].label) > c.w_label)
 			c.w_label = text_width(src[i].label);
@@ -782,6 +877,7 @@ void vout_run(struct vsource *src, size_t nsrc, bool several, const struct vopts
 		run_pass(&c, o->format == FMT_JSON ? print_json
 			     : o->format == FMT_CSV ? print_csv : print_table, skip);
 	}
+	free(c.gap_next);
 	vbuf_free(&c.text);
 	vbuf_free(&c.line);
 	counter_free(&c.targets);

@@ -31,6 +31,7 @@ struct trow {
 	uint8_t level; /* 0..5, or a level beyond FATAL a file may hold */
 	uint8_t nfields;
 	size_t field0; /* its fields in tui.fields */
+	uint64_t gap;  /* a gap record's row: events lost here; target is its kind */
 };
 
 struct tui {
@@ -91,12 +92,34 @@ static int widest(int w, const char *s, int cap)
 	return n > w && n <= cap ? n : w;
 }
 
+
+/* Rows for source s's gap records that lie before its event ord (SIZE_MAX: the rest),
+ * shown where they happened (at time ts, the next event's) */
+static void add_gaps(struct tui *t, struct vsource *s, size_t *gap_next, size_t ord, uint64_t ts)
+{
+	size_t i = (size_t)(s - t->src), n = ttlog_snapshot_gap_count(s->snap);
+	ttlog_gap g;
+
+	while (gap_next[i] < n && ttlog_snapshot_gap(s->snap, gap_next[i], &g) == 0 &&
+	       (ord == SIZE_MAX || g.index <= ord)) {
+		if (t->nrows == t->rows_cap)
+			t->rows = trealloc(t->rows, (t->rows_cap = t->rows_cap * 2 + 1024) *
+							     sizeof *t->rows);
+		t->rows[t->nrows++] = (struct trow){.ts = ts, .target = g.kind, .message = "",
+						    .file = "", .tid = g.tid, .src = (uint32_t)i,
+						    .gap = g.count, .field0 = t->nfields};
+		gap_next[i]++;
+	}
+}
+
 static void load(struct tui *t)
 {
 	struct vmerge *m = vmerge_begin(t->src, t->nsrc);
 	const ttlog_event *ev;
 	struct vsource *s;
+	size_t *gap_next = tmalloc((t->nsrc ? t->nsrc : 1) * sizeof *gap_next);
 
+	memset(gap_next, 0, (t->nsrc ? t->nsrc : 1) * sizeof *gap_next);
 	while ((s = vmerge_next(m, &ev)) != NULL) {
 		struct trow *r;
 		if (!vmatch_meta(t->o, s, ev))
@@ -106,6 +129,7 @@ static void load(struct tui *t)
 			if (!vmatch_text(t->o, t->text.p))
 				continue;
 		}
+		add_gaps(t, s, gap_next, s->ord, ev->timestamp_ns);
 		if (t->nrows == t->rows_cap)
 			t->rows = trealloc(t->rows, (t->rows_cap = t->rows_cap * 2 + 1024) *
 							     sizeof *t->rows);
@@ -127,6 +151,11 @@ static void load(struct tui *t)
 		t->w_tid = widest(t->w_tid, t->line.p, 10);
 	}
 	vmerge_end(m);
+	for (size_t i = 0; i < t->nsrc; i++)
+		if (t->src[i].snap != NULL)
+			add_gaps(t, &t->src[i], gap_next, SIZE_MAX,
+				 t->nrows ? t->rows[t->nrows - 1].ts : 0);
+	free(gap_next);
 	if (t->o->has_last && t->nrows > t->o->last) {
 		size_t drop = t->nrows - t->o->last;
 		memmove(t->rows, t->rows + drop, t->o->last * sizeof *t->rows);
@@ -156,6 +185,11 @@ static const char *row_text(struct tui *t, const struct trow *r)
 	ttlog_event ev;
 	size_t i;
 
+	if (r->gap) {
+		t->text.len = 0;
+		vbuf_printf(&t->text, "%" PRIu64 " events %s here", r->gap, r->target);
+		return t->text.p;
+	}
 	row_event(t, r, &ev);
 	vrender(&ev, t->o->marker, &t->text);
 	for (i = vplaceholders(ev.message); i < ev.nfields; i++) {
@@ -167,6 +201,8 @@ static const char *row_text(struct tui *t, const struct trow *r)
 
 static bool row_visible(const struct tui *t, const struct trow *r)
 {
+	if (r->gap) /* losses are shown whatever the filters */
+		return true;
 	return r->level >= t->min_level &&
 	       (t->target[0] == '\0' || fnmatch(t->target, r->target, 0) == 0);
 }
@@ -271,6 +307,19 @@ static void draw_row(struct tui *t, int y, const struct trow *r, bool selected)
 	clrtoeol();
 	if (selected) /* the whole line in reverse video */
 		mvhline(y, 0, ' ', COLS);
+	if (r->gap) {
+		t->line.len = 0;
+		vbuf_printf(&t->line, "... %" PRIu64 " event%s %s here ...", r->gap,
+			    r->gap == 1 ? "" : "s", r->target);
+		if (t->several)
+			vbuf_printf(&t->line, " [%s]", t->src[r->src].label);
+		attron(A_DIM);
+		put_str(t, y, 0, t->line.p, maxx);
+		attroff(A_DIM);
+		if (selected)
+			attroff(A_REVERSE);
+		return;
+	}
 	vtime(r->ts, t->o->local, when, sizeof when);
 	tod = strlen(when) > 11 ? when + 11 : when; /* HH:MM:SS.uuuuuu... */
 	x = put_str(t, y, x, tod, maxx);
@@ -409,6 +458,12 @@ static void draw_details(struct tui *t)
 
 	row_event(t, r, &ev);
 	erase();
+	if (r->gap) { /* a gap record has no event to detail: its line says it all */
+		put_str(t, 1, 0, row_text(t, r), COLS);
+		put_str(t, LINES - 1, 0, "Up/Down previous/next event   Esc q Enter back", COLS - 1);
+		refresh();
+		return;
+	}
 	attron(A_REVERSE);
 	mvhline(0, 0, ' ', COLS);
 	t->line.len = 0;

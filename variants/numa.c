@@ -300,6 +300,8 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		kept = mpmc_snapshot(r->node[0].ring, out, max, cut);
 		window_init(r, 0);
 		ttlog__window_fill(&r->win[0], out, kept);
+		r->win[0].stored = cut->stored;
+		r->win[0].dropped = cut->dropped;
 		r->nwin = 1;
 		goto out;
 	}
@@ -310,6 +312,8 @@ size_t numa_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		/* the merge below takes each run's newest first: it must be in ts order */
 		ttlog__sort_inplace(r->scratch + off, nd->pos);
 		window_init(r, i);
+		r->win[i].stored = c.stored;
+		r->win[i].dropped = c.dropped;
 		off += nd->cap;
 	}
 	r->nwin = r->n;

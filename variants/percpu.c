@@ -797,8 +797,13 @@ size_t percpu_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t ma
 	if (!ttlog__scratch_take(&r->scratch_busy))
 		return snapshot_inplace(r, out, max, cut);
 	for (unsigned i = 0; i < r->n; i++) {
+		uint64_t s0 = cut->stored, d0 = cut->dropped;
 		scan_begin(r, i, &r->scan[i], cut);
-		r->win[i] = (struct ttlog_shard_window){.node = -1, .shard = i, .shared = 1};
+		r->win[i] = (struct ttlog_shard_window){.node = -1,
+							.shard = i,
+							.shared = 1,
+							.stored = cut->stored - s0,
+							.dropped = cut->dropped - d0};
 		if (scan_next(r, i, &r->scan[i]))
 			r->active[na++] = i;
 	}
@@ -824,6 +829,7 @@ size_t percpu_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t ma
 	r->nwin = 0;
 	for (unsigned i = 0; i < r->n; i++) {
 		scan_end(r, i, &r->scan[i], cut);
+		r->win[i].stored -= r->scan[i].in_flight; /* as cut_close() does for the cut */
 		if (r->win[i].kept > 0)
 			r->win[r->nwin++] = r->win[i]; /* the rings this snapshot took from */
 	}

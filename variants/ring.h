@@ -88,6 +88,11 @@ struct ttlog_shard_window {
 	uint32_t shard;    /* the shard's index in its ring */
 	uint32_t shared;   /* 1: several threads write this shard (spsc's shared CPU rings,
 			    * numa, percpu) */
+	/* this shard's share of the cut: records it stored and pushes it dropped; stored -
+	 * kept were lost before its oldest kept record (overwritten, popped, or older than the
+	 * newest max of all shards), the dropped ones after its newest (drop policy, no pop):
+	 * the snapshot's gap records */
+	uint64_t stored, dropped;
 };
 
 struct ttlog_ring_ops {

@@ -849,8 +849,12 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
 		if (sh == NULL)
 			continue;
+		uint64_t s0 = cut->stored, d0 = cut->dropped;
 		run_open(&r->runs[nruns], sh, cut);
-		r->win[nruns] = (struct ttlog_shard_window){.node = -1, .shard = (uint32_t)i};
+		r->win[nruns] = (struct ttlog_shard_window){.node = -1,
+							    .shard = (uint32_t)i,
+							    .stored = cut->stored - s0,
+							    .dropped = cut->dropped - d0};
 		nruns++;
 	}
 	/* the shared ring: a run per CPU ring, read in place at its own cut (its records are
@@ -858,9 +862,13 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	for (unsigned c = 0; c < r->ncpu; c++) {
 		r->runs[nruns].sh = NULL;
 		r->runs[nruns].cpu = c;
+		uint64_t s0 = cut->stored, d0 = cut->dropped;
 		percpu_scan_open(r->shared, c, &r->runs[nruns].scan, cut);
-		r->win[nruns] = (struct ttlog_shard_window){
-			.node = -1, .shard = r->nshards + c, .shared = 1};
+		r->win[nruns] = (struct ttlog_shard_window){.node = -1,
+							    .shard = r->nshards + c,
+							    .shared = 1,
+							    .stored = cut->stored - s0,
+							    .dropped = cut->dropped - d0};
 		nruns++;
 	}
 
@@ -890,7 +898,9 @@ size_t spsc_snapshot(struct ttlog_ring *r, struct ttlog_record *out, size_t max,
 	 * those of the CPU rings this snapshot took records from */
 	for (i = 0; i < nruns; i++) {
 		if (r->runs[i].sh == NULL) {
+			uint64_t s0 = cut->stored;
 			percpu_scan_close(r->shared, r->runs[i].cpu, &r->runs[i].scan, cut);
+			r->win[i].stored -= s0 - cut->stored; /* its in-flight positions */
 			if (r->win[i].kept == 0)
 				continue;
 		}

@@ -133,6 +133,26 @@ TTLOG_API int ttlog_snapshot_callsite(const ttlog_snapshot_file *snap, size_t i,
  * 0 when the key is absent, -EINVAL when its value is of another type (or, for text,
  * holds a NUL byte), -ERANGE when the text does not fit buf with its NUL (len bytes).
  */
+/*
+ * Gap records (docs/snapshot-format.md, "gaps"): where the events the counters count as
+ * lost were. kind: "overwritten", "dropped", "clipped" (or "other" for a kind this reader
+ * does not know); count events, lost before event `index` (oldest first; index = the
+ * event count: after the last); shard -1, tid 0, before_ns / after_ns 0 when not known.
+ * The counts sum to overwritten + dropped + clipped. Files written before gap records
+ * have none.
+ */
+typedef struct ttlog_gap {
+	const char *kind; /* a static string */
+	uint64_t count, index;
+	int64_t shard;
+	uint32_t tid;
+	uint64_t before_ns, after_ns;
+} ttlog_gap;
+/* The number of gap records (0 for a file without them, or a malformed list). */
+TTLOG_API size_t ttlog_snapshot_gap_count(const ttlog_snapshot_file *snap);
+/* Gap record i into *g: 0, -ERANGE past the last, -EINVAL, -EBADMSG on a malformed list. */
+TTLOG_API int ttlog_snapshot_gap(const ttlog_snapshot_file *snap, size_t i, ttlog_gap *g);
+
 TTLOG_API int ttlog_snapshot_meta_u64(const ttlog_snapshot_file *snap, const char *key,
 				      uint64_t *v);
 TTLOG_API int ttlog_snapshot_meta_text(const ttlog_snapshot_file *snap, const char *key,
