@@ -193,6 +193,27 @@ void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
 			      memory_order_release);
 }
 
+void ttlog__box_anchor(const struct ttlog__clock_map *m)
+{
+	struct ttlog__box_hdr *h = box.hdr;
+
+	if (h == NULL || m->ticks_per_ns <= 0)
+		return;
+	/* one snapshot at a time calls this (the snapshot buffers' owner): one writer */
+	if (atomic_load_explicit(&h->anchor_cur, memory_order_relaxed) == 0) {
+		h->ticks_per_ns1 = m->ticks_per_ns;
+		h->anchor_ticks1 = m->base_ticks;
+		h->anchor_ns1 = m->base_ns;
+		/* release: the anchor before its index (the recoverer reads the file later) */
+		atomic_store_explicit(&h->anchor_cur, 1, memory_order_release);
+	} else {
+		h->ticks_per_ns = m->ticks_per_ns;
+		h->anchor_ticks = m->base_ticks;
+		h->anchor_ns = m->base_ns;
+		atomic_store_explicit(&h->anchor_cur, 0, memory_order_release);
+	}
+}
+
 void ttlog__box_count(int which)
 {
 	struct ttlog__box_hdr *h = box.hdr;

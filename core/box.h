@@ -58,6 +58,13 @@ struct ttlog__box_hdr {
 	char hostname[256];
 	char variant[32];
 	char snapshot_dir[3008]; /* the process's snapshot directory */
+	/* running: a newer calibration (each live snapshot refines it), written into the
+	 * anchor that is not current, then made current: a death in the middle of an update
+	 * leaves the other one whole. anchor_cur 0: the fields above, 1: these */
+	double ticks_per_ns1;
+	uint64_t anchor_ticks1;
+	uint64_t anchor_ns1;
+	_Atomic uint32_t anchor_cur;
 };
 _Static_assert(sizeof(struct ttlog__box_hdr) <= TTLOG_BOX_HEADER, "header fits its page");
 

@@ -131,6 +131,11 @@ static int check_header(struct rbox *b)
 		return bad(b, -EBADMSG, "bad capacity %llu", (unsigned long long)c);
 	if (h->policy != TTLOG_POLICY_OVERWRITE && h->policy != TTLOG_POLICY_DROP)
 		return bad(b, -EBADMSG, "bad policy %u", h->policy);
+	if (atomic_load_explicit(&h->anchor_cur, memory_order_relaxed) == 1) {
+		h->ticks_per_ns = h->ticks_per_ns1; /* the newer calibration */
+		h->anchor_ticks = h->anchor_ticks1;
+		h->anchor_ns = h->anchor_ns1;
+	}
 	if (h->clock_tsc > 1 ||
 	    (h->clock_tsc && (!isfinite(h->ticks_per_ns) || h->ticks_per_ns < 1e-3 ||
 			      h->ticks_per_ns > 1e3)))
