@@ -446,8 +446,9 @@ static void write_copy(const char *path, off_t size)
 	for (size_t i = 0; i < nranges; i++) {
 		if (ranges[i].off >= size)
 			continue;
-		size_t n = ranges[i].off + (off_t)ranges[i].len > size ? (size_t)(size - ranges[i].off)
-								      : ranges[i].len;
+		size_t n = ranges[i].off + (off_t)ranges[i].len > size
+				   ? (size_t)(size - ranges[i].off)
+				   : ranges[i].len;
 		assert_int_equal(pwrite(fd, ranges[i].data, n, ranges[i].off), (ssize_t)n);
 	}
 	close(fd);
