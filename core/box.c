@@ -68,7 +68,8 @@ int ttlog__box_dir_open(const char *dir, bool create, char *msg, size_t len)
 	if (fd < 0) {
 		int err = -errno;
 		snprintf(msg, len, "black box directory '%.200s': %s%s", dir, strerror(errno),
-			 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
+			 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)"
+							    : "");
 		return err == -ELOOP ? -ENOTDIR : err;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -81,7 +82,8 @@ int ttlog__box_dir_open(const char *dir, bool create, char *msg, size_t len)
 		snprintf(msg, len,
 			 "black box directory '%.200s': refused: owned by uid %u (we are %u) "
 			 "with mode %03o; want a directory of ours that only we can write",
-			 dir, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)(st.st_mode & 0777));
+			 dir, (unsigned)st.st_uid, (unsigned)geteuid(),
+			 (unsigned)(st.st_mode & 0777));
 		return -EPERM;
 	}
 	return fd;
@@ -167,8 +169,8 @@ void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
 	do {
 		if (top > h->cs_size || size > h->cs_size - top)
 			return; /* full: the recoverer counts this callsite's events as dropped */
-	} while (!atomic_compare_exchange_weak_explicit(&h->cs_top, &top, top + size,
-							memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&h->cs_top, &top, top + size, memory_order_relaxed, memory_order_relaxed));
 	if (top + size > CS_PREALLOC &&
 	    fallocate(box.fd, 0, (off_t)(h->cs_off + top), (off_t)size) < 0)
 		return; /* no room: left uncommitted, the recoverer skips it */
@@ -188,9 +190,29 @@ void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
 	memset(s, 0, (size_t)((char *)e + size - s));
 	/* release: a reader of this process that sees the commit sees the entry; the
 	 * recoverer reads the file after the process is gone */
-	atomic_store_explicit(&e->commit,
-			      ttlog__box_hash((unsigned char *)e + 8, size - 8),
+	atomic_store_explicit(&e->commit, ttlog__box_hash((unsigned char *)e + 8, size - 8),
 			      memory_order_release);
+}
+
+void ttlog__box_anchor(const struct ttlog__clock_map *m)
+{
+	struct ttlog__box_hdr *h = box.hdr;
+
+	if (h == NULL || m->ticks_per_ns <= 0)
+		return;
+	/* one snapshot at a time calls this (the snapshot buffers' owner): one writer */
+	if (atomic_load_explicit(&h->anchor_cur, memory_order_relaxed) == 0) {
+		h->ticks_per_ns1 = m->ticks_per_ns;
+		h->anchor_ticks1 = m->base_ticks;
+		h->anchor_ns1 = m->base_ns;
+		/* release: the anchor before its index (the recoverer reads the file later) */
+		atomic_store_explicit(&h->anchor_cur, 1, memory_order_release);
+	} else {
+		h->ticks_per_ns = m->ticks_per_ns;
+		h->anchor_ticks = m->base_ticks;
+		h->anchor_ns = m->base_ns;
+		atomic_store_explicit(&h->anchor_cur, 0, memory_order_release);
+	}
 }
 
 void ttlog__box_count(int which)
@@ -224,8 +246,8 @@ void *ttlog__box_carve(size_t bytes)
 	do {
 		if (n > h->ring_size - top)
 			return NULL; /* the caller maps anonymous memory instead */
-	} while (!atomic_compare_exchange_weak_explicit(&box.ring_top, &top, top + n,
-							memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&box.ring_top, &top, top + n, memory_order_relaxed, memory_order_relaxed));
 	p = box.base + h->ring_off + top;
 	/* the file's pages now (one system call, as the mmap it replaces): a full tmpfs
 	 * is a failure here, never a SIGBUS on a log call */
@@ -240,10 +262,9 @@ void ttlog__box_segment(const struct ttlog_seg *s)
 	struct ttlog__box_seg *e;
 	uint32_t i;
 
-	if (h == NULL || box.detached || !ttlog__box_owns(s->slots) ||
-	    !ttlog__box_owns(s->tail) || !ttlog__box_owns(s->head) ||
-	    !ttlog__box_owns(s->popped) || !ttlog__box_owns(s->dropped) ||
-	    (s->busy != NULL && !ttlog__box_owns(s->busy)))
+	if (h == NULL || box.detached || !ttlog__box_owns(s->slots) || !ttlog__box_owns(s->tail) ||
+	    !ttlog__box_owns(s->head) || !ttlog__box_owns(s->popped) ||
+	    !ttlog__box_owns(s->dropped) || (s->busy != NULL && !ttlog__box_owns(s->busy)))
 		return;
 	/* relaxed: claims an entry; its content is published by the state store */
 	i = atomic_fetch_add_explicit(&h->seg_count, 1, memory_order_relaxed);
@@ -285,8 +306,8 @@ static int create_file(uint64_t start)
 		else
 			snprintf(box.name, sizeof box.name, "ttlog-%d-%llu-%u" TTLOG_BOX_SUFFIX,
 				 (int)getpid(), (unsigned long long)start, n);
-		fd = openat(box.dirfd, box.name,
-			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(box.dirfd, box.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 		if (fd >= 0) {
 			/* 0600 whatever the umask */
 			if (fchmod(fd, 0600) < 0) {
@@ -303,8 +324,7 @@ static int create_file(uint64_t start)
 	return -EEXIST;
 }
 
-int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char *msg,
-		    size_t len)
+int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char *msg, size_t len)
 {
 	struct ttlog__box_hdr *h;
 	struct ttlog__clock_map map;
@@ -511,6 +531,5 @@ detach:
 			      "");
 	close(fd);
 	box.detached = true;
-	ttlog__report("black box: the forked child has none (its events are not recoverable)",
-		      "");
+	ttlog__report("black box: the forked child has none (its events are not recoverable)", "");
 }

@@ -375,10 +375,12 @@ int ttlog__encode(struct ttlog__snapres *s, const struct ttlog__snapinfo *info, 
 
 	if (ring != NULL && src == NULL)
 		ring_stats(ring, &rs);
-	if (src != NULL)
+	if (src != NULL) {
 		map = src->map;
-	else
+	} else {
 		ttlog__clock_map_now(&ttlog__g.clock, &map);
+		ttlog__box_anchor(&map); /* a recovery converts with the latest calibration */
+	}
 	n = LZ4F_compressBegin(s->cctx, s->out, s->out_cap, &lz4_prefs);
 	if (LZ4F_isError(n))
 		return -EIO;

@@ -353,6 +353,8 @@ void *ttlog__box_carve(size_t bytes);
 bool ttlog__box_owns(const void *p);
 /* Append a registered callsite to the box's dictionary (async-signal-safe). */
 void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs);
+/* A newer clock calibration for the box (a live snapshot's; async-signal-safe). */
+void ttlog__box_anchor(const struct ttlog__clock_map *m);
 /* Count an event in the box: which 0 dropped outside the rings, 1 truncated. */
 void ttlog__box_count(int which);
 /* ttlog_init(): list the boxes of dead processes of this service and snapshot directory in

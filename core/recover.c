@@ -131,9 +131,13 @@ static int check_header(struct rbox *b)
 		return bad(b, -EBADMSG, "bad capacity %llu", (unsigned long long)c);
 	if (h->policy != TTLOG_POLICY_OVERWRITE && h->policy != TTLOG_POLICY_DROP)
 		return bad(b, -EBADMSG, "bad policy %u", h->policy);
-	if (h->clock_tsc > 1 ||
-	    (h->clock_tsc && (!isfinite(h->ticks_per_ns) || h->ticks_per_ns < 1e-3 ||
-			      h->ticks_per_ns > 1e3)))
+	if (atomic_load_explicit(&h->anchor_cur, memory_order_relaxed) == 1) {
+		h->ticks_per_ns = h->ticks_per_ns1; /* the newer calibration */
+		h->anchor_ticks = h->anchor_ticks1;
+		h->anchor_ns = h->anchor_ns1;
+	}
+	if (h->clock_tsc > 1 || (h->clock_tsc && (!isfinite(h->ticks_per_ns) ||
+						  h->ticks_per_ns < 1e-3 || h->ticks_per_ns > 1e3)))
 		return bad(b, -EBADMSG, "bad clock calibration");
 	if (!str_ok(h->service, sizeof h->service) || !str_ok(h->hostname, sizeof h->hostname) ||
 	    !str_ok(h->variant, sizeof h->variant) ||
@@ -271,7 +275,8 @@ static int load_segment(struct rbox *b, const struct ttlog__box_seg *g, uint32_t
 	if (g->slots % 8 != 0 || g->slots > b->size || cap * rs > b->size - g->slots)
 		return bad(b, -EBADMSG, "segment %u: slots (%llu at %llu) outside the file", i,
 			   (unsigned long long)cap, (unsigned long long)g->slots);
-	if ((err = rd64(b, g->tail, &t, "a tail")) < 0 || (err = rd64(b, g->head, &h, "a head")) < 0 ||
+	if ((err = rd64(b, g->tail, &t, "a tail")) < 0 ||
+	    (err = rd64(b, g->head, &h, "a head")) < 0 ||
 	    (err = rd64(b, g->popped, &p, "a popped counter")) < 0 ||
 	    (err = rd64(b, g->dropped, &d, "a dropped counter")) < 0)
 		return err;
@@ -356,7 +361,8 @@ static int load_segments(struct rbox *b)
 	if ((err = rd(b, tab, (uint64_t)n * sizeof *tab, b->h.seg_off, "the segment table")) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (atomic_load_explicit(&tab[i].state, memory_order_relaxed) != TTLOG_BOX_SEG_VALID)
+		if (atomic_load_explicit(&tab[i].state, memory_order_relaxed) !=
+		    TTLOG_BOX_SEG_VALID)
 			continue; /* claimed, never completed: the ring was not in use yet */
 		total += tab[i].nslots <= MAX_SLOTS ? tab[i].nslots : MAX_SLOTS + 1;
 		if (total > MAX_SLOTS) {
@@ -510,7 +516,8 @@ static int recover_one(int dirfd, const char *name, int out_dirfd, const char *f
 	src.truncated = atomic_load_explicit(&b.h.truncated, memory_order_relaxed);
 	src.torn = b.torn;
 	if (b.h.clock_tsc)
-		src.map = (struct ttlog__clock_map){b.h.anchor_ticks, b.h.anchor_ns, b.h.ticks_per_ns};
+		src.map = (struct ttlog__clock_map){b.h.anchor_ticks, b.h.anchor_ns,
+						    b.h.ticks_per_ns};
 	else
 		src.map = (struct ttlog__clock_map){0, 0, 1.0};
 	src.cs = b.cs;
@@ -557,7 +564,8 @@ static bool box_name(const char *n)
 {
 	size_t l = strlen(n), sl = sizeof TTLOG_BOX_SUFFIX - 1;
 
-	return strncmp(n, "ttlog-", 6) == 0 && l > 6 + sl && strcmp(n + l - sl, TTLOG_BOX_SUFFIX) == 0;
+	return strncmp(n, "ttlog-", 6) == 0 && l > 6 + sl &&
+	       strcmp(n + l - sl, TTLOG_BOX_SUFFIX) == 0;
 }
 
 TTLOG_API int ttlog_recover(const char *path, const char *out_dir, char *snap, size_t snap_len,
@@ -632,8 +640,8 @@ static bool dead_peer(int dirfd, const char *name)
 	ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
 	     memcmp(h.magic, TTLOG_BOX_MAGIC, 8) == 0 && str_ok(h.service, sizeof h.service) &&
 	     str_ok(h.snapshot_dir, sizeof h.snapshot_dir) &&
-	     strcmp(h.service, ttlog__g.service) == 0 && strcmp(h.snapshot_dir, ttlog__g.dir) == 0 &&
-	     !alive(&h);
+	     strcmp(h.service, ttlog__g.service) == 0 &&
+	     strcmp(h.snapshot_dir, ttlog__g.dir) == 0 && !alive(&h);
 	close(fd);
 	return ok;
 }

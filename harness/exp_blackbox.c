@@ -31,7 +31,8 @@ static void plan(struct bench_ctx *c, int rep)
 		/* alternate which goes first, so that neither always runs on a warmer machine */
 		for (int k = 0; k < 2; k++)
 			task_add(c, &exp_blackbox, im, (k + rep) % 2, rep,
-				 (double)c->lat_samples * 1.1 * (c->lat_gap_ns + 300.0) / 1e9 + 0.5);
+				 (double)c->lat_samples * 1.1 * (c->lat_gap_ns + 300.0) / 1e9 +
+					 0.5);
 	}
 }
 
@@ -103,5 +104,5 @@ out:
 }
 
 const struct experiment exp_blackbox = {
-	"blackbox", "log call latency with the black box against anonymous memory; box pages",
-	plan, run};
+	"blackbox", "log call latency with the black box against anonymous memory; box pages", plan,
+	run};

@@ -138,7 +138,8 @@ static void recover_check(pid_t pid, struct st_row *row, uint64_t *torn_total)
 		uint64_t dn = atomic_load(&prog->done[k]), a = atomic_load(&prog->attempt[k]);
 		ST_CHECK(next[k] >= dn && next[k] <= a,
 			 "thread %u: %llu events recovered; it had finished %llu, started %llu", k,
-			 (unsigned long long)next[k], (unsigned long long)dn, (unsigned long long)a);
+			 (unsigned long long)next[k], (unsigned long long)dn,
+			 (unsigned long long)a);
 		done += dn;
 		attempt += a;
 		inflight += a - dn;

@@ -32,6 +32,18 @@ struct progress {
 static struct progress *prog;
 static char boxdir[4096], snapdir[4096];
 static uint64_t per_thread;
+/* CLOCK_REALTIME before the last child was forked and after it was reaped: its events'
+ * timestamps, converted with the box's calibration, fall between them */
+static uint64_t forked_ns, reaped_ns;
+/* the next child takes a snapshot before it logs (its box's second calibration in use) */
+static bool child_snapshot;
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static int setup(void **state)
 {
@@ -85,6 +97,8 @@ static void __attribute__((noreturn)) child(const char *service, size_t capacity
 	config(&cfg, service, capacity);
 	if (ttlog_init(&cfg) != 0)
 		_exit(3);
+	if (child_snapshot && ttlog_snapshot("first", NULL, 0) != 0)
+		_exit(5);
 	for (unsigned k = 0; k < NT; k++)
 		pthread_create(&t[k], NULL, logger, (void *)(uintptr_t)k);
 	for (unsigned k = 0; k < NT; k++)
@@ -110,6 +124,7 @@ static pid_t run_and_kill(const char *service, size_t capacity, uint64_t target)
 	pid_t pid;
 
 	memset(prog, 0, sizeof *prog);
+	forked_ns = realtime_ns();
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -119,6 +134,7 @@ static pid_t run_and_kill(const char *service, size_t capacity, uint64_t target)
 		    "the child's events");
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	reaped_ns = realtime_ns();
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		fail_msg("child %d did not die by SIGKILL (status %#x: ttlog_init failed?)",
 			 (int)pid, status);
@@ -178,6 +194,12 @@ static void check_recovered(const char *path, pid_t pid, const char *service, bo
 			continue;
 		uint64_t k = field_u64(&ev, "t"), i = field_u64(&ev, "i");
 		assert_true(k < NT);
+		/* the calibration slack: a second, far beyond a rate error over this run */
+		if (ev.timestamp_ns + 1000000000u < forked_ns ||
+		    ev.timestamp_ns > reaped_ns + 1000000000u)
+			fail_msg("event at %llu ns, the child lived from %llu to %llu ns",
+				 (unsigned long long)ev.timestamp_ns, (unsigned long long)forked_ns,
+				 (unsigned long long)reaped_ns);
 		if (i != next[k])
 			fail_msg("thread %llu: event %llu where %llu was expected",
 				 (unsigned long long)k, (unsigned long long)i,
@@ -256,8 +278,19 @@ static void test_kill9_complete(void **state)
 
 	(void)state;
 	per_thread = 1000;
+	child_snapshot = true;
 	pid = run_and_kill("bbdone", 1u << 14, UINT64_MAX);
+	child_snapshot = false;
 	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	{
+		/* the snapshot moved the box to its second calibration; the events' times
+		 * (checked below) come from it */
+		struct ttlog__box_hdr h;
+		int fd = open(box, O_RDONLY);
+		assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+		close(fd);
+		assert_int_equal(atomic_load(&h.anchor_cur), 1);
+	}
 	recover_ok(box, snap, sizeof snap);
 	check_recovered(snap, pid, "bbdone", true);
 }
@@ -413,8 +446,9 @@ static void write_copy(const char *path, off_t size)
 	for (size_t i = 0; i < nranges; i++) {
 		if (ranges[i].off >= size)
 			continue;
-		size_t n = ranges[i].off + (off_t)ranges[i].len > size ? (size_t)(size - ranges[i].off)
-								      : ranges[i].len;
+		size_t n = ranges[i].off + (off_t)ranges[i].len > size
+				   ? (size_t)(size - ranges[i].off)
+				   : ranges[i].len;
 		assert_int_equal(pwrite(fd, ranges[i].data, n, ranges[i].off), (ssize_t)n);
 	}
 	close(fd);

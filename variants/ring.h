@@ -129,7 +129,10 @@ struct ttlog_ring_ops {
 };
 
 /* Ring memory comes from here (and goes back through ttlog__ring_free): page-aligned,
- * zeroed, pre-faulted so that no page fault lands on a log call. NULL on failure. */
+ * zeroed, pre-faulted so that no page fault lands on a log call. NULL on failure. While
+ * ttlog runs with a black box, it is carved from the box until the box's ring region is
+ * full (anonymous memory after that): a ring made then must be destroyed before
+ * ttlog_shutdown(), which unmaps the box. */
 void *ttlog__ring_alloc(size_t bytes);
 void ttlog__ring_free(void *p, size_t bytes);
 /* How many mappings ttlog__ring_alloc(_bound) has made in this process, ever (tests:

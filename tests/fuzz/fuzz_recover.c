@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ttlog_event ev;
 		char text[512];
 		if (ttlog_snapshot_open(snap, &s) != 0) {
-			fprintf(stderr, "recovered snapshot unreadable: %s\n", ttlog_reader_errmsg());
+			fprintf(stderr, "recovered snapshot unreadable: %s\n",
+				ttlog_reader_errmsg());
 			abort();
 		}
 		while (ttlog_snapshot_next(s, &ev) > 0)

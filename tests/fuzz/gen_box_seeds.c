@@ -79,7 +79,8 @@ int main(int argc, char **argv)
 		if (ttlog_init(&cfg) != 0)
 			continue; /* not linked in */
 		for (int i = 0; i < 40; i++)
-			TTLOG_INFO("seed", "event {} {}", TTLOG_I64("i", i), TTLOG_STR("s", "text"));
+			TTLOG_INFO("seed", "event {} {}", TTLOG_I64("i", i),
+				   TTLOG_STR("s", "text"));
 		if ((fd = read_box(boxdir, &len, sizeof h)) < 0 || len != sizeof h) {
 			ttlog_shutdown();
 			continue;
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 		uint32_t nseg = atomic_load(&h.seg_count);
 		if (nseg > 64)
 			nseg = 64;
-		if (pread(fd, seg, nseg * sizeof *seg, (off_t)h.seg_off) != (ssize_t)(nseg * sizeof *seg))
+		if (pread(fd, seg, nseg * sizeof *seg, (off_t)h.seg_off) !=
+		    (ssize_t)(nseg * sizeof *seg))
 			nseg = 0;
 		top = TTLOG_BOX_HEADER;
 		uint64_t cs_top = atomic_load(&h.cs_top);
@@ -97,7 +99,8 @@ int main(int argc, char **argv)
 		copy_range(fd, &top, h.cs_off, cs_top, &h.cs_off);
 		h.cs_size = cs_top;
 		for (uint32_t i = 0; i < nseg; i++) {
-			copy_range(fd, &top, seg[i].slots, seg[i].nslots * TTLOG_RECORD_SIZE, &seg[i].slots);
+			copy_range(fd, &top, seg[i].slots, seg[i].nslots * TTLOG_RECORD_SIZE,
+				   &seg[i].slots);
 			copy_range(fd, &top, seg[i].tail, 8, &seg[i].tail);
 			copy_range(fd, &top, seg[i].head, 8, &seg[i].head);
 			copy_range(fd, &top, seg[i].popped, 8, &seg[i].popped);
