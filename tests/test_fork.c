@@ -161,10 +161,86 @@ static void test_fork_during_snapshot(void **state)
 	tu_rmdir(dir);
 }
 
+/* Lineage (incidents issue): fork while 4 threads log; the child logs and crashes. Its
+ * crash snapshot names its own pid and the parent's (parent_pid) and holds its event; the
+ * parent goes on logging and snapshots as itself, with no parent_pid. */
+static _Atomic int loggers_stop;
+
+static void *logger(void *arg)
+{
+	uint64_t i = 0;
+
+	(void)arg;
+	while (!atomic_load(&loggers_stop))
+		TTLOG_INFO("fork", "parent thread {}", TTLOG_U64("i", i++));
+	return NULL;
+}
+
+static void test_fork_lineage_child_crash(void **state)
+{
+	pthread_t th[4];
+	char prefix[64], path[4400];
+	ttlog_snapshot_file *s;
+	ttlog_event ev;
+	uint64_t v = 0;
+	int status, found = 0;
+	pid_t pid;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	tu_start(dir, 4096, TTLOG_POLICY_OVERWRITE);
+	/* ttlog's handler chains to the previous one: the default action, not cmocka's
+	 * (which would longjmp the child back into the test runner) */
+	signal(SIGSEGV, SIG_DFL);
+	assert_int_equal(ttlog_install_crash_handler(), 0);
+	atomic_store(&loggers_stop, 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, logger, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		TTLOG_ERROR("fork", "the child's last words {}", TTLOG_U64("code", 7));
+		raise(SIGSEGV);
+		_exit(3); /* not reached: the crash handler re-raises */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		fail_msg("child status %#x, want killed by SIGSEGV", status);
+	snprintf(prefix, sizeof prefix, "ttlog-%ld-", (long)pid);
+	assert_int_equal(tu_count(dir, prefix, "-SIGSEGV.bin"), 1);
+	tu_find(dir, prefix, path, sizeof path);
+	assert_int_equal(ttlog_snapshot_open(path, &s), 0);
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "parent_pid", &v), 1);
+	assert_int_equal(v, (uint64_t)getpid());
+	while (ttlog_snapshot_next(s, &ev) == 1)
+		found += ev.nfields == 1 && strcmp(ev.fields[0].name, "code") == 0 &&
+			 ev.fields[0].v.u64 == 7;
+	assert_int_equal(found, 1);
+	tu_assert_balanced(s);
+	ttlog_snapshot_close(s);
+	/* the parent: still logging, its snapshots its own */
+	ttlog_stats before, after;
+	ttlog_get_stats(&before);
+	tu_wait_for((ttlog_get_stats(&after), after.logged > before.logged),
+		    "the parent's threads logging after the fork");
+	s = tu_snapshot("parent");
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)getpid());
+	assert_int_equal(ttlog_snapshot_meta_u64(s, "parent_pid", &v), 0);
+	tu_assert_balanced(s);
+	ttlog_snapshot_close(s);
+	atomic_store(&loggers_stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	ttlog_shutdown();
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_during_snapshot),
+		cmocka_unit_test(test_fork_lineage_child_crash),
 	};
 	if (strcmp(tu_san(), "tsan") == 0) {
 		/* the child's writer is a thread created after a multi-threaded fork: TSan
