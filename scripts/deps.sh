@@ -5,7 +5,8 @@
 set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
-libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux"
+libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux libgnutls28-dev rsyslog rsyslog-gnutls
+gnutls-bin python3"
 extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 
