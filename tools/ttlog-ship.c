@@ -365,7 +365,7 @@ static size_t waiting(struct dest *d)
 	return n;
 }
 
-static void dest_failed(struct dest *d, const char *err)
+static void dest_failed(struct dest *d, const char *err, const char *path)
 {
 	uint64_t t = now_ms();
 
@@ -375,11 +375,12 @@ static void dest_failed(struct dest *d, const char *err)
 		d->down = true;
 		d->down_since = t;
 		d->delay_ms = 500;
-		ship_log("%s: down: %s (%zu snapshots waiting)", d->key, err, waiting(d));
+		ship_log("%s: down: %s (shipping %s; %zu snapshots waiting)", d->key, err, path,
+			 waiting(d));
 	} else {
 		d->delay_ms = d->delay_ms * 2 > g.backoff_max_ms ? g.backoff_max_ms : d->delay_ms * 2;
 		if (g.opts.verbose)
-			ship_log("%s: still down: %s", d->key, err);
+			ship_log("%s: still down: %s (shipping %s)", d->key, err, path);
 	}
 	/* jitter (3/4..1 of the wait): agents that lost the same receiver do not all come
 	 * back in the same millisecond */
@@ -414,7 +415,7 @@ static void ship_dest(struct dest *d)
 		r = d->ops->deliver(d->ctx, &s, &sent, err, sizeof err);
 		ttlog_snapshot_close(s.snap);
 		if (r == SHIP_RETRY) {
-			dest_failed(d, err);
+			dest_failed(d, err, c->path);
 			return;
 		}
 		if (r == SHIP_REJECT) {
@@ -746,6 +747,9 @@ int main(int argc, char **argv)
 			handle_inotify(ifd);
 	}
 
+	for (size_t i = 0; i < g.ncands && g.once; i++)
+		if (g.cands[i].bad)
+			g.status = 1; /* not everything shipped: the lines said which */
 	for (size_t i = 0; i < g.ndests; i++) {
 		struct dest *d = &g.dests[i];
 		size_t w = waiting(d);
