@@ -101,8 +101,7 @@ int rfc5424_severity(int level)
 
 /* PRINTUSASCII with %XX for the rest, '%' and the bytes in `extra`, cut at max bytes
  * (never inside an escape). Returns true when nothing was escaped or cut. */
-static bool print_escaped(struct rbuf *out, const char *s, size_t n, size_t max,
-			  const char *extra)
+static bool print_escaped(struct rbuf *out, const char *s, size_t n, size_t max, const char *extra)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t used = 0, i;
@@ -269,8 +268,7 @@ static void msg(struct rbuf *out, const char *text, size_t n)
 	rfc5424_msg_text(out, text, n);
 }
 
-void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev,
-		   uint64_t seq)
+void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev, uint64_t seq)
 {
 	struct rbuf meta = {0};
 	size_t i, need;
@@ -278,8 +276,8 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 
 	rbuf_addf(&meta, "[" RFC5424_SDID_META " created=\"%" PRIu64 "\" seq=\"%" PRIu64 "\"",
 		  s->created_ns, seq);
-	header(out, s, rfc5424_severity(ev->level), ev->timestamp_ns,
-	       ev->target ? ev->target : "", &meta);
+	header(out, s, rfc5424_severity(ev->level), ev->timestamp_ns, ev->target ? ev->target : "",
+	       &meta);
 	if (ev->level >= 0 && ev->level <= 5) {
 		static const char *const names[] = {"trace", "debug", "info",
 						    "warn",  "error", "fatal"};
@@ -299,25 +297,18 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 			rfc5424_sd_name(out, name, strlen(name));
 			rbuf_adds(out, "=\"");
 			switch (f->type) {
-			case TTLOG_TYPE_U64:
-				rbuf_addf(out, "%" PRIu64, f->v.u64);
-				break;
-			case TTLOG_TYPE_I64:
-				rbuf_addf(out, "%" PRId64, f->v.i64);
-				break;
+			case TTLOG_TYPE_U64: rbuf_addf(out, "%" PRIu64, f->v.u64); break;
+			case TTLOG_TYPE_I64: rbuf_addf(out, "%" PRId64, f->v.i64); break;
 			case TTLOG_TYPE_F64:
 				/* %.17g: the double comes back exactly */
 				snprintf(num, sizeof num, "%.17g", f->v.f64);
 				rbuf_adds(out, num);
 				break;
-			case TTLOG_TYPE_BOOL:
-				rbuf_adds(out, f->v.b ? "true" : "false");
-				break;
+			case TTLOG_TYPE_BOOL: rbuf_adds(out, f->v.b ? "true" : "false"); break;
 			case TTLOG_TYPE_STR:
 				rfc5424_param_value(out, f->v.str.ptr, f->v.str.len);
 				break;
-			default:
-				break;
+			default: break;
 			}
 			rbuf_addc(out, '"');
 		}
@@ -346,8 +337,8 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 	msg(out, s->scratch.p, need);
 }
 
-void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s,
-		      const ttlog_snapshot_counters *c, uint64_t events)
+void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s, const ttlog_snapshot_counters *c,
+		      uint64_t events)
 {
 	struct rbuf meta = {0};
 	const char *reason = s->reason ? s->reason : "";
@@ -376,8 +367,9 @@ void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s,
 	rbuf_free(&meta);
 
 	rbuf_free(&meta);
-	rbuf_addf(&meta, "snapshot %s: %" PRIu64 " events, %" PRIu64 " overwritten, %" PRIu64
-			 " dropped, %" PRIu64 " truncated",
+	rbuf_addf(&meta,
+		  "snapshot %s: %" PRIu64 " events, %" PRIu64 " overwritten, %" PRIu64
+		  " dropped, %" PRIu64 " truncated",
 		  reason, events, c->overwritten, c->dropped, c->truncated);
 	msg(out, meta.p ? meta.p : "", meta.len);
 	if (meta.oom)

@@ -72,12 +72,11 @@ struct rfc5424_snap {
 void rfc5424_snap_free(struct rfc5424_snap *s);
 
 /* Append the message of event ev (seq: its position in the snapshot, from 1) to out. */
-void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev,
-		   uint64_t seq);
+void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev, uint64_t seq);
 /* Append the snapshot's counters message (MSGID ttlog.counters, seq 0): events is the
  * number of event messages of the snapshot, so a receiver can tell it has them all. */
-void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s,
-		      const ttlog_snapshot_counters *c, uint64_t events);
+void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s, const ttlog_snapshot_counters *c,
+		      uint64_t events);
 
 /* The pieces, for the tests. */
 int rfc5424_severity(int level);

@@ -51,8 +51,8 @@ struct ship_state {
 int ship_state_open(struct ship_state *st, const char *path, char *err, size_t errlen);
 void ship_state_close(struct ship_state *st);
 /* The entry of destination dest for this file (path, inode, size), or NULL. */
-struct ship_entry *ship_state_find_file(struct ship_state *st, const char *dest,
-					const char *path, uint64_t ino, uint64_t size);
+struct ship_entry *ship_state_find_file(struct ship_state *st, const char *dest, const char *path,
+					uint64_t ino, uint64_t size);
 /* Any entry with this file (any destination): its identity without opening the file. */
 struct ship_entry *ship_state_any_file(struct ship_state *st, const char *path, uint64_t ino,
 				       uint64_t size);

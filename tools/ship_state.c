@@ -40,12 +40,11 @@ static void entry_free(struct ship_entry *e)
 
 static bool id_equal(const struct ship_id *a, const struct ship_id *b)
 {
-	return a->pid == b->pid && a->created_ns == b->created_ns &&
-	       strcmp(a->host, b->host) == 0;
+	return a->pid == b->pid && a->created_ns == b->created_ns && strcmp(a->host, b->host) == 0;
 }
 
-struct ship_entry *ship_state_find_file(struct ship_state *st, const char *dest,
-					const char *path, uint64_t ino, uint64_t size)
+struct ship_entry *ship_state_find_file(struct ship_state *st, const char *dest, const char *path,
+					uint64_t ino, uint64_t size)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		struct ship_entry *e = &st->v[i];
@@ -167,8 +166,8 @@ static char *get_word(char **p)
 	for (o = out; s < *p + n; s++) {
 		if (*s == '%') {
 			int h, l;
-			if (s + 2 >= *p + n || (h = hexval(s[1])) < 0 ||
-			    (l = hexval(s[2])) < 0 || (h == 0 && l == 0)) {
+			if (s + 2 >= *p + n || (h = hexval(s[1])) < 0 || (l = hexval(s[2])) < 0 ||
+			    (h == 0 && l == 0)) {
 				free(out);
 				return NULL;
 			}

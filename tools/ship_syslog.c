@@ -94,8 +94,7 @@ static int open_common(const char *url, const struct ship_opts *o, void **ctx, c
 		return -ENOMEM;
 	d->tls = tls;
 	d->opts = *o;
-	rc = parse_url(d, url, tls ? "syslog+tls" : "syslog", tls ? "6514" : "514", err,
-		       errlen);
+	rc = parse_url(d, url, tls ? "syslog+tls" : "syslog", tls ? "6514" : "514", err, errlen);
 	if (rc == 0 && tls)
 		rc = ship_tls_cred_new(&d->cred, o->ca_file, err, errlen);
 	if (rc < 0) {

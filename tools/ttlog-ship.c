@@ -160,6 +160,7 @@ static struct {
 	size_t ndirs;
 	struct cand *cands;
 	size_t ncands, capcands;
+	const char **urls;
 	struct ship_state state;
 	bool state_dirty;
 	int status;
@@ -378,7 +379,8 @@ static void dest_failed(struct dest *d, const char *err, const char *path)
 		ship_log("%s: down: %s (shipping %s; %zu snapshots waiting)", d->key, err, path,
 			 waiting(d));
 	} else {
-		d->delay_ms = d->delay_ms * 2 > g.backoff_max_ms ? g.backoff_max_ms : d->delay_ms * 2;
+		d->delay_ms =
+			d->delay_ms * 2 > g.backoff_max_ms ? g.backoff_max_ms : d->delay_ms * 2;
 		if (g.opts.verbose)
 			ship_log("%s: still down: %s (shipping %s)", d->key, err, path);
 	}
@@ -450,7 +452,8 @@ static int ship_round(void)
 {
 	uint64_t t = now_ms(), next = UINT64_MAX;
 
-	qsort(g.cands, g.ncands, sizeof *g.cands, cand_order);
+	if (g.ncands > 1)
+		qsort(g.cands, g.ncands, sizeof *g.cands, cand_order);
 	for (size_t d = 0; d < g.ndests && !stop_sig; d++) {
 		struct dest *dp = &g.dests[d];
 		if (dp->down && dp->next_ms > t)
@@ -500,7 +503,8 @@ static void start_state(void)
 		for (size_t i = 0; i < g.ncands && !e->seen; i++) {
 			struct cand *c = &g.cands[i];
 			if (c->has_id && c->id.pid == e->id.pid &&
-			    c->id.created_ns == e->id.created_ns && strcmp(c->id.host, e->id.host) == 0)
+			    c->id.created_ns == e->id.created_ns &&
+			    strcmp(c->id.host, e->id.host) == 0)
 				e->seen = true;
 		}
 	}
@@ -516,10 +520,10 @@ static void start_state(void)
 
 static int parse_facility(const char *s)
 {
-	static const char *const names[] = {"kern",   "user",     "mail",   "daemon", "auth",
-					    "syslog", "lpr",      "news",   "uucp",   "cron",
-					    "authpriv", "ftp",    "ntp",    "security", "console",
-					    "solaris-cron"};
+	static const char *const names[] = {"kern", "user",     "mail",     "daemon",
+					    "auth", "syslog",   "lpr",      "news",
+					    "uucp", "cron",     "authpriv", "ftp",
+					    "ntp",  "security", "console",  "solaris-cron"};
 	char *end;
 	long v;
 
@@ -594,7 +598,8 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char **urls = calloc((size_t)argc, sizeof *urls);
+	/* from globals (g), so that an early exit leaves nothing unreachable behind */
+	const char **urls = g.urls = calloc((size_t)argc, sizeof *urls);
 	size_t nurls = 0;
 	const char *state_path = NULL;
 	char defstate[PATH_MAX], err[512];
@@ -686,7 +691,9 @@ int main(int argc, char **argv)
 	}
 	srandom((unsigned)getpid() ^ (unsigned)now_ms());
 
-	/* SIGINT/SIGTERM only between deliveries (ppoll): a delivery is never torn by them */
+	/* SIGINT/SIGTERM stop the agent between two deliveries (a delivery goes on through
+	 * EINTR). Watching, they are blocked outside ppoll, so that one arriving just before
+	 * the wait is not slept through. */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
@@ -695,7 +702,7 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &empty);
+	sigprocmask(g.once ? SIG_UNBLOCK : SIG_BLOCK, &block, &empty);
 	sigdelset(&empty, SIGINT);
 	sigdelset(&empty, SIGTERM);
 
@@ -710,11 +717,10 @@ int main(int argc, char **argv)
 		if (g.wds == NULL)
 			return 1;
 		for (size_t i = 0; i < g.ndirs; i++) {
-			g.wds[i] = inotify_add_watch(ifd, g.dirs[i],
-						     IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE |
-							     IN_DELETE | IN_MOVED_FROM |
-							     IN_DELETE_SELF | IN_MOVE_SELF |
-							     IN_ONLYDIR);
+			g.wds[i] = inotify_add_watch(
+				ifd, g.dirs[i],
+				IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE |
+					IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 			if (g.wds[i] < 0) {
 				ship_log("%s: inotify: %s", g.dirs[i], strerror(errno));
 				return 1;

@@ -26,28 +26,24 @@ static void one(unsigned long i)
 		TTLOG_WARN("db", "slow \"query\" [x] \\ {}", TTLOG_STR("q", "a\"b\\c]d"),
 			   TTLOG_I64("neg", -(long long)i));
 		break;
-	case 2:
-		TTLOG_ERROR("", "empty target {}", TTLOG_BOOL("flag", i % 2 == 0));
-		break;
+	case 2: TTLOG_ERROR("", "empty target {}", TTLOG_BOOL("flag", i % 2 == 0)); break;
 	case 3:
-		TTLOG_TRACE("t with space", "ctl {}", TTLOG_STR("ctl", "a\nb\tc\x01" "d\x7f"));
+		TTLOG_TRACE("t with space", "ctl {}",
+			    TTLOG_STR("ctl", "a\nb\tc\x01"
+					     "d\x7f"));
 		break;
 	case 4:
 		TTLOG_DEBUG("a.very.long.target.name.that.exceeds.32", "{} {}", TTLOG_BOOL("ok", 1),
 			    TTLOG_STR("bad utf8", "\xff\xfe ok \xc3\xa9"));
 		break;
-	case 5:
-		TTLOG_FATAL("x=y]\"%", "fatal {} end\n", TTLOG_U64("k=v]\"%", 7));
-		break;
+	case 5: TTLOG_FATAL("x=y]\"%", "fatal {} end\n", TTLOG_U64("k=v]\"%", 7)); break;
 	case 6:
 		ttlog_builder_begin(&b, TTLOG_LEVEL_INFO, "builder", "caf\xc3\xa9 {} {}");
 		ttlog_builder_u64(&b, "a_field_name_longer_than_thirty_two_bytes", i);
 		ttlog_builder_str(&b, "", "empty name");
 		ttlog_builder_commit(&b);
 		break;
-	case 7:
-		TTLOG_INFO("-", "no fields, target a dash");
-		break;
+	case 7: TTLOG_INFO("-", "no fields, target a dash"); break;
 	default:
 		TTLOG_ERROR("db", "{} {} {}", TTLOG_F64("pi", 3.141592653589793),
 			    TTLOG_I64("min", -9223372036854775807LL - 1),

@@ -41,22 +41,22 @@ static void test_header_fields(void **state)
 
 	(void)state;
 	header_field("host", 4, 255, "host", true);
-	header_field("", 0, 255, "-", false);                  /* empty: NILVALUE */
-	header_field("-", 1, 255, "%2D", false);               /* not NILVALUE */
+	header_field("", 0, 255, "-", false);    /* empty: NILVALUE */
+	header_field("-", 1, 255, "%2D", false); /* not NILVALUE */
 	header_field("--", 2, 255, "--", true);
-	header_field("a b", 3, 255, "a%20b", false);           /* SP */
-	header_field("100%", 4, 255, "100%25", false);         /* the escape char itself */
-	header_field("x\0y", 3, 255, "x%00y", false);          /* NUL */
-	header_field("\x7f\x01\n", 3, 255, "%7F%01%0A", false); /* DEL, controls */
+	header_field("a b", 3, 255, "a%20b", false);             /* SP */
+	header_field("100%", 4, 255, "100%25", false);           /* the escape char itself */
+	header_field("x\0y", 3, 255, "x%00y", false);            /* NUL */
+	header_field("\x7f\x01\n", 3, 255, "%7F%01%0A", false);  /* DEL, controls */
 	header_field("caf\xc3\xa9", 5, 255, "caf%C3%A9", false); /* non-ASCII */
 	header_field("a=b]\"c", 6, 255, "a=b]\"c", true);        /* allowed in a header */
 	/* MSGID's 32: cut at 32, and never inside an escape */
 	header_field("abcdefghijklmnopqrstuvwxyz0123456789", 36, 32,
 		     "abcdefghijklmnopqrstuvwxyz012345", false);
-	header_field("abcdefghijklmnopqrstuvwxyz01234 x", 33, 32,
-		     "abcdefghijklmnopqrstuvwxyz01234", false);
-	header_field("abcdefghijklmnopqrstuvwxyz0123 x", 32, 32,
-		     "abcdefghijklmnopqrstuvwxyz0123", false);
+	header_field("abcdefghijklmnopqrstuvwxyz01234 x", 33, 32, "abcdefghijklmnopqrstuvwxyz01234",
+		     false);
+	header_field("abcdefghijklmnopqrstuvwxyz0123 x", 32, 32, "abcdefghijklmnopqrstuvwxyz0123",
+		     false);
 	/* HOSTNAME's 255 */
 	memset(longv, 'h', 299);
 	longv[299] = '\0';
@@ -120,11 +120,12 @@ static void test_values(void **state)
 	PV("\x01\x1f\x7f", "\\x01\\x1f\\x7f");
 	PV("x\0y", "x\\x00y");
 	/* UTF-8: valid kept, each invalid byte U+FFFD */
-	PV("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	PV("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	   "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 	PV("\xff", "\xef\xbf\xbd");
-	PV("a\xc3", "a\xef\xbf\xbd");                   /* cut sequence at the end */
-	PV("\xc3(", "\xef\xbf\xbd(");                   /* bad continuation */
-	PV("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");     /* overlong '/' */
+	PV("a\xc3", "a\xef\xbf\xbd");                               /* cut sequence at the end */
+	PV("\xc3(", "\xef\xbf\xbd(");                               /* bad continuation */
+	PV("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong '/' */
 	PV("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate */
 	PV("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* > 10FFFF */
 	/* MSG: the same, except '"' '\' ']' stay as they are */
@@ -285,12 +286,9 @@ static void test_long_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_fields),
-		cmocka_unit_test(test_sd_names),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_timestamp_severity),
-		cmocka_unit_test(test_whole_event),
-		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_header_fields), cmocka_unit_test(test_sd_names),
+		cmocka_unit_test(test_values),        cmocka_unit_test(test_timestamp_severity),
+		cmocka_unit_test(test_whole_event),   cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_long_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,11 @@ wait_for() {
 	shift
 	i=0
 	until "$@"; do
+		if [ -n "$AGENT_PID" ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			echo "FAIL the agent died waiting for $what"
+			sed 's/^/       agent.log: /' "$T/agent.log"
+			exit 1
+		fi
 		i=$((i + 1))
 		if [ $i -ge 6000 ]; then
 			echo "FAIL hung: $what not seen in 300 s"
@@ -95,8 +100,8 @@ write_conf() { # PORT [tls]
 port_file() { [ -s "$T/rs/port" ]; }
 # a connection that carries nothing: rsyslog closes it without a message
 listening() {
-	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),5).close()' \
-		"$PORT" 2>/dev/null
+	python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5).close()' "$PORT" 2>/dev/null
 }
 
 start_rsyslog() { # PORT [tls]  (0: any free port, then $PORT is it)
@@ -191,7 +196,8 @@ cp "$(ls "$T"/d2/ttlog-*.bin)" "$T/d1/.ttlog-tmp-1-0123456789abcdef"
 "$SHIP" --once --state "$T/state" --to "$URL" "$T/d1" "$T/d2" >"$T/o1" 2>"$T/e1"
 rc=$?
 [ $rc = 1 ] && [ "$(grep -c 'ttlog-garbage.bin: not shipped' "$T/e1")" = 1 ] &&
-	! grep -q 'ttlog-fifo\|ttlog-link\|ttlog-tmp' "$T/e1" && ok "--once with a bad file: exit 1, one line" ||
+	! grep -q 'ttlog-fifo\|ttlog-link\|ttlog-tmp' "$T/e1" &&
+	ok "--once with a bad file: exit 1, one line" ||
 	{ bad "--once with a bad file: exit $rc"; sed 's/^/       /' "$T/e1"; }
 check "every field and escape" 1 $snaps1
 mode=$(stat -c %a "$T/state")
@@ -275,7 +281,8 @@ done
 AGENT_PID=$!
 wait_for "every snapshot recorded after the restart" all_recorded "$T/wstate" "$W"
 for f in $inflight; do dupok="$dupok --dup-ok $f"; done
-echo "       agent killed after $at_kill messages of the new snapshot; not recorded then: ${inflight:-none}"
+echo "       agent killed after $at_kill messages of the new snapshot;" \
+	"not recorded then: ${inflight:-none}"
 # shellcheck disable=SC2086
 check "agent killed mid-delivery" 1 $dupok "$W"/ttlog-*.bin
 
@@ -319,7 +326,8 @@ if command -v certtool >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmns
 	grep -q 'TLS handshake' "$T/uerr" || bad "TLS with the wrong CA: $(cat "$T/uerr")"
 	usage "TLS, a name the certificate lacks" 1 --once --state "$T/state4" \
 		--ca-file "$T/tls/ca.pem" --to "syslog+tls://127.0.0.1:$PORT" "$T/d4"
-	grep -q 'TLS handshake: .*name in the certificate does not match' "$T/uerr" || bad "TLS with another name: $(cat "$T/uerr")"
+	grep -q 'TLS handshake: .*name in the certificate does not match' "$T/uerr" ||
+		bad "TLS with another name: $(cat "$T/uerr")"
 	usage "TLS" 0 --once --state "$T/state4" --ca-file "$T/tls/ca.pem" \
 		--to "syslog+tls://localhost:$PORT" "$T/d4"
 	check "syslog+tls://" 1 "$T"/d4/ttlog-*.bin
