@@ -307,7 +307,9 @@ static ttlog_snapshot_file *cand_open(struct cand *c)
 			c->bad = true; /* inotify removes it */
 			return NULL;
 		}
-		ship_log("%s: not shipped: %s", c->path, ttlog_reader_errmsg());
+		/* also a file still being written under its final name (cp): tried again
+		 * when it changes */
+		ship_log("%s: not shipped (yet): %s", c->path, ttlog_reader_errmsg());
 		c->bad = true;
 		return NULL;
 	}

@@ -221,6 +221,12 @@ rc=$?
 	bad "a copy: exit $rc, $(lines) lines, want $n"
 rm -f "$T/d1/ttlog-copy.bin" "$T/d1/ttlog-fifo.bin" "$T/d1/ttlog-link.bin" "$T"/d1/.ttlog-tmp-*
 
+# a state file that does not parse stops the agent: starting over would ship it all again
+printf '# ttlog-ship state 1\nsyslog://x y\n' >"$T/badstate"
+usage "a malformed state file" 1 --once --state "$T/badstate" --to "$URL" "$T/d1"
+grep -q 'badstate:2: malformed line' "$T/uerr" || bad "malformed state: $(cat "$T/uerr")"
+[ "$(lines)" = "$n" ] || bad "malformed state: something was sent"
+
 # ---- facility --------------------------------------------------------------------------
 stop_rsyslog
 mv "$T/out.jsonl" "$T/out-1.jsonl"
@@ -259,6 +265,15 @@ for f in $torn; do dupok="$dupok --dup-ok $f"; done
 echo "       rsyslogd killed after $before_restart messages; torn: ${torn:-none}"
 # shellcheck disable=SC2086
 check "rsyslogd killed mid-run" 1 $dupok "$W"/ttlog-*.bin
+
+# a snapshot copied in (cp writes it under its final name: empty first, then whole)
+cp "$(ls "$T"/d3/ttlog-*.bin)" "$W/ttlog-copied.bin"
+wait_for "the copied snapshot recorded" all_recorded "$T/wstate" "$W"
+[ "$(grep -c ' /.*/w/ttlog-copied.bin$' "$T/wstate")" = 1 ] && ok "a snapshot copied in: shipped" ||
+	bad "a snapshot copied in: $(cat "$T/wstate")"
+# one agent per state file
+usage "a second agent on the same state file" 1 --once --state "$T/wstate" --to "$URL" "$W"
+grep -q 'another ttlog-ship uses this state file' "$T/uerr" || bad "lock: $(cat "$T/uerr")"
 
 # ---- the agent killed in the middle of a delivery, started again ------------------------
 kill -KILL "$AGENT_PID"
