@@ -65,19 +65,40 @@ void rbuf_adds(struct rbuf *b, const char *s)
 void rbuf_addf(struct rbuf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
+	/* one vsnprintf when the text fits the room there is, a second one when it did not */
+	if (!rbuf_reserve(b, 64))
+		return;
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !rbuf_reserve(b, (size_t)n + 1)) {
+	if (n < 0) {
 		b->oom = true;
 		return;
 	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		if (!rbuf_reserve(b, (size_t)n + 1))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
+}
+
+/* decimal, without printf (the encoder writes several numbers per message) */
+static void rbuf_add_u64(struct rbuf *b, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof d;
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	rbuf_add(b, d + i, sizeof d - i);
 }
 
 static void rbuf_addc(struct rbuf *b, char c)
@@ -88,6 +109,7 @@ static void rbuf_addc(struct rbuf *b, char c)
 void rfc5424_snap_free(struct rfc5424_snap *s)
 {
 	rbuf_free(&s->scratch);
+	rbuf_free(&s->meta);
 }
 
 /* ---- fields ---------------------------------------------------------------------- */
@@ -99,9 +121,9 @@ int rfc5424_severity(int level)
 	return level >= 0 && level <= 5 ? sev[level] : 5;
 }
 
-/* PRINTUSASCII with %XX for the rest, '%' and the bytes in `extra`, cut at max bytes
- * (never inside an escape). Returns true when nothing was escaped or cut. */
-static bool print_escaped(struct rbuf *out, const char *s, size_t n, size_t max, const char *extra)
+/* PRINTUSASCII with %XX for the rest and '%' (in an SD-NAME also '=' ']' '"'), cut at max
+ * bytes (never inside an escape). Returns true when nothing was escaped or cut. */
+static bool print_escaped(struct rbuf *out, const char *s, size_t n, size_t max, bool sd_name)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t used = 0, i;
@@ -109,7 +131,8 @@ static bool print_escaped(struct rbuf *out, const char *s, size_t n, size_t max,
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		bool esc = c < 33 || c > 126 || c == '%' || (c != 0 && strchr(extra, c) != NULL);
+		bool esc = c < 33 || c > 126 || c == '%' ||
+			   (sd_name && (c == '=' || c == ']' || c == '"'));
 		size_t w = esc ? 3 : 1;
 
 		if (used + w > max)
@@ -136,7 +159,7 @@ bool rfc5424_header_field(struct rbuf *out, const char *s, size_t n, size_t max)
 		rbuf_adds(out, "%2D");
 		return false;
 	}
-	return print_escaped(out, s, n, max, "");
+	return print_escaped(out, s, n, max, false);
 }
 
 void rfc5424_sd_name(struct rbuf *out, const char *s, size_t n)
@@ -145,7 +168,7 @@ void rfc5424_sd_name(struct rbuf *out, const char *s, size_t n)
 		rbuf_addc(out, '_');
 		return;
 	}
-	print_escaped(out, s, n, RFC5424_SDNAME_MAX, "=]\"");
+	print_escaped(out, s, n, RFC5424_SDNAME_MAX, true);
 }
 
 /* UTF-8 text with control characters as \n \r \t \xHH and invalid bytes as U+FFFD; in a
@@ -212,16 +235,27 @@ void rfc5424_msg_text(struct rbuf *out, const char *s, size_t n)
 
 void rfc5424_timestamp(struct rbuf *out, uint64_t ns)
 {
+	/* the date and time of the last second seen: events come in bursts within a second */
+	static _Thread_local time_t last = -1;
+	static _Thread_local char day[64]; /* YYYY-MM-DDThh:mm:ss (room for any int) */
 	time_t sec = (time_t)(ns / 1000000000u);
+	unsigned us = (unsigned)(ns % 1000000000u / 1000u);
+	char frac[9] = {'.', 0, 0, 0, 0, 0, 0, 'Z', 0};
 	struct tm tm;
 
-	if (gmtime_r(&sec, &tm) == NULL) { /* cannot happen for 64-bit ns since 1970 */
-		rbuf_adds(out, "-");
-		return;
+	if (sec != last) {
+		if (gmtime_r(&sec, &tm) == NULL) { /* cannot happen for 64-bit ns since 1970 */
+			rbuf_adds(out, "-");
+			return;
+		}
+		snprintf(day, sizeof day, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		last = sec;
 	}
-	rbuf_addf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		  (unsigned)(ns % 1000000000u / 1000u));
+	rbuf_add(out, day, 19);
+	for (int i = 6; i >= 1; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	rbuf_add(out, frac, 8);
 }
 
 /* ---- messages -------------------------------------------------------------------- */
@@ -237,7 +271,11 @@ static void param(struct rbuf *out, const char *name, const char *v, size_t n)
 
 static void param_u64(struct rbuf *out, const char *name, uint64_t v)
 {
-	rbuf_addf(out, " %s=\"%" PRIu64 "\"", name, v);
+	rbuf_addc(out, ' ');
+	rbuf_adds(out, name);
+	rbuf_adds(out, "=\"");
+	rbuf_add_u64(out, v);
+	rbuf_addc(out, '"');
 }
 
 /* HEADER up to and with MSGID; the meta element's params for the header fields that are
@@ -248,7 +286,9 @@ static void header(struct rbuf *out, struct rfc5424_snap *s, int severity, uint6
 	const char *host = s->hostname ? s->hostname : "";
 	const char *svc = s->service ? s->service : "";
 
-	rbuf_addf(out, "<%d>1 ", s->facility * 8 + severity);
+	rbuf_addc(out, '<');
+	rbuf_add_u64(out, (uint64_t)(s->facility * 8 + severity));
+	rbuf_adds(out, ">1 ");
 	rfc5424_timestamp(out, ns);
 	rbuf_addc(out, ' ');
 	if (!rfc5424_header_field(out, host, strlen(host), RFC5424_HOSTNAME_MAX) && *host)
@@ -256,7 +296,9 @@ static void header(struct rbuf *out, struct rfc5424_snap *s, int severity, uint6
 	rbuf_addc(out, ' ');
 	if (!rfc5424_header_field(out, svc, strlen(svc), RFC5424_APPNAME_MAX) && *svc)
 		param(meta, "service", svc, strlen(svc));
-	rbuf_addf(out, " %" PRIu64 " ", s->pid);
+	rbuf_addc(out, ' ');
+	rbuf_add_u64(out, s->pid);
+	rbuf_addc(out, ' ');
 	if (!rfc5424_header_field(out, msgid, strlen(msgid), RFC5424_MSGID_MAX) && *msgid)
 		param(meta, "target", msgid, strlen(msgid));
 	rbuf_addc(out, ' ');
@@ -270,22 +312,26 @@ static void msg(struct rbuf *out, const char *text, size_t n)
 
 void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev, uint64_t seq)
 {
-	struct rbuf meta = {0};
+	struct rbuf meta = s->meta; /* its memory reused from message to message */
 	size_t i, need;
 	char num[32];
 
-	rbuf_addf(&meta, "[" RFC5424_SDID_META " created=\"%" PRIu64 "\" seq=\"%" PRIu64 "\"",
-		  s->created_ns, seq);
+	rbuf_adds(&meta, "[" RFC5424_SDID_META);
+	param_u64(&meta, "created", s->created_ns);
+	param_u64(&meta, "seq", seq);
 	header(out, s, rfc5424_severity(ev->level), ev->timestamp_ns, ev->target ? ev->target : "",
 	       &meta);
 	if (ev->level >= 0 && ev->level <= 5) {
 		static const char *const names[] = {"trace", "debug", "info",
 						    "warn",  "error", "fatal"};
-		rbuf_addf(&meta, " level=\"%s\"", names[ev->level]);
+		rbuf_adds(&meta, " level=\"");
+		rbuf_adds(&meta, names[ev->level]);
+		rbuf_addc(&meta, '"');
 	} else {
 		rbuf_addf(&meta, " level=\"%d\"", ev->level);
 	}
-	rbuf_addf(&meta, " thread=\"%" PRIu32 "\"]", ev->thread_id);
+	param_u64(&meta, "thread", ev->thread_id);
+	rbuf_addc(&meta, ']');
 
 	if (ev->nfields > 0) {
 		rbuf_adds(out, "[" RFC5424_SDID);
@@ -297,7 +343,7 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 			rfc5424_sd_name(out, name, strlen(name));
 			rbuf_adds(out, "=\"");
 			switch (f->type) {
-			case TTLOG_TYPE_U64: rbuf_addf(out, "%" PRIu64, f->v.u64); break;
+			case TTLOG_TYPE_U64: rbuf_add_u64(out, f->v.u64); break;
 			case TTLOG_TYPE_I64: rbuf_addf(out, "%" PRId64, f->v.i64); break;
 			case TTLOG_TYPE_F64:
 				/* %.17g: the double comes back exactly */
@@ -317,7 +363,9 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 	rbuf_add(out, meta.p, meta.len);
 	if (meta.oom)
 		out->oom = true;
-	rbuf_free(&meta);
+	meta.len = 0;
+	meta.oom = false;
+	s->meta = meta;
 
 	/* the rendered text, at its full length (a str field may hold a NUL) */
 	if (!rbuf_reserve(&s->scratch, 256)) {

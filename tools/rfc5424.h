@@ -67,7 +67,8 @@ struct rfc5424_snap {
 	int facility; /* 0..23 */
 	const char *hostname, *service, *reason, *variant;
 	uint64_t pid, created_ns;
-	struct rbuf scratch; /* the rendered message; owned, rfc5424_snap_free() */
+	/* owned, rfc5424_snap_free(): the rendered message, the meta element */
+	struct rbuf scratch, meta;
 };
 void rfc5424_snap_free(struct rfc5424_snap *s);
 
