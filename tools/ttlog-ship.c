@@ -147,6 +147,7 @@ struct cand {
 	struct ship_id id;
 	bool bad;          /* did not open: tried again when the file changes */
 	uint64_t rejected; /* bit per destination that refused it for good */
+	uint64_t done;     /* bit per destination known to have it (saves a state lookup) */
 };
 
 static struct {
@@ -260,6 +261,7 @@ static void cand_update(const char *path)
 	c->id.host = NULL;
 	c->bad = false;
 	c->rejected = 0;
+	c->done = 0;
 }
 
 static void scan_dir(size_t i)
@@ -331,14 +333,21 @@ static ttlog_snapshot_file *cand_open(struct cand *c)
  * another file). */
 static bool delivered(struct dest *d, struct cand *c)
 {
-	if (ship_state_find_file(&g.state, d->key, c->path, c->ino, c->size))
+	uint64_t bit = 1ull << (d - g.dests);
+
+	if (c->done & bit)
 		return true;
+	if (ship_state_find_file(&g.state, d->key, c->path, c->ino, c->size)) {
+		c->done |= bit;
+		return true;
+	}
 	if (c->has_id && ship_state_find_id(&g.state, d->key, &c->id)) {
 		if (ship_state_add(&g.state, d->key, &c->id, c->path, c->ino, c->size) < 0) {
 			ship_log("out of memory");
 			exit(1);
 		}
 		g.state_dirty = true;
+		c->done |= bit;
 		return true;
 	}
 	return false;
@@ -433,6 +442,7 @@ static void ship_dest(struct dest *d)
 			exit(1);
 		}
 		save_state();
+		c->done |= 1ull << di;
 		d->snapshots++;
 		d->messages += sent.messages;
 		d->bytes += sent.bytes;

@@ -170,8 +170,19 @@ usage "TLS CA file missing" 1 --ca-file "$T/none.pem" --to syslog+tls://h:1 "$T/
 # ---- snapshots ----------------------------------------------------------------------
 "$GEN" "$T/d1" checkout 9 2 || bad "gen d1"
 "$GEN" "$T/d2" 'svc "q"]=% x' 9 1 || bad "gen d2"
+d2snap=$(ls "$T"/d2/ttlog-*.bin)
+# a hostname with every character a header escapes, set in a UTS namespace of its own
+nsnap=3
+if unshare -u true 2>/dev/null; then
+	unshare -u python3 -c 'import os, socket, sys
+socket.sethostname(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])' \
+		'hé st%"]=x' "$GEN" "$T/d2" hostile 9 1 || bad "gen, hostile hostname"
+	nsnap=4
+else
+	echo "skip a hostile hostname: no UTS namespace (unshare -u) for this user"
+fi
 snaps1=$(ls "$T"/d1/ttlog-*.bin "$T"/d2/ttlog-*.bin)
-[ "$(echo "$snaps1" | wc -l)" = 3 ] || bad "gen: want 3 snapshots, got: $snaps1"
+[ "$(echo "$snaps1" | wc -l)" = $nsnap ] || bad "gen: want $nsnap snapshots, got: $snaps1"
 
 # a destination that is down: --once fails, records nothing
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' \
@@ -189,8 +200,8 @@ URL="syslog://127.0.0.1:$PORT"
 # temporary file (a FIFO would block a reader that opened it)
 printf 'not a snapshot' >"$T/d1/ttlog-garbage.bin"
 mkfifo "$T/d1/ttlog-fifo.bin"
-ln -s "$(ls "$T"/d2/ttlog-*.bin)" "$T/d1/ttlog-link.bin"
-cp "$(ls "$T"/d2/ttlog-*.bin)" "$T/d1/.ttlog-tmp-1-0123456789abcdef"
+ln -s "$d2snap" "$T/d1/ttlog-link.bin"
+cp "$d2snap" "$T/d1/.ttlog-tmp-1-0123456789abcdef"
 
 # ---- every field, exactly once ----------------------------------------------------------
 "$SHIP" --once --state "$T/state" --to "$URL" "$T/d1" "$T/d2" >"$T/o1" 2>"$T/e1"
@@ -202,8 +213,8 @@ rc=$?
 check "every field and escape" 1 $snaps1
 mode=$(stat -c %a "$T/state")
 [ "$mode" = 600 ] && ok "state file mode 600" || bad "state file mode $mode"
-[ "$(recorded "$T/state")" = 3 ] && ok "state: 3 snapshots recorded" ||
-	bad "state: $(recorded "$T/state") entries, want 3"
+[ "$(recorded "$T/state")" = $nsnap ] && ok "state: $nsnap snapshots recorded" ||
+	bad "state: $(recorded "$T/state") entries, want $nsnap"
 
 rm "$T/d1/ttlog-garbage.bin"
 n=$(lines)
@@ -214,7 +225,7 @@ rc=$?
 	{ bad "second --once: exit $rc, $(lines) lines, want $n"; sed 's/^/       /' "$T/e2"; }
 
 # a copy of a shipped snapshot (same identity) under another name is not shipped again
-cp "$(ls "$T"/d2/ttlog-*.bin)" "$T/d1/ttlog-copy.bin"
+cp "$d2snap" "$T/d1/ttlog-copy.bin"
 "$SHIP" --once --state "$T/state" --to "$URL" "$T/d1" "$T/d2" 2>"$T/e3"
 rc=$?
 [ $rc = 0 ] && [ "$(lines)" = "$n" ] && ok "a copy of a shipped snapshot: not sent again" ||
