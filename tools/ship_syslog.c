@@ -40,6 +40,9 @@ struct syslog_dest {
 struct conn {
 	int fd;
 	struct ship_tls *tls; /* NULL: plain TCP */
+	/* the address connected to, for the probe after the close */
+	struct addrinfo ai;
+	struct sockaddr_storage addr;
 };
 
 /* ---- URL ---------------------------------------------------------------------- */
@@ -177,8 +180,8 @@ static int conn_open(struct conn *c, struct syslog_dest *d, char *err, size_t er
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
 	int rc, fd = -ENOENT;
 
+	memset(c, 0, sizeof *c);
 	c->fd = -1;
-	c->tls = NULL;
 	if ((rc = getaddrinfo(d->host, d->port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "%s: %s", d->host, gai_strerror(rc));
 		return -1;
@@ -186,6 +189,13 @@ static int conn_open(struct conn *c, struct syslog_dest *d, char *err, size_t er
 	for (ai = res; ai != NULL; ai = ai->ai_next)
 		if ((fd = connect_one(ai, d->opts.timeout_s)) >= 0)
 			break;
+	if (ai != NULL && ai->ai_addrlen <= sizeof c->addr) {
+		c->ai = *ai;
+		memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
+		c->ai.ai_addr = (struct sockaddr *)&c->addr;
+		c->ai.ai_next = NULL;
+		c->ai.ai_canonname = NULL;
+	}
 	freeaddrinfo(res);
 	if (fd < 0) {
 		snprintf(err, errlen, "connect: %s", strerror(-fd));
@@ -256,6 +266,32 @@ static int conn_finish(struct conn *c, char *err, size_t errlen)
 	}
 }
 
+/*
+ * The receiver closed our connection: was it the receiver, or its death? A process that is
+ * killed after it read our last bytes but before it handled them closes the connection
+ * the same clean way (the kernel does it). So the close counts only when the receiver
+ * still accepts a connection afterwards: a dead one refuses it. The probe carries nothing
+ * (rsyslog and syslog-ng drop an empty session silently; with TLS it ends before the
+ * handshake). What it cannot see: a receiver restarted in between, or a listening socket
+ * that outlives the receiver (systemd socket activation). docs/ship.md.
+ */
+static int probe(struct conn *c, struct syslog_dest *d, char *err, size_t errlen)
+{
+	int fd;
+
+	if (c->ai.ai_addr == NULL)
+		return 0;
+	if ((fd = connect_one(&c->ai, d->opts.timeout_s)) < 0) {
+		snprintf(err, errlen,
+			 "the receiver closed, then refused a new connection (%s): "
+			 "it may have died before handling the last messages",
+			 strerror(-fd));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* ---- delivery -------------------------------------------------------------------- */
 
 /* Frame msg into batch; write the batch when it is full. */
@@ -318,6 +354,8 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 		sent->bytes += batch.len;
 	}
 	rc = conn_finish(&c, err, errlen);
+	if (rc == 0)
+		rc = probe(&c, d, err, errlen);
 out:
 	conn_close(&c);
 	rbuf_free(&batch);

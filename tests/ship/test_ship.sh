@@ -7,6 +7,7 @@
 #   - usage errors, a destination that is down under --once, hostile directory entries
 #   - every RFC 5424 field and escape rule, exactly once
 #   - a second run and a restart send nothing again
+#   - a receiver that dies right after reading: its clean close is not taken for an ack
 #   - rsyslogd killed (SIGKILL) in the middle of a run and started again: everything
 #     arrives; a message arrives twice only if its snapshot's connection was torn, and
 #     then only the snapshot the agent names in its "down" line
@@ -237,6 +238,24 @@ printf '# ttlog-ship state 1\nsyslog://x y\n' >"$T/badstate"
 usage "a malformed state file" 1 --once --state "$T/badstate" --to "$URL" "$T/d1"
 grep -q 'badstate:2: malformed line' "$T/uerr" || bad "malformed state: $(cat "$T/uerr")"
 [ "$(lines)" = "$n" ] || bad "malformed state: something was sent"
+
+# a receiver that reads everything, then dies before handling it: its connection closes
+# as cleanly as a receiver's own close would (the kernel closes it), so the agent probes
+# with a new connection, which a dead receiver refuses: not acknowledged, not recorded
+python3 -c 'import os, socket, sys
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+open(sys.argv[1], "w").write(str(ls.getsockname()[1])); c, _ = ls.accept()
+while c.recv(65536): pass
+ls.close(); os._exit(0)' "$T/deadport" &
+dead_pid=$!
+has_deadport() { [ -s "$T/deadport" ]; }
+wait_for "the dying receiver" has_deadport
+usage "a receiver that dies after reading" 1 --once --state "$T/state5" \
+	--to "syslog://127.0.0.1:$(cat "$T/deadport")" "$T/d1"
+wait "$dead_pid"
+grep -q 'refused a new connection' "$T/uerr" || bad "dying receiver: $(cat "$T/uerr")"
+[ ! -e "$T/state5" ] || [ "$(wc -l <"$T/state5")" = 1 ] ||
+	bad "dying receiver: recorded: $(cat "$T/state5")"
 
 # ---- facility --------------------------------------------------------------------------
 stop_rsyslog
