@@ -302,6 +302,7 @@ static int cand_order(const void *a, const void *b)
 static ttlog_snapshot_file *cand_open(struct cand *c)
 {
 	ttlog_snapshot_file *s;
+	struct stat st;
 	int rc = ttlog_snapshot_open(c->path, &s);
 
 	if (rc < 0) {
@@ -314,6 +315,13 @@ static ttlog_snapshot_file *cand_open(struct cand *c)
 		ship_log("%s: not shipped (yet): %s", c->path, ttlog_reader_errmsg());
 		c->bad = true;
 		return NULL;
+	}
+	/* the file as it was read: one copied in under its final name (cp) was seen first
+	 * empty, and its state line must name the whole file */
+	if (lstat(c->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		c->ino = (uint64_t)st.st_ino;
+		c->size = (uint64_t)st.st_size;
+		c->mtime = st.st_mtim;
 	}
 	if (!c->has_id) {
 		c->id.host = strdup(ttlog_snapshot_hostname(s));
