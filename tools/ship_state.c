@@ -204,6 +204,8 @@ static int parse_line(char *line, struct ship_entry *e)
 	char *p = line;
 
 	memset(e, 0, sizeof *e);
+	if (*line == '\0' || line[strlen(line) - 1] == ' ')
+		return -1;
 	if ((e->dest = get_word(&p)) == NULL || (e->id.host = get_word(&p)) == NULL ||
 	    get_u64(&p, &e->id.pid) < 0 || get_u64(&p, &e->id.created_ns) < 0 ||
 	    get_u64(&p, &e->ino) < 0 || get_u64(&p, &e->size) < 0 ||
