@@ -192,4 +192,5 @@ clean:
 -include harness/harness.mk
 -include stress/stress.mk
 -include examples/examples.mk
+-include tools/ship.mk
 FORCE:
