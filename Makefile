@@ -194,4 +194,5 @@ clean:
 -include harness/harness.mk
 -include stress/stress.mk
 -include examples/examples.mk
+-include tools/ship.mk
 FORCE:

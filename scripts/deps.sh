@@ -5,12 +5,14 @@
 set -eu
 
 core="build-essential pkg-config libcbor-dev liblz4-dev lz4 libhwloc-dev hwloc libjemalloc-dev
-libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux python3-prometheus-client"
+libcmocka-dev clang libclang-rt-14-dev libncurses-dev tmux python3-prometheus-client
+libgnutls28-dev rsyslog rsyslog-gnutls gnutls-bin python3"
 extra="libbenchmark-dev gnuplot-nox libck-dev liburcu-dev libspdlog-dev jq
 librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 
 # ttlog-view --sql links libsqlite3; its test (tests/view/test_sql.sh) reads JSON with jq
-core="$core libsqlite3-dev jq"
+# and loads the same tables into a throwaway PostgreSQL server
+core="$core libsqlite3-dev jq postgresql libpq-dev"
 
 case "${1:-core}" in
 core) want=$core ;;
