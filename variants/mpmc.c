@@ -226,7 +226,17 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			waits = t == pos ? waits + 1 : 0; /* a lost race is progress */
 			pos = t;
 		} else {
-			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+			/* another producer took pos: tail has moved past it. A slot ahead of a
+			 * tail that stays put is a ring whose memory is not one consistent
+			 * state (a black box copied while the parent's threads wrote into it,
+			 * in a forked child): drop, counted, rather than spin for ever */
+			uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+			if (t == pos && ++waits > MPMC_WAITS) {
+				/* relaxed: a counter, read for statistics only */
+				atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+				return -ENOBUFS;
+			}
+			pos = t;
 		}
 	}
 	/* F1: release fence, pairs with F2 in mpmc_snapshot(): a snapshot that reads any of
