@@ -63,6 +63,14 @@ struct vopts {
 	const char *sql; /* --sql QUERY */
 };
 
+/* Some events may be left out (a filter, --last): gap records are then not shown in
+ * place, since the events around them may be missing too. */
+static inline bool vfiltered(const struct vopts *o)
+{
+	return o->min_level > 0 || o->ntargets || o->nservices || o->nthreads || o->nfields ||
+	       o->has_grep || o->has_since || o->has_until || o->has_last;
+}
+
 /* malloc, realloc, strdup that end the program (exit 1, a message on stderr) when out of
  * memory. */
 void *vxmalloc(size_t n);

@@ -449,7 +449,7 @@ static size_t run_pass(struct ctx *c, event_fn fn, size_t skip)
 
 	/* gap records go with the pass that prints (or counts) events, where they happened:
 	 * before the first event of their file shown after them */
-	bool gaps = fn != NULL && fn != measure && c->gap_next != NULL;
+	bool gaps = fn != NULL && fn != measure && c->gap_next != NULL && !vfiltered(c->o);
 	if (gaps)
 		memset(c->gap_next, 0, c->nsrc * sizeof *c->gap_next);
 	c->read = 0;

@@ -129,7 +129,8 @@ static void load(struct tui *t)
 			if (!vmatch_text(t->o, t->text.p))
 				continue;
 		}
-		add_gaps(t, s, gap_next, s->ord, ev->timestamp_ns);
+		if (!vfiltered(t->o))
+			add_gaps(t, s, gap_next, s->ord, ev->timestamp_ns);
 		if (t->nrows == t->rows_cap)
 			t->rows = trealloc(t->rows, (t->rows_cap = t->rows_cap * 2 + 1024) *
 							     sizeof *t->rows);
@@ -151,7 +152,7 @@ static void load(struct tui *t)
 		t->w_tid = widest(t->w_tid, t->line.p, 10);
 	}
 	vmerge_end(m);
-	for (size_t i = 0; i < t->nsrc; i++)
+	for (size_t i = 0; i < t->nsrc && !vfiltered(t->o); i++)
 		if (t->src[i].snap != NULL)
 			add_gaps(t, &t->src[i], gap_next, SIZE_MAX,
 				 t->nrows ? t->rows[t->nrows - 1].ts : 0);

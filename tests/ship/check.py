@@ -136,7 +136,8 @@ def messages(viewbin, path, facility):
                 "host": H, "app": A, "procid": str(pid), "msgid": M, "sd": sd,
                 "msg": BOM + body}
 
-    events = view(viewbin, ["--json", path])
+    # --json's gap records ({"gap": ...} lines) are not events
+    events = [e for e in view(viewbin, ["--json", path]) if e[0][0] != "gap"]
     meta, M = meta_common(0, "ttlog.counters")
     meta += ' reason="%s" variant="%s" events="%d"]' % (
         text(h["reason"], True), text(h["variant"], True), len(events))

@@ -164,8 +164,9 @@ sql "a snapshot of every variant" "mpmc numa percpu spsc" \
 	"SELECT group_concat(variant, ' ') FROM (SELECT variant FROM snapshots ORDER BY 1)" gen/variants
 for f in $VARIANT_FILES; do
 	v=$(basename "$f" .bin | sed 's/.*-//')
-	# jq reads numbers as doubles: the ns, as text, keep every digit
-	"$VIEW" --json "$f" | sed 's/^{"ts_ns":\([0-9]*\)/{"ts_ns":"\1"/' |
+	# jq reads numbers as doubles: the ns, as text, keep every digit; --json's gap
+	# records are lines of their own, not events
+	"$VIEW" --json "$f" | grep -v '^{"gap":' | sed 's/^{"ts_ns":\([0-9]*\)/{"ts_ns":"\1"/' |
 		jq -c '{ts_ns, level, thread, target, message, fields,
 		truncated: (.truncated // null)}' >"json-$v"
 	"$VIEW" --json --sql "SELECT CAST(time_ns AS TEXT) AS ts_ns, level, thread, target,
@@ -209,7 +210,7 @@ sql "percpu's push_path, NULL for the others" "mpmc:- numa:- percpu:1 spsc:-" \
 # ---- a directory of several snapshots; the same snapshot twice -------------------------
 total=0
 for f in $VARIANT_FILES; do
-	total=$((total + $("$VIEW" --json "$f" | wc -l)))
+	total=$((total + $("$VIEW" --json "$f" | grep -vc '^{"gap":')))
 done
 sql "a directory: every snapshot's events" "4,$total" \
 	"SELECT (SELECT count(*) FROM snapshots), (SELECT count(*) FROM events)" gen/variants
