@@ -140,8 +140,11 @@ EXTRA_TESTS += tests/test_level_compile.sh
 VARIANT_FREE += test_level_compile.sh
 export TTLOG_TEST_CC = $(CC)
 export TTLOG_TEST_CXX = $(CXX)
+# The black boxes of the test processes (and of the children they kill or _exit) go to a
+# directory of this run, removed after it, not to the default /dev/shm/ttlog-<uid>.
 test-one: tests
-	@set -e; for t in $(TESTS) $(EXTRA_TESTS); do \
+	@set -e; bd=$$(mktemp -d /dev/shm/ttlog-test-boxes-XXXXXX); trap 'rm -rf "$$bd"' EXIT; \
+	export TTLOG_BLACKBOX_DIR="$$bd"; for t in $(TESTS) $(EXTRA_TESTS); do \
 	  case " $(VARIANT_FREE) " in *" $$(basename $$t) "*) [ $(VARIANT) = mpmc ] || continue;; esac; \
 	  echo "== $$t"; start=$$(date +%s); $(SAN_ENV) TTLOG_BIN=$(B) $$t; \
 	  case $$t in */test_ring_conformance) \

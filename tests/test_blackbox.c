@@ -596,7 +596,11 @@ static void test_box_dir_checks(void **state)
 	TTLOG_INFO("bb", "no box");
 	assert_int_equal(find_box(getpid(), box, sizeof box), 0);
 	ttlog_shutdown();
-	/* the environment */
+	/* the environment (make test sets TTLOG_BLACKBOX_DIR: put it back after) */
+	const char *saved = getenv("TTLOG_BLACKBOX_DIR");
+	char keep[4096] = "";
+	if (saved != NULL)
+		snprintf(keep, sizeof keep, "%s", saved);
 	setenv("TTLOG_BLACKBOX", "0", 1);
 	assert_int_equal(ttlog_config_default(&cfg), 0);
 	assert_int_equal(cfg.blackbox, -1);
@@ -606,7 +610,10 @@ static void test_box_dir_checks(void **state)
 	setenv("TTLOG_BLACKBOX_DIR", "/x/y", 1);
 	assert_int_equal(ttlog_config_default(&cfg), 0);
 	assert_string_equal(cfg.blackbox_dir, "/x/y");
-	unsetenv("TTLOG_BLACKBOX_DIR");
+	if (saved != NULL)
+		setenv("TTLOG_BLACKBOX_DIR", keep, 1);
+	else
+		unsetenv("TTLOG_BLACKBOX_DIR");
 }
 
 /* fork: the child gets a box of its own (a copy of what it inherited, then its own
