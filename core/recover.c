@@ -338,7 +338,8 @@ static int load_segment(struct rbox *b, const struct ttlog__box_seg *g, uint32_t
 	}
 	b->stored += t - g->pos0 - torn;
 	b->torn += torn;
-	b->popped += p;
+	/* in drop mode only pops move head: the rings keep no popped counter there */
+	b->popped += b->h.policy == TTLOG_POLICY_DROP ? (h > g->pos0 ? h - g->pos0 : 0) : p;
 	b->dropped += d;
 out:
 	free(slots);
