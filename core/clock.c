@@ -23,6 +23,11 @@ uint64_t ttlog__realtime_ns(void)
 	return ts_ns(CLOCK_REALTIME);
 }
 
+uint64_t ttlog__mono_ns(void)
+{
+	return ts_ns(CLOCK_MONOTONIC);
+}
+
 static int tsc_invariant(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -90,6 +90,8 @@ void ttlog__clock_anchor(struct ttlog__clock *c);
 void ttlog__clock_map_now(struct ttlog__clock *c, struct ttlog__clock_map *m);
 uint64_t ttlog__clock_to_ns(const struct ttlog__clock_map *m, uint64_t ticks);
 uint64_t ttlog__realtime_ns(void);
+/* CLOCK_MONOTONIC in ns (async-signal-safe: the crash path times its snapshot). */
+uint64_t ttlog__mono_ns(void);
 
 static inline uint64_t ttlog__rdtsc(void)
 {

@@ -385,15 +385,6 @@ static const char *errno_text(int err)
 	return ttlog_strerror(err);
 }
 
-/* CLOCK_MONOTONIC in ns: clock_gettime is async-signal-safe (the crash path times too) */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int snapshot(const char *reason_in, char *path, size_t len, bool crash)
 {
 	struct ttlog__snapres *s = &ttlog__g.snap;
@@ -404,10 +395,10 @@ static int snapshot(const char *reason_in, char *path, size_t len, bool crash)
 	ttlog__sanitize_reason(reason_in, reason, sizeof reason);
 	if ((err = claim(s, crash, tid)) < 0)
 		goto out_fail;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = ttlog__mono_ns();
 	err = write_snapshot(s, reason, name, sizeof name);
 	release_res(s);
-	t0 = mono_ns() - t0;
+	t0 = ttlog__mono_ns() - t0;
 	/* relaxed: statistics (ttlog_metrics_text) */
 	atomic_store_explicit(&ttlog__g.snapshot_ns_last, t0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ttlog__g.snapshot_ns_total, t0, memory_order_relaxed);

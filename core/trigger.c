@@ -82,14 +82,6 @@ static struct {
 } t;
 #define LOSS_SAMPLES 5
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t lost_now(void)
 {
 	ttlog_stats st;
@@ -142,7 +134,7 @@ int ttlog__trigger_init(const ttlog_config *cfg, char *msg, size_t len)
 	atomic_store_explicit(&t.suppressed, 0, memory_order_relaxed);
 	atomic_store_explicit(&pending.state, 0, memory_order_relaxed);
 	/* the window's first sample: nothing is lost before ttlog_init returns */
-	t.sample_ms[0] = mono_ns() / 1000000u;
+	t.sample_ms[0] = ttlog__mono_ns() / 1000000u;
 	t.sample_lost[0] = 0;
 	t.nsamples = t.next_sample = 1;
 	/* OFF (6) triggers nothing: the minimum is then above every recordable level */
@@ -201,7 +193,7 @@ static void pin_window(void)
 
 int ttlog__trigger_fire(const char *reason, const struct ttlog_record *ev)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = ttlog__mono_ns();
 	/* relaxed: the CAS below decides; nothing else is read through it */
 	uint64_t next = atomic_load_explicit(&t.next_ok_ns, memory_order_relaxed);
 	int free_ = 0;

@@ -84,9 +84,7 @@ static void on_snapshot_signal(int sig)
 
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return ttlog__mono_ns() / 1000000u;
 }
 
 int ttlog__writer_poll_timeout(uint64_t now, uint64_t next)
