@@ -815,3 +815,12 @@ size_t vmake_labels(struct vsource *src, size_t nsrc)
 		groups += src[i].snap && src[i].group == i;
 	return groups;
 }
+
+bool vgap_next(const struct vsource *s, size_t *cursor, size_t ord, ttlog_gap *g)
+{
+	if (*cursor >= ttlog_snapshot_gap_count(s->snap) ||
+	    ttlog_snapshot_gap(s->snap, *cursor, g) != 0 || (ord != SIZE_MAX && g->index > ord))
+		return false;
+	(*cursor)++;
+	return true;
+}

@@ -71,6 +71,10 @@ static inline bool vfiltered(const struct vopts *o)
 	       o->has_grep || o->has_since || o->has_until || o->has_last;
 }
 
+/* The next gap record of s at *cursor that lies before its event ord (SIZE_MAX: any):
+ * true with *g, the cursor moved past it. */
+bool vgap_next(const struct vsource *s, size_t *cursor, size_t ord, ttlog_gap *g);
+
 /* malloc, realloc, strdup that end the program (exit 1, a message on stderr) when out of
  * memory. */
 void *vxmalloc(size_t n);

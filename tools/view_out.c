@@ -428,14 +428,10 @@ static void print_gap(struct ctx *c, const struct vsource *s, const ttlog_gap *g
 /* Show source s's gap records that lie before its event `ord` (SIZE_MAX: all the rest). */
 static void gaps_before(struct ctx *c, struct vsource *s, size_t ord)
 {
-	size_t i = (size_t)(s - c->src), n = ttlog_snapshot_gap_count(s->snap);
 	ttlog_gap g;
 
-	while (c->gap_next[i] < n && ttlog_snapshot_gap(s->snap, c->gap_next[i], &g) == 0 &&
-	       (ord == SIZE_MAX || g.index <= ord)) {
+	while (vgap_next(s, &c->gap_next[s - c->src], ord, &g))
 		print_gap(c, s, &g);
-		c->gap_next[i]++;
-	}
 }
 
 /* One pass over the merged timeline: fn for each event that passes the filters, after

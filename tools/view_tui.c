@@ -97,18 +97,16 @@ static int widest(int w, const char *s, int cap)
  * shown where they happened (at time ts, the next event's) */
 static void add_gaps(struct tui *t, struct vsource *s, size_t *gap_next, size_t ord, uint64_t ts)
 {
-	size_t i = (size_t)(s - t->src), n = ttlog_snapshot_gap_count(s->snap);
+	size_t i = (size_t)(s - t->src);
 	ttlog_gap g;
 
-	while (gap_next[i] < n && ttlog_snapshot_gap(s->snap, gap_next[i], &g) == 0 &&
-	       (ord == SIZE_MAX || g.index <= ord)) {
+	while (vgap_next(s, &gap_next[i], ord, &g)) {
 		if (t->nrows == t->rows_cap)
 			t->rows = trealloc(t->rows, (t->rows_cap = t->rows_cap * 2 + 1024) *
 							     sizeof *t->rows);
 		t->rows[t->nrows++] = (struct trow){.ts = ts, .target = g.kind, .message = "",
 						    .file = "", .tid = g.tid, .src = (uint32_t)i,
 						    .gap = g.count, .field0 = t->nfields};
-		gap_next[i]++;
 	}
 }
 
