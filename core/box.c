@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "box.h"
+#include "box_state.h"
 #include "internal.h"
 
 /* Linked only with their variants; weak so that a library without them links (memlimit.c
@@ -28,19 +29,8 @@ extern unsigned percpu_rings(void) __attribute__((weak, visibility("hidden")));
 
 #define PAGE 4096u
 
-/* The process's box. base..base+size is the mapping; written by open/close/fork (one
- * thread), read by everyone while ttlog runs. */
-static struct {
-	unsigned char *base;
-	size_t size;
-	struct ttlog__box_hdr *hdr;
-	int fd, dirfd;
-	bool detached; /* a forked child that could not make its own box: private memory */
-	char name[96];
-	/* bytes of the ring region handed out: CAS by allocating threads (relaxed: disjoint
-	 * ranges only; what is written there is published by the rings themselves) */
-	_Atomic uint64_t ring_top;
-} box = {.fd = -1, .dirfd = -1};
+struct ttlog__box_state ttlog__box = {.fd = -1, .dirfd = -1};
+#define box ttlog__box /* short: the state box_fork.c shares (box_state.h) */
 
 static size_t round_page(uint64_t n)
 {
@@ -151,13 +141,15 @@ static uint64_t ring_bytes(const char *variant, uint64_t c, uint32_t *nseg)
 /* Append one callsite to the dictionary; async-signal-safe, lock-free. */
 void ttlog__box_callsite(uint32_t id, const struct ttlog_callsite *cs)
 {
-	struct ttlog__box_hdr *h = box.hdr;
+	struct ttlog__box_hdr *h;
 	struct ttlog__box_cs *e;
 	size_t size = sizeof *e, k;
 	uint64_t top;
 	char *s;
 
-	if (h == NULL || box.detached)
+	if (ttlog__fork_pending() && !ttlog__fork_settled(true))
+		return;
+	if ((h = box.hdr) == NULL || box.detached)
 		return;
 	size += strlen(cs->target ? cs->target : "") + strlen(cs->message ? cs->message : "") +
 		strlen(cs->file ? cs->file : "") + 3;
@@ -198,7 +190,7 @@ void ttlog__box_anchor(const struct ttlog__clock_map *m)
 {
 	struct ttlog__box_hdr *h = box.hdr;
 
-	if (h == NULL || m->ticks_per_ns <= 0)
+	if (h == NULL || m->ticks_per_ns <= 0 || ttlog__fork_pending())
 		return;
 	/* one snapshot at a time calls this (the snapshot buffers' owner): one writer */
 	if (atomic_load_explicit(&h->anchor_cur, memory_order_relaxed) == 0) {
@@ -217,9 +209,11 @@ void ttlog__box_anchor(const struct ttlog__clock_map *m)
 
 void ttlog__box_count(int which)
 {
-	struct ttlog__box_hdr *h = box.hdr;
+	struct ttlog__box_hdr *h;
 
-	if (h == NULL)
+	if (ttlog__fork_pending() && ttlog__fork_count(which))
+		return;
+	if ((h = box.hdr) == NULL)
 		return;
 	/* relaxed: counters */
 	atomic_fetch_add_explicit(which ? &h->truncated : &h->dropped_extra, 1,
@@ -236,10 +230,12 @@ bool ttlog__box_owns(const void *p)
 void *ttlog__box_carve(size_t bytes)
 {
 	unsigned char *p;
-	struct ttlog__box_hdr *h = box.hdr;
+	struct ttlog__box_hdr *h;
 	uint64_t n = round_page(bytes), top;
 
-	if (h == NULL || bytes == 0)
+	if (bytes == 0 || (ttlog__fork_pending() && !ttlog__fork_settled(true)))
+		return NULL;
+	if ((h = box.hdr) == NULL || box.detached)
 		return NULL;
 	/* relaxed: see ring_top */
 	top = atomic_load_explicit(&box.ring_top, memory_order_relaxed);
@@ -258,12 +254,15 @@ void *ttlog__box_carve(size_t bytes)
 
 void ttlog__box_segment(const struct ttlog_seg *s)
 {
-	struct ttlog__box_hdr *h = box.hdr;
+	struct ttlog__box_hdr *h;
 	struct ttlog__box_seg *e;
 	uint32_t i;
 
-	if (h == NULL || box.detached || !ttlog__box_owns(s->slots) || !ttlog__box_owns(s->tail) ||
-	    !ttlog__box_owns(s->head) || !ttlog__box_owns(s->popped) ||
+	if (ttlog__fork_pending() && !ttlog__fork_settled(true))
+		return;
+	ttlog__fork_track(s); /* box or not: a forked child cuts it back to the fork */
+	if ((h = box.hdr) == NULL || box.detached || !ttlog__box_owns(s->slots) ||
+	    !ttlog__box_owns(s->tail) || !ttlog__box_owns(s->head) || !ttlog__box_owns(s->popped) ||
 	    !ttlog__box_owns(s->dropped) || (s->busy != NULL && !ttlog__box_owns(s->busy)))
 		return;
 	/* relaxed: claims an entry; its content is published by the state store */
@@ -287,15 +286,14 @@ void ttlog__box_segment(const struct ttlog_seg *s)
 
 /* An OFD read lock on the whole box while its process lives: a recoverer's write lock
  * fails until the process (every descriptor of this open file) is gone. */
-static void lock_box(int fd)
+void ttlog__box_lock(int fd)
 {
 	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
 
 	fcntl(fd, F_OFD_SETLK, &fl);
 }
 
-/* Create box.name in box.dirfd for this process (ttlog-{pid}-{start}[-n].box). */
-static int create_file(uint64_t start)
+int ttlog__box_create_file(uint64_t start)
 {
 	for (unsigned n = 0; n < 1000; n++) {
 		int fd;
@@ -347,7 +345,7 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 		nseg = TTLOG_BOX_SEG_MAX;
 	seg_bytes = round_page((uint64_t)nseg * sizeof(struct ttlog__box_seg));
 	size = TTLOG_BOX_HEADER + seg_bytes + TTLOG_BOX_CS_BYTES + ring;
-	if ((box.fd = create_file(start)) < 0) {
+	if ((box.fd = ttlog__box_create_file(start)) < 0) {
 		err = box.fd;
 		snprintf(msg, len, "black box '%.200s/ttlog-%d-*.box': cannot create: %s", dir,
 			 (int)getpid(), strerror(-err));
@@ -406,7 +404,7 @@ int ttlog__box_open(const char *dir, const char *variant, size_t capacity, char 
 	snprintf(h->variant, sizeof h->variant, "%s", variant);
 	snprintf(h->snapshot_dir, sizeof h->snapshot_dir, "%s", ttlog__g.dir);
 	atomic_store_explicit(&box.ring_top, 0, memory_order_relaxed);
-	lock_box(box.fd);
+	ttlog__box_lock(box.fd);
 	box.detached = false;
 	/* release: the header is complete before any ring or callsite uses the box */
 	atomic_store_explicit((_Atomic(struct ttlog__box_hdr *) *)&box.hdr, h,
@@ -442,11 +440,14 @@ void ttlog__box_close(void)
 {
 	if (box.base == NULL)
 		return;
+	/* a forked child that never settled maps its parent's box: the parent's to remove */
+	bool parents = ttlog__box_shared();
+
 	box.hdr = NULL;
 	munmap(box.base, box.size);
 	box.base = NULL;
 	box.size = 0;
-	if (!box.detached && box.dirfd >= 0)
+	if (!box.detached && !parents && box.dirfd >= 0)
 		unlinkat(box.dirfd, box.name, 0);
 	if (box.fd >= 0)
 		close(box.fd);
@@ -460,76 +461,6 @@ void ttlog__box_crash_written(void)
 {
 	/* the crash snapshot holds the events: nothing left for a recoverer (the mapping
 	 * stays, in case a handler before ours lets the program go on) */
-	if (box.hdr != NULL && !box.detached && box.dirfd >= 0)
+	if (box.hdr != NULL && !box.detached && !ttlog__box_shared() && box.dirfd >= 0)
 		unlinkat(box.dirfd, box.name, 0);
-}
-
-/* Copy the data ranges of the file `from` (the parent's box) into `to`. */
-static int copy_data(int from, int to, size_t size)
-{
-	off_t off = 0;
-
-	while ((size_t)off < size) {
-		off_t data = lseek(from, off, SEEK_DATA), hole;
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
-		hole = lseek(from, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		if ((size_t)hole > size)
-			hole = (off_t)size;
-		/* from the mapping: the parent's stores are in the shared pages */
-		for (off_t at = data; at < hole;) {
-			ssize_t w = pwrite(to, box.base + at, (size_t)(hole - at), at);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			at += w;
-		}
-		off = hole;
-	}
-	return 0;
-}
-
-void ttlog__box_after_fork(void)
-{
-	uint64_t start = 0;
-	int fd, err;
-
-	if (box.base == NULL || box.detached)
-		return;
-	/* the parent's descriptor (and its OFD lock) is the parent's */
-	fd = box.fd;
-	box.fd = -1;
-	if (ttlog__proc_start_time(getpid(), &start) < 0)
-		start = 0;
-	if ((err = create_file(start)) < 0)
-		goto detach;
-	box.fd = err;
-	if (ftruncate(box.fd, (off_t)box.size) < 0 || copy_data(fd, box.fd, box.size) < 0 ||
-	    mmap(box.base, box.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-		 box.fd, 0) == MAP_FAILED) {
-		close(box.fd);
-		box.fd = -1;
-		unlinkat(box.dirfd, box.name, 0);
-		goto detach;
-	}
-	close(fd);
-	box.hdr->parent_pid = box.hdr->pid;
-	box.hdr->pid = (int32_t)getpid();
-	box.hdr->start_time = start;
-	lock_box(box.fd);
-	return;
-detach:
-	/* no box of its own: a private copy-on-write view of the parent's file, so that
-	 * the child never writes into the parent's box */
-	if (mmap(box.base, box.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
-	    MAP_FAILED)
-		ttlog__report("black box: the forked child cannot detach from its parent's box",
-			      "");
-	close(fd);
-	box.detached = true;
-	ttlog__report("black box: the forked child has none (its events are not recoverable)", "");
 }

@@ -320,6 +320,9 @@ uint64_t ttlog__trigger_next_ms(uint64_t now_ms);
 void ttlog__trigger_run(uint64_t now_ms, int now_anyway);
 void ttlog__trigger_stats(uint64_t *fired, uint64_t *suppressed);
 void ttlog__trigger_after_fork(void);
+/* A forked child's box is settled: log calls take their fast path again (unless a
+ * trigger's window wants them all). */
+void ttlog__trigger_fast_again(void);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -347,8 +350,22 @@ bool ttlog__box_active(void);
 void ttlog__box_close(void);
 /* The crash snapshot is written: remove the box's file (async-signal-safe). */
 void ttlog__box_crash_written(void);
-/* In a forked child: a box of its own, a copy of the parent's. */
+/* A forked child's box (box_fork.c, driven by fork.c): the parent notes the dictionary
+ * and counters at the fork; the child drops its parent's descriptor; settling makes the
+ * child's own box: begin copies the parent's into a new file (or private memory) and
+ * returns where the copy is from the parent's mapping (0: no box shared with the
+ * parent), with the parent's ring memory in [*lo, *lo + *len) (fork.c cuts those rings
+ * into the copy); end puts the copy in place. add_counts: losses counted meanwhile;
+ * settled_late: callsites registered between the note and the fork, once settled. */
+void ttlog__box_before_fork(void);
 void ttlog__box_after_fork(void);
+/* true in a forked child whose box is still its parent's mapping (never written, the
+ * parent's to remove) */
+bool ttlog__box_shared(void);
+ptrdiff_t ttlog__box_settle_begin(const unsigned char **lo, size_t *len);
+void ttlog__box_settle_end(void);
+void ttlog__box_add_counts(uint64_t dropped_extra, uint64_t truncated);
+void ttlog__box_settled_late(void);
 /* Ring memory from the box (page-aligned, zero, its file pages allocated), or NULL when
  * there is no box or no room left. No system call but one fallocate; async-signal-safe. */
 void *ttlog__box_carve(size_t bytes);
@@ -364,6 +381,40 @@ void ttlog__box_count(int which);
  * directory (ttlog__recover_peers: nothing at all when the list is empty). */
 void ttlog__recover_scan(void);
 void ttlog__recover_peers(void);
+
+/* ---- fork (fork.c) ---- */
+
+/* A ring's positions when the parent forked (noted by ttlog__fork_prepare). */
+struct ttlog__fork_pos {
+	uint64_t tail, head, popped, dropped;
+	bool valid;
+};
+/* Every ring segment of the process is tracked (ttlog__box_segment calls track; the
+ * segment's memory, freed, untracks it) so that a forked child can cut it back to the
+ * fork. track is lock-free and async-signal-safe; untrack takes a mutex. */
+void ttlog__fork_track(const struct ttlog_seg *s);
+void ttlog__fork_untrack(const void *mem, size_t bytes);
+/* pthread_atfork's handlers: prepare notes every ring's positions (a few loads each) and
+ * the box's; child marks the child's rings unsettled (nothing else: a child that only
+ * execs pays for no copy). */
+void ttlog__fork_prepare(void);
+void ttlog__fork_parent(void);
+void ttlog__fork_child(void);
+/* true in a forked child whose rings are not settled yet: every log call then takes the
+ * slow path, and whatever touches the rings first calls ttlog__fork_settled(). */
+bool ttlog__fork_pending(void);
+/* Settle a forked child's rings (fork.c): true once they are the child's own (at once when
+ * there is nothing to settle); while another thread settles, false, or with wait it waits
+ * for it; false in a signal handler that interrupted the settling. Async-signal-safe
+ * (system calls, no allocation). */
+bool ttlog__fork_settled(bool wait);
+/* While settling: count a loss for the child's box to be (true), or false once the box is
+ * in place (count it there). */
+bool ttlog__fork_count(int which);
+/* Cut one segment back to the fork f (NULL: empty it): its records read from slots src,
+ * written to slots dst (src itself: in place), its counters at their address + to_dst. */
+void ttlog__fork_cut(const struct ttlog_seg *s, const struct ttlog__fork_pos *f,
+		     const unsigned char *src, unsigned char *dst, ptrdiff_t to_dst);
 
 /* ---- the running library (ttlog.c) ---- */
 

@@ -55,8 +55,11 @@ void *ttlog__ring_alloc(size_t bytes)
 
 void ttlog__ring_free(void *p, size_t bytes)
 {
+	if (p == NULL)
+		return;
+	ttlog__fork_untrack(p, bytes);
 	/* box memory goes with the box */
-	if (p != NULL && !ttlog__box_owns(p))
+	if (!ttlog__box_owns(p))
 		munmap(p, bytes);
 }
 

@@ -435,6 +435,10 @@ int ttlog__snapshot(const char *reason, char *path, size_t len, bool crash)
 {
 	int err, old;
 
+	/* a forked child's rings, not its parent's (false: this is a signal handler that
+	 * interrupted their settling) */
+	if (!ttlog__fork_settled(true))
+		return -EAGAIN;
 	if (crash)
 		return snapshot(reason, path, len, true);
 	/* fsync and nanosleep are cancellation points: a thread cancelled in there would keep

@@ -235,6 +235,8 @@ TTLOG_API int ttlog_trigger(const char *reason)
 	/* relaxed: a running check, as ttlog_request_snapshot's */
 	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) == NULL)
 		return -ESRCH;
+	if (!ttlog__fork_settled(true)) /* the window copies a forked child's own rings */
+		return -EAGAIN;
 	rc = ttlog__trigger_fire(reason != NULL ? reason : "manual", NULL);
 	errno = saved;
 	return rc;
@@ -403,6 +405,18 @@ void ttlog__trigger_stats(uint64_t *fired, uint64_t *suppressed)
 	/* relaxed: counters */
 	*fired = atomic_load_explicit(&t.fired, memory_order_relaxed);
 	*suppressed = atomic_load_explicit(&t.suppressed, memory_order_relaxed);
+}
+
+void ttlog__trigger_fast_again(void)
+{
+	uint8_t all = 0;
+
+	/* relaxed: as ttlog__trigger_after_fork(); a window opened meanwhile wants every call
+	 * on the slow path: put it back */
+	if (__atomic_compare_exchange_n(&ttlog__trigger_min, &all, pin.level_min, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+	    atomic_load_explicit(&pin.open, memory_order_relaxed))
+		__atomic_store_n(&ttlog__trigger_min, 0, __ATOMIC_RELAXED);
 }
 
 void ttlog__trigger_after_fork(void)

@@ -44,11 +44,14 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* fork(): the child has only the forking thread. What other threads held is theirs no
  * more: the claim on the snapshot buffers (a snapshot in progress), the crash snapshot
- * state, the writer thread and its eventfd (shared with the parent). The parent is not
- * touched. A child that only execs pays a getpid, the eventfd and a thread creation
- * (posix_spawn and vfork run no fork handlers: nothing). */
+ * state, the writer thread and its eventfd (shared with the parent). The black box is
+ * still the parent's: the child makes its own when it first touches the rings
+ * (box_fork.c), and until then every log call takes the slow path, which settles it. The
+ * parent is not touched. A child that only execs pays a getpid, the eventfd and a thread
+ * creation (posix_spawn and vfork run no fork handlers: nothing). */
 static void after_fork_child(void)
 {
+	ttlog__fork_child(); /* the rings: unsettled until the child uses them */
 	tl_self = 0; /* the child's events carry the child's tid */
 	/* relaxed: the child has one thread */
 	if (atomic_load_explicit(&ttlog__g.ring, memory_order_relaxed) == NULL)
@@ -60,13 +63,14 @@ static void after_fork_child(void)
 	ttlog__g.snap.tmp_name[0] = '\0';
 	ttlog__crash_after_fork();
 	ttlog__trigger_after_fork();
-	ttlog__box_after_fork(); /* never write into the parent's box */
+	if (ttlog__fork_pending()) /* relaxed: one thread */
+		__atomic_store_n(&ttlog__trigger_min, 0, __ATOMIC_RELAXED);
 	ttlog__writer_after_fork();
 }
 
 static void register_atfork(void)
 {
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(ttlog__fork_prepare, ttlog__fork_parent, after_fork_child);
 }
 
 /* The log call's rare cases (ring not running, first event of a callsite, a truncated
@@ -78,6 +82,17 @@ commit_slow(struct ttlog_ring *ring, struct ttlog_callsite *cs, struct ttlog_rec
 	uint32_t id, tid;
 	uint64_t self;
 
+	if (__builtin_expect(ttlog__fork_pending(), 0)) {
+		if (!ttlog__fork_settled(false)) {
+			/* a forked child's other thread is making the child's box: lost, counted
+			 * (relaxed: a counter) */
+			atomic_fetch_add_explicit(&ttlog__g.dropped_extra, 1, memory_order_relaxed);
+			ttlog__box_count(0);
+			return;
+		}
+		/* acquire: as in TTLOG__COMMIT (NULL when the child could not settle) */
+		ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	}
 	if (ring == NULL)
 		return;
 	/* acquire: pairs with R2 in ttlog__register() */
@@ -387,10 +402,12 @@ TTLOG_API const char *ttlog_variant(void)
 
 TTLOG_API void ttlog_get_stats(ttlog_stats *st)
 {
-	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
+	struct ttlog_ring *ring;
 	struct ttlog_ring_stats rs = {0};
 	uint64_t extra;
 
+	ttlog__fork_settled(true); /* a forked child's rings, not its parent's */
+	ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
 	memset(st, 0, sizeof *st);
 	if (ring != NULL)
 		ring_stats(ring, &rs);

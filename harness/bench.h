@@ -350,7 +350,7 @@ int bench_ttlog_init(const struct bench_ctx *c, const char *variant, size_t capa
 /* The experiments (one per file: exp_*.c). */
 extern const struct experiment exp_throughput, exp_buffer_ops, exp_pc_matrix, exp_latency,
 	exp_threads_1024, exp_rings_100k, exp_memory, exp_memory_matrix, exp_snapshot,
-	exp_indirect, exp_locked, exp_blackbox;
+	exp_indirect, exp_locked, exp_blackbox, exp_fork;
 /* ttlog-bench --locked-child=...: the traced child of the locked experiment (exp_locked.c) */
 int exp_locked_child(const char *arg);
 

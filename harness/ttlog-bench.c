@@ -39,7 +39,7 @@
 static const struct experiment *const all_experiments[] = {
 	&exp_throughput, &exp_buffer_ops, &exp_pc_matrix,    &exp_latency,  &exp_threads_1024,
 	&exp_rings_100k, &exp_memory,     &exp_memory_matrix, &exp_snapshot, &exp_indirect,
-	&exp_locked,     &exp_blackbox,
+	&exp_locked,     &exp_blackbox,     &exp_fork,
 };
 #define NEXP ((int)(sizeof all_experiments / sizeof all_experiments[0]))
 

@@ -72,6 +72,16 @@ EXPERIMENTS = [
      "(rep string once); push path = the child's ttlog_get_stats().push_path; method = "
      "singlestep, or singlestep+hidden-rseq_cs where plain stepping restarts the rseq "
      "section at every step (docs/experiments.md)", None, []),
+    ("blackbox", "The black box's cost to a log call",
+     "the standard event's latency (unloaded method) with the rings in the box file "
+     "(MAP_SHARED, tmpfs) and in anonymous memory, same variant, same run, interleaved; "
+     "box_file_bytes = what the box file holds on tmpfs once the ring is full", None, []),
+    ("fork", "What ttlog costs a program that forks",
+     "fork + exec of /bin/true + waitpid in the parent, without ttlog, with the rings in "
+     "anonymous memory and with the black box; and fork + one log call in the child "
+     "(which settles the child's rings: cut back to the fork, the box copied) + _exit; "
+     "ring full at the default capacity; median and p90 over the forks of a repetition",
+     None, []),
 ]
 
 

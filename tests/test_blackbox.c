@@ -6,7 +6,8 @@
  * with balanced counters. Also: a live process's box is left alone; a reused pid (same
  * pid, another start time) is recovered; a restarted process recovers its predecessor
  * through ttlog_init(); hostile boxes are errors, never crashes; the box directory is
- * checked; a forked child gets a box of its own; the reader and ttlog-view read the
+ * checked; a forked child gets a box of its own when it first logs (cut at the fork; none
+ * when it only execs); the reader and ttlog-view read the
  * recovered snapshot. Runs with libttlog of each variant (make test).
  */
 #include "testutil.h"
@@ -16,6 +17,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "../core/box.h"
@@ -616,43 +618,74 @@ static void test_box_dir_checks(void **state)
 		unsetenv("TTLOG_BLACKBOX_DIR");
 }
 
-/* fork: the child gets a box of its own (a copy of what it inherited, then its own
- * events, parent_pid set); the parent's box and ring never see the child's events. */
+/* Skip a fork test under TSan: the child's writer is a thread created after a
+ * multi-threaded fork, which TSan cannot run (die_after_fork). ASan runs it. */
+#define SKIP_FORK_UNDER_TSAN()                                                                     \
+	do {                                                                                       \
+		if (strcmp(tu_san(), "tsan") == 0) {                                               \
+			print_message("skipped under TSan\n");                                     \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
+/* Count the events of s by target and message. */
+static unsigned count_events(ttlog_snapshot_file *s, const char *target, const char *message)
+{
+	ttlog_event ev;
+	unsigned n = 0;
+
+	ttlog_snapshot_rewind(s);
+	while (ttlog_snapshot_next(s, &ev) > 0)
+		n += strcmp(ev.target, target) == 0 &&
+		     (message == NULL || strcmp(ev.message, message) == 0);
+	return n;
+}
+
+/* fork: the child gets a box of its own when it first logs, not before: a copy of what it
+ * inherited, cut at the fork (the parent's later events never in it), then its own events,
+ * parent_pid set; the parent's box and ring never see the child's events. */
 static void test_fork_own_box(void **state)
 {
 	ttlog_config cfg;
 	char box[4200], snap[4200];
 	ttlog_snapshot_file *s;
-	ttlog_event ev;
-	int status, fds[2], rc;
-	unsigned parent_ev = 0, child_ev = 0;
+	int status, ready[2], go[2];
 	pid_t pid;
 	char c;
 
 	(void)state;
-	if (strcmp(tu_san(), "tsan") == 0) {
-		/* as test_fork: the child's writer is a thread created after a multi-threaded
-		 * fork, which TSan cannot run (die_after_fork). ASan runs it. */
-		print_message("skipped under TSan\n");
-		skip();
-	}
+	SKIP_FORK_UNDER_TSAN();
 	config(&cfg, "bbfork", 1024);
 	assert_int_equal(ttlog_init(&cfg), 0);
 	for (int i = 0; i < 10; i++)
 		TTLOG_INFO("parent", "before fork {}", TTLOG_I64("i", i));
-	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(9);
+		if (find_box(getpid(), box, sizeof box) != 0)
+			_exit(10); /* a box before the child used ttlog */
 		for (int i = 0; i < 20; i++)
 			TTLOG_INFO("child", "in the child {}", TTLOG_I64("i", i));
-		if (write(fds[1], "r", 1) != 1)
+		if (find_box(getpid(), box, sizeof box) != 1)
+			_exit(11);
+		if (write(ready[1], "r", 1) != 1)
 			_exit(1);
 		for (;;)
 			pause();
 	}
-	close(fds[1]); /* a child that dies early: end of file, not a hang */
-	if (read(fds[0], &c, 1) != 1) {
+	close(ready[1]); /* a child that dies early: end of file, not a hang */
+	close(go[0]);
+	/* the parent logs on after the fork, before the child makes its box */
+	for (int i = 0; i < 10; i++)
+		TTLOG_INFO("parent", "after fork {}", TTLOG_I64("i", i));
+	assert_int_equal(write(go[1], "g", 1), 1);
+	if (read(ready[0], &c, 1) != 1) {
 		waitpid(pid, &status, 0);
 		fail_msg("the child died before logging (status %#x)", status);
 	}
@@ -663,25 +696,157 @@ static void test_fork_own_box(void **state)
 	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
 	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
 	assert_int_equal(ttlog_snapshot_parent_pid(s), (uint64_t)getpid());
-	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
-		parent_ev += strcmp(ev.target, "parent") == 0;
-		child_ev += strcmp(ev.target, "child") == 0;
-	}
+	assert_int_equal(count_events(s, "parent", "before fork {}"), 10); /* inherited */
+	assert_int_equal(count_events(s, "parent", "after fork {}"), 0);
+	assert_int_equal(count_events(s, "child", NULL), 20);
+	tu_assert_balanced(s);
 	ttlog_snapshot_close(s);
-	assert_int_equal(parent_ev, 10); /* inherited */
-	assert_int_equal(child_ev, 20);
 	/* the parent's own box is still its own, and so is its ring */
 	assert_int_equal(find_box(getpid(), box, sizeof box), 1);
 	s = tu_snapshot("after");
-	parent_ev = child_ev = 0;
-	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
-		parent_ev += strcmp(ev.target, "parent") == 0;
-		child_ev += strcmp(ev.target, "child") == 0;
-	}
+	assert_int_equal(count_events(s, "parent", NULL), 20);
+	assert_int_equal(count_events(s, "child", NULL), 0);
 	ttlog_snapshot_close(s);
-	assert_int_equal(parent_ev, 10);
-	assert_int_equal(child_ev, 0);
-	close(fds[0]);
+	close(ready[0]);
+	close(go[1]);
+	ttlog_shutdown();
+}
+
+/* fork + exec: the child makes no box (it never used ttlog) and leaves none behind. */
+static void test_fork_exec_makes_no_box(void **state)
+{
+	ttlog_config cfg;
+	char box[4200];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	SKIP_FORK_UNDER_TSAN();
+	config(&cfg, "bbexec", 1024);
+	assert_int_equal(ttlog_init(&cfg), 0);
+	TTLOG_INFO("parent", "before fork");
+	for (int k = 0; k < 3; k++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(find_box(pid, box, sizeof box), 0);
+	}
+	assert_int_equal(find_box(getpid(), box, sizeof box), 1);
+	ttlog_shutdown();
+}
+
+/* fork while NT threads log flat out: the child, which first logs after the parent has
+ * overwritten its ring several times since the fork, has none of the parent's later events
+ * (post = 1), all of its own, and balanced counters, in its live snapshot and in its
+ * recovered box; every variant (mpmc's slots claimed at the fork do not stop its pushes). */
+static _Atomic int fork_post, fork_stop;
+
+static void *fork_logger(void *arg)
+{
+	uint64_t i = 0;
+
+	(void)arg;
+	while (!atomic_load(&fork_stop))
+		TTLOG_INFO("parent", "thread {} post {}", TTLOG_U64("i", i++),
+			   TTLOG_U64("post", (uint64_t)atomic_load(&fork_post)));
+	return NULL;
+}
+
+static void check_fork_child(ttlog_snapshot_file *s, pid_t pid)
+{
+	ttlog_event ev;
+	unsigned mine = 0;
+
+	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
+	assert_int_equal(ttlog_snapshot_parent_pid(s), (uint64_t)getpid());
+	while (ttlog_snapshot_next(s, &ev) > 0) {
+		if (strcmp(ev.target, "child") == 0)
+			mine++;
+		else if (ev.nfields == 2 && ev.fields[1].v.u64 != 0)
+			fail_msg("the parent's event %llu, logged after the fork, in the child's",
+				 (unsigned long long)ev.fields[0].v.u64);
+	}
+	assert_int_equal(mine, 100);
+	tu_assert_balanced(s);
+}
+
+static void test_fork_while_logging(void **state)
+{
+	const size_t cap = 1024;
+	ttlog_config cfg;
+	ttlog_stats st0, st;
+	pthread_t th[NT];
+	char box[4200], snap[4200], prefix[64];
+	ttlog_snapshot_file *s;
+	int status, ready[2], go[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	SKIP_FORK_UNDER_TSAN();
+	config(&cfg, "bbforklog", cap);
+	assert_int_equal(ttlog_init(&cfg), 0);
+	atomic_store(&fork_post, 0);
+	atomic_store(&fork_stop, 0);
+	for (unsigned k = 0; k < NT; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, fork_logger, NULL), 0);
+	tu_wait_for((ttlog_get_stats(&st), st.logged > 4 * cap), "the threads logging");
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(9);
+		for (int i = 0; i < 100; i++)
+			TTLOG_INFO("child", "child {}", TTLOG_I64("i", i));
+		if (ttlog_snapshot("child", NULL, 0) != 0)
+			_exit(12);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	atomic_store(&fork_post, 1);
+	close(ready[1]);
+	close(go[0]);
+	ttlog_get_stats(&st0);
+	tu_wait_for((ttlog_get_stats(&st), st.logged > st0.logged + 4 * cap),
+		    "the parent overwriting its ring after the fork");
+	assert_int_equal(write(go[1], "g", 1), 1);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the child failed (status %#x)", status);
+	}
+	snprintf(prefix, sizeof prefix, "ttlog-%d-", (int)pid);
+	tu_find(snapdir, prefix, snap, sizeof snap);
+	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
+	check_fork_child(s, pid);
+	ttlog_snapshot_close(s);
+	assert_int_equal(unlink(snap), 0);
+	assert_int_equal(find_box(pid, box, sizeof box), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	recover_ok(box, snap, sizeof snap);
+	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
+	check_fork_child(s, pid);
+	ttlog_snapshot_close(s);
+	atomic_store(&fork_stop, 1);
+	for (unsigned k = 0; k < NT; k++)
+		pthread_join(th[k], NULL);
+	s = tu_snapshot("parent");
+	assert_int_equal(count_events(s, "child", NULL), 0);
+	tu_assert_balanced(s);
+	ttlog_snapshot_close(s);
+	close(ready[0]);
+	close(go[1]);
 	ttlog_shutdown();
 }
 
@@ -740,6 +905,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_boxes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_box_dir_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_own_box, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_exec_makes_no_box, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_while_logging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tool, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
