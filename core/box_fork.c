@@ -141,8 +141,9 @@ ptrdiff_t ttlog__box_settle_begin(const unsigned char **lo, size_t *len)
 	return fb.dst - src;
 }
 
-/* The segment table of the copy: the entries of the rings the child has (in its ring
- * memory, cut by fork.c), the others invalid. Returns the entries in use. */
+/* The segment table of the copy: the entries of the rings the child has (tracked in its
+ * memory, cut by fork.c), the others invalid (the parent's, described after the fork,
+ * even in memory carved before it). Returns the entries in use. */
 static uint32_t child_segments(unsigned char *dst, const unsigned char *src)
 {
 	const struct ttlog__box_hdr *sh = (const struct ttlog__box_hdr *)src;
@@ -160,7 +161,7 @@ static uint32_t child_segments(unsigned char *dst, const unsigned char *src)
 		if (i >= n ||
 		    atomic_load_explicit(&((struct ttlog__box_seg *)ss)[i].state,
 					 memory_order_acquire) != TTLOG_BOX_SEG_VALID ||
-		    e.slots < lo || e.slots >= hi) {
+		    e.slots < lo || e.slots >= hi || !ttlog__fork_tracked(src + e.slots)) {
 			atomic_store_explicit(&ds[i].state, 0, memory_order_relaxed);
 			continue;
 		}

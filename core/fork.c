@@ -34,6 +34,11 @@
 #endif
 
 enum { FK_OWN = 0, FK_UNSETTLED = 1, FK_SETTLING = 2 };
+
+/* percpu's seq flags (variants/percpu.c, docs/blackbox-format.md): bit 63 being written,
+ * bit 62 consumed; a free slot is "consumed" */
+#define SEQ_FLAGS (3ull << 62)
+#define PERCPU_FREE (1ull << 62)
 enum { SEG_FREE = 0, SEG_CLAIMED = 1, SEG_VALID = 2 };
 
 /* Every ring segment of the process (variants describe them through ttlog__box_segment,
@@ -219,15 +224,20 @@ void ttlog__fork_cut(const struct ttlog_seg *s, const struct ttlog__fork_pos *f,
 		rec[0] = q + 1;
 		memcpy(dst + (q & mask) * TTLOG_RECORD_SIZE, rec, sizeof rec);
 	}
-	/* mpmc's producer of position r + C waits for seq r + C (its slot is free): every
-	 * slot not holding a record is set so, whatever the parent left there (only those that
-	 * differ are written: in place, a page is copied only if it must be). spsc and percpu
-	 * read no slot below head, and their producers none at all. */
-	for (uint64_t k = 0; s->kind == TTLOG_SEG_MPMC && k < c - (t - q); k++) {
-		uint64_t r = q - 1 - k, v = r + c, cur;
-		memcpy(&cur, dst + (r & mask) * TTLOG_RECORD_SIZE, sizeof cur);
-		if (cur != v)
-			memcpy(dst + (r & mask) * TTLOG_RECORD_SIZE, &v, sizeof v);
+	/* The slots not holding a record: mpmc's producer of position r + C waits for seq
+	 * r + C (the slot free); for spsc and percpu, a slot that says it holds a position
+	 * after r (the parent's later laps, a push in flight) would read, once the child's
+	 * tail reaches it, as a record whose tail store was cut. Only the slots that must
+	 * change are written (in place, a page is copied only if it must be). */
+	for (uint64_t k = 0; k < c - (t - q); k++) {
+		uint64_t r = q - 1 - k, cur,
+			 v = s->kind == TTLOG_SEG_MPMC     ? r + c
+			     : s->kind == TTLOG_SEG_PERCPU ? (r + 1) | PERCPU_FREE
+							   : 0;
+		unsigned char *slot = dst + (r & mask) * TTLOG_RECORD_SIZE;
+		memcpy(&cur, slot, sizeof cur);
+		if (s->kind == TTLOG_SEG_MPMC ? cur != v : (cur & ~SEQ_FLAGS) > r + 1)
+			memcpy(slot, &v, sizeof v);
 	}
 #define DST(p) ((unsigned char *)(p) + to_dst)
 	memcpy(DST(s->tail), &t, sizeof t);
@@ -261,6 +271,17 @@ static void settle(void)
 				(unsigned char *)e->seg.slots + to, to);
 	}
 	ttlog__box_settle_end();
+}
+
+bool ttlog__fork_tracked(const void *slots)
+{
+	uint32_t top = atomic_load_explicit(&reg_top, memory_order_acquire);
+
+	for (uint32_t i = 0; i < top; i++)
+		if (atomic_load_explicit(&reg[i].state, memory_order_acquire) == SEG_VALID &&
+		    reg[i].seg.slots == slots)
+			return true;
+	return false;
 }
 
 bool ttlog__fork_settled(bool wait)

@@ -408,6 +408,9 @@ bool ttlog__fork_pending(void);
  * for it; false in a signal handler that interrupted the settling. Async-signal-safe
  * (system calls, no allocation). */
 bool ttlog__fork_settled(bool wait);
+/* A segment whose slots are at slots is tracked (a forked child: its ring is the child's,
+ * made before the fork; the parent's box may describe later ones). */
+bool ttlog__fork_tracked(const void *slots);
 /* While settling: count a loss for the child's box to be (true), or false once the box is
  * in place (count it there). */
 bool ttlog__fork_count(int which);

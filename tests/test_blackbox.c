@@ -641,6 +641,65 @@ static unsigned count_events(ttlog_snapshot_file *s, const char *target, const c
 	return n;
 }
 
+/* A forked child held at a gate: it starts when the parent opens it (so that the parent
+ * can log first), says when it is ready, then waits to be killed. */
+struct gate {
+	int ready[2], go[2];
+};
+
+/* fork(): 0 in the child once the gate is open, the child's pid in the parent. */
+static pid_t fork_gated(struct gate *g)
+{
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(g->ready), 0);
+	assert_int_equal(pipe(g->go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+		close(g->go[1]);
+		if (read(g->go[0], &c, 1) != 1)
+			_exit(9);
+		return 0;
+	}
+	close(g->ready[1]); /* a child that dies early: end of file, not a hang */
+	close(g->go[0]);
+	return pid;
+}
+
+static void gate_open(struct gate *g)
+{
+	assert_int_equal(write(g->go[1], "g", 1), 1);
+}
+
+static void __attribute__((noreturn)) child_ready(struct gate *g)
+{
+	if (write(g->ready[1], "r", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* Wait for the child to be ready; fail with its status if it died instead. */
+static void wait_ready(struct gate *g, pid_t pid)
+{
+	int status;
+	char c;
+
+	if (read(g->ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the child failed (status %#x)", status);
+	}
+}
+
+static void gate_close(struct gate *g)
+{
+	close(g->ready[0]);
+	close(g->go[1]);
+}
+
 /* fork: the child gets a box of its own when it first logs, not before: a copy of what it
  * inherited, cut at the fork (the parent's later events never in it), then its own events,
  * parent_pid set; the parent's box and ring never see the child's events. */
@@ -649,9 +708,9 @@ static void test_fork_own_box(void **state)
 	ttlog_config cfg;
 	char box[4200], snap[4200];
 	ttlog_snapshot_file *s;
-	int status, ready[2], go[2];
+	struct gate g;
+	int status;
 	pid_t pid;
-	char c;
 
 	(void)state;
 	SKIP_FORK_UNDER_TSAN();
@@ -659,36 +718,20 @@ static void test_fork_own_box(void **state)
 	assert_int_equal(ttlog_init(&cfg), 0);
 	for (int i = 0; i < 10; i++)
 		TTLOG_INFO("parent", "before fork {}", TTLOG_I64("i", i));
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(9);
+	if ((pid = fork_gated(&g)) == 0) {
 		if (find_box(getpid(), box, sizeof box) != 0)
 			_exit(10); /* a box before the child used ttlog */
 		for (int i = 0; i < 20; i++)
 			TTLOG_INFO("child", "in the child {}", TTLOG_I64("i", i));
 		if (find_box(getpid(), box, sizeof box) != 1)
 			_exit(11);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
+		child_ready(&g);
 	}
-	close(ready[1]); /* a child that dies early: end of file, not a hang */
-	close(go[0]);
 	/* the parent logs on after the fork, before the child makes its box */
 	for (int i = 0; i < 10; i++)
 		TTLOG_INFO("parent", "after fork {}", TTLOG_I64("i", i));
-	assert_int_equal(write(go[1], "g", 1), 1);
-	if (read(ready[0], &c, 1) != 1) {
-		waitpid(pid, &status, 0);
-		fail_msg("the child died before logging (status %#x)", status);
-	}
+	gate_open(&g);
+	wait_ready(&g, pid);
 	assert_int_equal(find_box(pid, box, sizeof box), 1);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -707,8 +750,7 @@ static void test_fork_own_box(void **state)
 	assert_int_equal(count_events(s, "parent", NULL), 20);
 	assert_int_equal(count_events(s, "child", NULL), 0);
 	ttlog_snapshot_close(s);
-	close(ready[0]);
-	close(go[1]);
+	gate_close(&g);
 	ttlog_shutdown();
 }
 
@@ -757,7 +799,7 @@ static void *fork_logger(void *arg)
 	return NULL;
 }
 
-static void check_fork_child(ttlog_snapshot_file *s, pid_t pid)
+static void check_fork_child(ttlog_snapshot_file *s, pid_t pid, const char *what)
 {
 	ttlog_event ev;
 	unsigned mine = 0;
@@ -768,8 +810,10 @@ static void check_fork_child(ttlog_snapshot_file *s, pid_t pid)
 		if (strcmp(ev.target, "child") == 0)
 			mine++;
 		else if (ev.nfields == 2 && ev.fields[1].v.u64 != 0)
-			fail_msg("the parent's event %llu, logged after the fork, in the child's",
-				 (unsigned long long)ev.fields[0].v.u64);
+			fail_msg("the parent's event %llu (thread %llu), logged after the fork, in "
+				 "the child's %s",
+				 (unsigned long long)ev.fields[0].v.u64,
+				 (unsigned long long)ev.thread_id, what);
 	}
 	assert_int_equal(mine, 100);
 	tu_assert_balanced(s);
@@ -783,9 +827,9 @@ static void test_fork_while_logging(void **state)
 	pthread_t th[NT];
 	char box[4200], snap[4200], prefix[64];
 	ttlog_snapshot_file *s;
-	int status, ready[2], go[2];
+	struct gate g;
+	int status;
 	pid_t pid;
-	char c;
 
 	(void)state;
 	SKIP_FORK_UNDER_TSAN();
@@ -796,39 +840,23 @@ static void test_fork_while_logging(void **state)
 	for (unsigned k = 0; k < NT; k++)
 		assert_int_equal(pthread_create(&th[k], NULL, fork_logger, NULL), 0);
 	tu_wait_for((ttlog_get_stats(&st), st.logged > 4 * cap), "the threads logging");
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(9);
+	if ((pid = fork_gated(&g)) == 0) {
 		for (int i = 0; i < 100; i++)
 			TTLOG_INFO("child", "child {}", TTLOG_I64("i", i));
 		if (ttlog_snapshot("child", NULL, 0) != 0)
 			_exit(12);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
+		child_ready(&g);
 	}
 	atomic_store(&fork_post, 1);
-	close(ready[1]);
-	close(go[0]);
 	ttlog_get_stats(&st0);
 	tu_wait_for((ttlog_get_stats(&st), st.logged > st0.logged + 4 * cap),
 		    "the parent overwriting its ring after the fork");
-	assert_int_equal(write(go[1], "g", 1), 1);
-	if (read(ready[0], &c, 1) != 1) {
-		waitpid(pid, &status, 0);
-		fail_msg("the child failed (status %#x)", status);
-	}
+	gate_open(&g);
+	wait_ready(&g, pid);
 	snprintf(prefix, sizeof prefix, "ttlog-%d-", (int)pid);
 	tu_find(snapdir, prefix, snap, sizeof snap);
 	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
-	check_fork_child(s, pid);
+	check_fork_child(s, pid, "snapshot");
 	ttlog_snapshot_close(s);
 	assert_int_equal(unlink(snap), 0);
 	assert_int_equal(find_box(pid, box, sizeof box), 1);
@@ -836,7 +864,7 @@ static void test_fork_while_logging(void **state)
 	waitpid(pid, &status, 0);
 	recover_ok(box, snap, sizeof snap);
 	assert_int_equal(ttlog_snapshot_open(snap, &s), 0);
-	check_fork_child(s, pid);
+	check_fork_child(s, pid, "recovered box");
 	ttlog_snapshot_close(s);
 	atomic_store(&fork_stop, 1);
 	for (unsigned k = 0; k < NT; k++)
@@ -845,8 +873,7 @@ static void test_fork_while_logging(void **state)
 	assert_int_equal(count_events(s, "child", NULL), 0);
 	tu_assert_balanced(s);
 	ttlog_snapshot_close(s);
-	close(ready[0]);
-	close(go[1]);
+	gate_close(&g);
 	ttlog_shutdown();
 }
 
