@@ -246,7 +246,8 @@ void numa_destroy(struct ttlog_ring *r)
 
 int numa_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 {
-	unsigned node = numa_here();
+	/* one node (most machines): no lookup of where this thread runs */
+	unsigned node = r->n > 1 ? numa_here() : 0;
 
 	return mpmc_push(r->node[node < r->n ? node : 0].ring, rec);
 }
@@ -254,11 +255,16 @@ int numa_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 /* The local node's ring first, then the others. */
 int numa_pop(struct ttlog_ring *r, struct ttlog_record *out)
 {
-	unsigned node = numa_here();
+	unsigned n = r->n, i = n > 1 ? numa_here() : 0;
 
-	for (unsigned k = 0; k < r->n; k++)
-		if (mpmc_pop(r->node[(node + k) % r->n].ring, out) == 0)
+	if (i >= n)
+		i = 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (mpmc_pop(r->node[i].ring, out) == 0)
 			return 0;
+		if (++i == n)
+			i = 0;
+	}
 	return -EAGAIN;
 }
 
