@@ -294,14 +294,11 @@ static void put_truncated(struct enc *e, const struct ttlog__snapinfo *info)
 static void put_shards(struct enc *e, const struct ttlog__clock_map *map, bool recovered)
 {
 	struct ttlog_ring *ring = atomic_load_explicit(&ttlog__g.ring, memory_order_acquire);
-	struct ttlog_shard_window w[16];
-	size_t n = ring != NULL && !recovered ? ring_windows(ring, 0, w, 16) : 0;
+	struct ttlog__windows ws;
+	const struct ttlog_shard_window *x;
 
-	put_array(e, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct ttlog_shard_window *x = &w[i % 16];
-		if (i > 0 && i % 16 == 0)
-			ring_windows(ring, i, w, 16);
+	put_array(e, ttlog__windows_open(&ws, recovered ? NULL : ring));
+	while ((x = ttlog__windows_next(&ws)) != NULL) {
 		put_map(e, x->node >= 0 ? 7 : 6);
 		put_cstr(e, "shard");
 		put_uint(e, x->shard);

@@ -40,21 +40,36 @@ static void add(struct ttlog__gap *out, size_t max, size_t *k, struct ttlog__gap
 		out[(*k)++] = g;
 }
 
+size_t ttlog__windows_open(struct ttlog__windows *c, struct ttlog_ring *ring)
+{
+	c->ring = ring;
+	c->i = 0;
+	c->n = ring != NULL ? ring_windows(ring, 0, c->w, 16) : 0;
+	return c->n;
+}
+
+const struct ttlog_shard_window *ttlog__windows_next(struct ttlog__windows *c)
+{
+	if (c->i >= c->n)
+		return NULL;
+	if (c->i > 0 && c->i % 16 == 0)
+		ring_windows(c->ring, c->i, c->w, 16);
+	return &c->w[c->i++ % 16];
+}
+
 size_t ttlog__gaps(struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
 		   const struct ttlog_record *recs, struct ttlog__gap *out, size_t max)
 {
 	const struct ttlog_ring_cut *c = &info->cut;
 	uint64_t overwritten = c->overwritten + c->popped, dropped = c->dropped;
 	uint64_t ow_shards = 0, dr_shards = 0;
-	struct ttlog_shard_window w[16];
-	size_t nw = ring != NULL ? ring_windows(ring, 0, w, 16) : 0, k = 0;
-	size_t first = info->first, n = info->n;
+	struct ttlog__windows ws;
+	const struct ttlog_shard_window *x;
+	size_t k = 0, first = info->first, n = info->n;
 
 	/* the shards' own gaps, as long as they fit out (2 slots are kept for the rest) */
-	for (size_t i = 0; i < nw && max >= 3 && k + 2 <= max - 3; i++) {
-		const struct ttlog_shard_window *x = &w[i % 16];
-		if (i > 0 && i % 16 == 0)
-			ring_windows(ring, i, w, 16);
+	ttlog__windows_open(&ws, ring);
+	while (max >= 3 && k + 2 <= max - 3 && (x = ttlog__windows_next(&ws)) != NULL) {
 		uint64_t ow = x->stored > x->kept ? x->stored - x->kept : 0;
 		if (ow_shards + ow > overwritten || dr_shards + x->dropped > dropped)
 			break; /* counters read at another instant: the rest is unattributed */

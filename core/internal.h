@@ -189,6 +189,16 @@ struct ttlog__gap {
  * overwritten + dropped + clipped. Returns how many (at most max). Async-signal-safe. */
 size_t ttlog__gaps(struct ttlog_ring *ring, const struct ttlog__snapinfo *info,
 		   const struct ttlog_record *recs, struct ttlog__gap *out, size_t max);
+/* The shard windows of the ring's last snapshot (ring_windows), read 16 at a time: open
+ * returns how many there are (0 for a ring without shards, or ring NULL), next gives them
+ * in order, NULL after the last. */
+struct ttlog__windows {
+	struct ttlog_ring *ring;
+	struct ttlog_shard_window w[16];
+	size_t n, i;
+};
+size_t ttlog__windows_open(struct ttlog__windows *c, struct ttlog_ring *ring);
+const struct ttlog_shard_window *ttlog__windows_next(struct ttlog__windows *c);
 
 int ttlog__snapres_init(struct ttlog__snapres *s, size_t capacity);
 /* The bytes ttlog__snapres_init() reserves (and touches) for capacity records. */

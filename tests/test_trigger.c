@@ -14,12 +14,9 @@ static unsigned cfg_pre, cfg_post_ms = 20; /* start()'s window, for one test */
 static void start(const char *level, unsigned min_interval_s, unsigned loss, size_t capacity)
 {
 	ttlog_config cfg;
-	int rc;
 
-	assert_int_equal(ttlog_config_default(&cfg), 0);
+	tu_config(&cfg, tu_dir, capacity, TTLOG_POLICY_OVERWRITE);
 	cfg.trigger_pre = cfg_pre;
-	cfg.snapshot_dir = tu_dir;
-	cfg.capacity = capacity;
 	cfg.service = "trig";
 	cfg.quiet = true;
 	cfg.trigger_level = level;
@@ -27,9 +24,7 @@ static void start(const char *level, unsigned min_interval_s, unsigned loss, siz
 	cfg.trigger_min_interval_s = min_interval_s;
 	cfg.trigger_loss_events = loss;
 	cfg.trigger_loss_ms = 3600000; /* every loss of a test is within the window */
-	rc = ttlog_init(&cfg);
-	if (rc != 0)
-		fail_msg("ttlog_init: %d (%s)", rc, ttlog_errmsg());
+	tu_init(&cfg);
 }
 
 static ttlog_stats stats(void)

@@ -140,20 +140,33 @@ static inline void tu_find(const char *dir, const char *part, char *out, size_t 
 	closedir(d);
 }
 
+/* The tests' configuration: the defaults (environment included), snapshots in dir,
+ * capacity, policy, service "test". */
+static inline void tu_config(ttlog_config *cfg, const char *dir, size_t capacity, int policy)
+{
+	assert_int_equal(ttlog_config_default(cfg), 0);
+	cfg->snapshot_dir = dir;
+	cfg->capacity = capacity;
+	cfg->policy = policy;
+	cfg->service = "test";
+}
+
+/* ttlog_init(cfg), asserting success. */
+static inline void tu_init(const ttlog_config *cfg)
+{
+	int rc = ttlog_init(cfg);
+
+	if (rc != 0)
+		fail_msg("ttlog_init: %d %s (%s)", rc, ttlog_strerror(rc), ttlog_errmsg());
+}
+
 /* Start ttlog on dir with capacity and policy, asserting success. */
 static inline void tu_start(const char *dir, size_t capacity, int policy)
 {
 	ttlog_config cfg;
-	int rc;
 
-	assert_int_equal(ttlog_config_default(&cfg), 0);
-	cfg.snapshot_dir = dir;
-	cfg.capacity = capacity;
-	cfg.policy = policy;
-	cfg.service = "test";
-	rc = ttlog_init(&cfg);
-	if (rc != 0)
-		fail_msg("ttlog_init: %d %s (%s)", rc, ttlog_strerror(rc), ttlog_errmsg());
+	tu_config(&cfg, dir, capacity, policy);
+	tu_init(&cfg);
 }
 
 /* Take a synchronous snapshot and open it. */
