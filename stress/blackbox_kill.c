@@ -21,28 +21,13 @@
 
 #include "stress.h"
 
-#define NT 4
+#include "../tests/numbered.h"
 
-struct progress {
-	_Atomic uint64_t attempt[NT], done[NT];
-	_Atomic int finished;
-};
+#define NT NUMBERED_NT
 
-static struct progress *prog;
+static struct numbered *prog; /* shared with the logging child */
 static uint64_t per_thread;
 static char boxdir[512], snapdir[512], cgroup[512];
-
-static void *logger(void *arg)
-{
-	unsigned k = (unsigned)(uintptr_t)arg;
-
-	for (uint64_t i = 0; i < per_thread; i++) {
-		atomic_store(&prog->attempt[k], i + 1);
-		TTLOG_INFO("bb", "thread {} event {}", TTLOG_U64("t", k), TTLOG_U64("i", i));
-		atomic_store(&prog->done[k], i + 1);
-	}
-	return NULL;
-}
 
 /* The child: ttlog with a box, NT threads; then it waits to be killed or (oom) allocates
  * until it is. */
@@ -50,6 +35,7 @@ static void __attribute__((noreturn)) child(const char *variant, bool oom)
 {
 	ttlog_config cfg;
 	pthread_t t[NT];
+	struct numbered_arg arg[NT];
 
 	if (oom) {
 		char path[600], pid[32];
@@ -65,8 +51,10 @@ static void __attribute__((noreturn)) child(const char *variant, bool oom)
 	cfg.blackbox_dir = boxdir;
 	if (ttlog_init(&cfg) != 0)
 		_exit(3);
-	for (unsigned k = 0; k < NT; k++)
-		pthread_create(&t[k], NULL, logger, (void *)(uintptr_t)k);
+	for (unsigned k = 0; k < NT; k++) {
+		arg[k] = (struct numbered_arg){prog, k};
+		pthread_create(&t[k], NULL, numbered_logger, &arg[k]);
+	}
 	for (unsigned k = 0; k < NT; k++)
 		pthread_join(t[k], NULL);
 	atomic_store(&prog->finished, 1);
@@ -82,31 +70,14 @@ static void __attribute__((noreturn)) child(const char *variant, bool oom)
 		pause();
 }
 
-static uint64_t total_done(void)
-{
-	uint64_t n = 0;
-	for (unsigned k = 0; k < NT; k++)
-		n += atomic_load(&prog->done[k]);
-	return n;
-}
-
-static uint64_t field(const ttlog_event *ev, const char *name)
-{
-	for (size_t i = 0; i < ev->nfields; i++)
-		if (strcmp(ev->fields[i].name, name) == 0)
-			return ev->fields[i].v.u64;
-	st_fail("event without field %s", name);
-}
-
 /* Recover pid's box and check it; adds to the row. */
 static void recover_check(pid_t pid, struct st_row *row, uint64_t *torn_total)
 {
 	char prefix[64], box[1200] = "", snap[1200], msg[512];
-	uint64_t next[NT] = {0}, done = 0, attempt = 0, inflight = 0, torn;
 	ttlog_snapshot_file *s = NULL;
-	ttlog_snapshot_counters c;
+	struct numbered_seen seen;
+	const ttlog_snapshot_counters *c = &seen.c;
 	struct dirent *de;
-	ttlog_event ev;
 	DIR *d = opendir(boxdir);
 	int rc;
 
@@ -122,50 +93,18 @@ static void recover_check(pid_t pid, struct st_row *row, uint64_t *torn_total)
 	ST_CHECK(access(box, F_OK) != 0, "%s left after its recovery", box);
 	rc = ttlog_snapshot_open(snap, &s);
 	ST_CHECK(rc == 0, "open %s: %s", snap, ttlog_reader_errmsg());
-	ST_CHECK(strcmp(ttlog_snapshot_reason(s), "recovered") == 0 &&
-			 ttlog_snapshot_pid(s) == (uint64_t)pid,
-		 "%s: reason %s pid %llu", snap, ttlog_snapshot_reason(s),
-		 (unsigned long long)ttlog_snapshot_pid(s));
-	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
-		uint64_t k = field(&ev, "t"), i = field(&ev, "i");
-		ST_CHECK(k < NT && i == next[k], "thread %llu: event %llu where %llu was expected",
-			 (unsigned long long)k, (unsigned long long)i,
-			 (unsigned long long)(k < NT ? next[k] : 0));
-		next[k]++;
-	}
-	ST_CHECK(rc == 0, "%s: events: %s", snap, ttlog_reader_errmsg());
-	for (unsigned k = 0; k < NT; k++) {
-		uint64_t dn = atomic_load(&prog->done[k]), a = atomic_load(&prog->attempt[k]);
-		ST_CHECK(next[k] >= dn && next[k] <= a,
-			 "thread %u: %llu events recovered; it had finished %llu, started %llu", k,
-			 (unsigned long long)next[k], (unsigned long long)dn,
-			 (unsigned long long)a);
-		done += dn;
-		attempt += a;
-		inflight += a - dn;
-	}
-	ttlog_snapshot_get_counters(s, &c);
-	torn = ttlog_snapshot_torn(s);
-	ST_CHECK(c.logged == c.kept + c.clipped + c.overwritten + c.dropped + torn,
-		 "unbalanced: logged %llu kept %llu overwritten %llu dropped %llu torn %llu",
-		 (unsigned long long)c.logged, (unsigned long long)c.kept,
-		 (unsigned long long)c.overwritten, (unsigned long long)c.dropped,
-		 (unsigned long long)torn);
-	ST_CHECK(torn <= inflight && c.logged >= done && c.logged <= attempt,
-		 "torn %llu with %llu in flight; logged %llu, done %llu, started %llu",
-		 (unsigned long long)torn, (unsigned long long)inflight,
-		 (unsigned long long)c.logged, (unsigned long long)done,
-		 (unsigned long long)attempt);
+	rc = numbered_check(s, pid, prog, 0, 0, &seen, msg, sizeof msg);
+	ST_CHECK(rc == 0, "%s: %s", snap, msg);
 	ttlog_snapshot_close(s);
 	unlink(snap);
 	row->runs++;
 	row->faults++;
 	row->survived++;
-	row->logged += c.logged - torn; /* the table's identity has no torn column */
-	row->kept += c.kept;
-	row->overwritten += c.overwritten;
-	row->dropped += c.dropped;
-	*torn_total += torn;
+	row->logged += c->logged - seen.torn; /* the table's identity has no torn column */
+	row->kept += c->kept;
+	row->overwritten += c->overwritten;
+	row->dropped += c->dropped;
+	*torn_total += seen.torn;
 }
 
 static pid_t spawn(const char *variant, bool oom)
@@ -173,6 +112,7 @@ static pid_t spawn(const char *variant, bool oom)
 	pid_t pid;
 
 	memset(prog, 0, sizeof *prog);
+	prog->per_thread = per_thread;
 	pid = fork();
 	ST_CHECK(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
@@ -190,7 +130,7 @@ static void kills(const char *variant, uint64_t n, uint64_t *seed)
 		uint64_t target = 1 + st_rand(seed) % (NT * per_thread);
 		int status;
 		pid_t pid = spawn(variant, false);
-		while (total_done() < target && !atomic_load(&prog->finished) &&
+		while (numbered_done(prog) < target && !atomic_load(&prog->finished) &&
 		       waitpid(pid, &status, WNOHANG) == 0)
 			st_sleep_us(200);
 		kill(pid, SIGKILL);

@@ -19,7 +19,7 @@ STRESS_LIBS := -Wl,--whole-archive $(B)/libttlog-all.a -Wl,--no-whole-archive $(
 
 .PHONY: stress bench-stress stress-bins stress-san-bins
 
-$(STRESS_B)/%: stress/%.c stress/stress.h tests/die.h tests/rmdir.h $(B)/libttlog-all.a
+$(STRESS_B)/%: stress/%.c stress/stress.h tests/die.h tests/rmdir.h tests/numbered.h $(B)/libttlog-all.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation $< -o $@ $(STRESS_LIBS)
 

@@ -21,17 +21,11 @@
 #include <sys/wait.h>
 
 #include "../core/box.h"
+#include "numbered.h"
 
-#define NT 4
+#define NT NUMBERED_NT
 
-/* Shared with the logging child (MAP_SHARED): per thread, events started and finished. */
-struct progress {
-	_Atomic uint64_t attempt[NT];
-	_Atomic uint64_t done[NT];
-	_Atomic int finished; /* every thread has logged all its events */
-};
-
-static struct progress *prog;
+static struct numbered *prog; /* shared with the logging child */
 static char boxdir[4096], snapdir[4096];
 static uint64_t per_thread;
 /* CLOCK_REALTIME before the last child was forked and after it was reaped: its events'
@@ -77,45 +71,28 @@ static void config(ttlog_config *cfg, const char *service, size_t capacity)
 	cfg->capacity = capacity;
 }
 
-static void *logger(void *arg)
-{
-	unsigned k = (unsigned)(uintptr_t)arg;
-
-	for (uint64_t i = 0; i < per_thread; i++) {
-		atomic_store(&prog->attempt[k], i + 1);
-		TTLOG_INFO("bb", "thread {} event {}", TTLOG_U64("t", k), TTLOG_U64("i", i));
-		atomic_store(&prog->done[k], i + 1);
-	}
-	return NULL;
-}
-
 /* The child: ttlog with a box, NT threads logging per_thread events each, then it waits to
  * be killed. Exit 3: ttlog_init failed. */
 static void __attribute__((noreturn)) child(const char *service, size_t capacity)
 {
 	ttlog_config cfg;
 	pthread_t t[NT];
+	struct numbered_arg arg[NT];
 
 	config(&cfg, service, capacity);
 	if (ttlog_init(&cfg) != 0)
 		_exit(3);
 	if (child_snapshot && ttlog_snapshot("first", NULL, 0) != 0)
 		_exit(5);
-	for (unsigned k = 0; k < NT; k++)
-		pthread_create(&t[k], NULL, logger, (void *)(uintptr_t)k);
+	for (unsigned k = 0; k < NT; k++) {
+		arg[k] = (struct numbered_arg){prog, k};
+		pthread_create(&t[k], NULL, numbered_logger, &arg[k]);
+	}
 	for (unsigned k = 0; k < NT; k++)
 		pthread_join(t[k], NULL);
 	atomic_store(&prog->finished, 1);
 	for (;;)
 		pause();
-}
-
-static uint64_t total_done(void)
-{
-	uint64_t n = 0;
-	for (unsigned k = 0; k < NT; k++)
-		n += atomic_load(&prog->done[k]);
-	return n;
 }
 
 /* Fork a logging child and SIGKILL it once `target` events are done (or all of them).
@@ -126,12 +103,13 @@ static pid_t run_and_kill(const char *service, size_t capacity, uint64_t target)
 	pid_t pid;
 
 	memset(prog, 0, sizeof *prog);
+	prog->per_thread = per_thread;
 	forked_ns = realtime_ns();
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
 		child(service, capacity);
-	tu_wait_for(total_done() >= target || atomic_load(&prog->finished) ||
+	tu_wait_for(numbered_done(prog) >= target || atomic_load(&prog->finished) ||
 			    waitpid(pid, &status, WNOHANG) == pid,
 		    "the child's events");
 	kill(pid, SIGKILL);
@@ -166,78 +144,27 @@ static int find_box(pid_t pid, char *out, size_t len)
 	return n;
 }
 
-static uint64_t field_u64(const ttlog_event *ev, const char *name)
-{
-	for (size_t i = 0; i < ev->nfields; i++)
-		if (strcmp(ev->fields[i].name, name) == 0)
-			return ev->fields[i].v.u64;
-	fail_msg("event without field %s", name);
-	return 0;
-}
-
-/* The recovered snapshot of pid: reason, pid, and per thread the events 0..n-1 in order
- * with done <= n <= attempt; counters balanced, torn no more than the pushes in flight. */
+/* The recovered snapshot of pid (numbered.h's check, the events' times within the child's
+ * life give or take a second of calibration slack), of service; with complete, every
+ * event of every thread. The capacity holds every event: nothing overwritten or dropped. */
 static void check_recovered(const char *path, pid_t pid, const char *service, bool complete)
 {
 	ttlog_snapshot_file *s = NULL;
-	ttlog_snapshot_counters c;
-	ttlog_event ev;
-	uint64_t next[NT] = {0}, done = 0, attempt = 0, inflight = 0, torn;
-	int rc;
+	struct numbered_seen seen;
+	char why[512];
+	int rc = ttlog_snapshot_open(path, &s);
 
-	rc = ttlog_snapshot_open(path, &s);
 	if (rc != 0)
 		fail_msg("open %s: %s", path, ttlog_reader_errmsg());
-	assert_string_equal(ttlog_snapshot_reason(s), "recovered");
-	assert_int_equal(ttlog_snapshot_pid(s), (uint64_t)pid);
 	assert_string_equal(ttlog_snapshot_service(s), service);
-	while ((rc = ttlog_snapshot_next(s, &ev)) > 0) {
-		if (strcmp(ev.target, "bb") != 0)
-			continue;
-		uint64_t k = field_u64(&ev, "t"), i = field_u64(&ev, "i");
-		assert_true(k < NT);
-		/* the calibration slack: a second, far beyond a rate error over this run */
-		if (ev.timestamp_ns + 1000000000u < forked_ns ||
-		    ev.timestamp_ns > reaped_ns + 1000000000u)
-			fail_msg("event at %llu ns, the child lived from %llu to %llu ns",
-				 (unsigned long long)ev.timestamp_ns, (unsigned long long)forked_ns,
-				 (unsigned long long)reaped_ns);
-		if (i != next[k])
-			fail_msg("thread %llu: event %llu where %llu was expected",
-				 (unsigned long long)k, (unsigned long long)i,
-				 (unsigned long long)next[k]);
-		next[k]++;
-	}
-	assert_int_equal(rc, 0);
-	for (unsigned k = 0; k < NT; k++) {
-		uint64_t d = atomic_load(&prog->done[k]), a = atomic_load(&prog->attempt[k]);
-		if (next[k] < d || next[k] > a)
-			fail_msg("thread %u: %llu events recovered; it had finished %llu and "
-				 "started %llu",
-				 k, (unsigned long long)next[k], (unsigned long long)d,
-				 (unsigned long long)a);
-		done += d;
-		attempt += a;
-		inflight += a - d;
-	}
-	ttlog_snapshot_get_counters(s, &c);
-	torn = ttlog_snapshot_torn(s);
-	if (c.logged != c.kept + c.clipped + c.overwritten + c.dropped + torn)
-		fail_msg("unbalanced: logged %llu != kept %llu + overwritten %llu + dropped %llu + "
-			 "torn %llu",
-			 (unsigned long long)c.logged, (unsigned long long)c.kept,
-			 (unsigned long long)c.overwritten, (unsigned long long)c.dropped,
-			 (unsigned long long)torn);
-	assert_int_equal(c.kept, ttlog_snapshot_event_count(s));
-	assert_int_equal(c.overwritten, 0); /* the capacity holds every event */
-	assert_int_equal(c.dropped, 0);
-	if (torn > inflight || c.logged < done || c.logged > attempt)
-		fail_msg("torn %llu with %llu in flight; logged %llu, done %llu, started %llu",
-			 (unsigned long long)torn, (unsigned long long)inflight,
-			 (unsigned long long)c.logged, (unsigned long long)done,
-			 (unsigned long long)attempt);
+	if (numbered_check(s, pid, prog, forked_ns - 1000000000u, reaped_ns + 1000000000u, &seen,
+			   why, sizeof why) < 0)
+		fail_msg("%s: %s", path, why);
+	assert_int_equal(seen.c.kept, seen.events);
+	assert_int_equal(seen.c.overwritten, 0);
+	assert_int_equal(seen.c.dropped, 0);
 	if (complete)
-		assert_int_equal(c.kept, (uint64_t)NT * per_thread);
+		assert_int_equal(seen.c.kept, (uint64_t)NT * per_thread);
 	ttlog_snapshot_close(s);
 }
 
