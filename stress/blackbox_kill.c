@@ -34,8 +34,6 @@ static char boxdir[512], snapdir[512], cgroup[512];
 static void __attribute__((noreturn)) child(const char *variant, bool oom)
 {
 	ttlog_config cfg;
-	pthread_t t[NT];
-	struct numbered_arg arg[NT];
 
 	if (oom) {
 		char path[600], pid[32];
@@ -51,13 +49,7 @@ static void __attribute__((noreturn)) child(const char *variant, bool oom)
 	cfg.blackbox_dir = boxdir;
 	if (ttlog_init(&cfg) != 0)
 		_exit(3);
-	for (unsigned k = 0; k < NT; k++) {
-		arg[k] = (struct numbered_arg){prog, k};
-		pthread_create(&t[k], NULL, numbered_logger, &arg[k]);
-	}
-	for (unsigned k = 0; k < NT; k++)
-		pthread_join(t[k], NULL);
-	atomic_store(&prog->finished, 1);
+	numbered_run(prog);
 	if (oom) {
 		/* touched, so that it counts: until the OOM killer ends it */
 		for (;;) {

@@ -11,6 +11,7 @@
 #ifndef TTLOG_TESTS_NUMBERED_H
 #define TTLOG_TESTS_NUMBERED_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,6 +51,21 @@ static inline void *numbered_logger(void *arg)
 		atomic_store(&n->done[k], i + 1);
 	}
 	return NULL;
+}
+
+/* In the child: NUMBERED_NT threads log their events; then finished is set. */
+static inline void numbered_run(struct numbered *n)
+{
+	pthread_t t[NUMBERED_NT];
+	struct numbered_arg arg[NUMBERED_NT];
+
+	for (unsigned k = 0; k < NUMBERED_NT; k++) {
+		arg[k] = (struct numbered_arg){n, k};
+		pthread_create(&t[k], NULL, numbered_logger, &arg[k]);
+	}
+	for (unsigned k = 0; k < NUMBERED_NT; k++)
+		pthread_join(t[k], NULL);
+	atomic_store(&n->finished, 1);
 }
 
 static inline uint64_t numbered_done(const struct numbered *n)

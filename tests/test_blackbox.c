@@ -76,21 +76,13 @@ static void config(ttlog_config *cfg, const char *service, size_t capacity)
 static void __attribute__((noreturn)) child(const char *service, size_t capacity)
 {
 	ttlog_config cfg;
-	pthread_t t[NT];
-	struct numbered_arg arg[NT];
 
 	config(&cfg, service, capacity);
 	if (ttlog_init(&cfg) != 0)
 		_exit(3);
 	if (child_snapshot && ttlog_snapshot("first", NULL, 0) != 0)
 		_exit(5);
-	for (unsigned k = 0; k < NT; k++) {
-		arg[k] = (struct numbered_arg){prog, k};
-		pthread_create(&t[k], NULL, numbered_logger, &arg[k]);
-	}
-	for (unsigned k = 0; k < NT; k++)
-		pthread_join(t[k], NULL);
-	atomic_store(&prog->finished, 1);
+	numbered_run(prog);
 	for (;;)
 		pause();
 }
