@@ -7,9 +7,10 @@
  * SIGKILLed at a random moment; its box is recovered (ttlog_recover) and the snapshot must
  * hold, per thread, every event up to its last one before the kill, in order, but at most
  * the one in flight (counted torn), with logged = kept + overwritten + dropped + torn.
- * oom: a child in a cgroup v2 with a small memory.max logs, then allocates until the OOM
- * killer kills it; its box is recovered and checked the same way. Skipped, with a message,
- * where the cgroup v2 memory controller is not writable at /sys/fs/cgroup.
+ * oom: a child in a memory cgroup with a small limit (v2's memory.max, or v1's
+ * memory.limit_in_bytes) logs, then allocates until the OOM killer kills it; its box is
+ * recovered and checked the same way. Skipped, with a message, where neither hierarchy
+ * lets us make a group.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -135,42 +136,57 @@ static void kills(const char *variant, uint64_t n, uint64_t *seed)
 	st_row_write(&row);
 }
 
-/* cgroup v2 with the memory controller at /sys/fs/cgroup, and a child group of ours. */
+/* Write text to dir/file: true when it was taken. */
+static bool put(const char *dir, const char *file, const char *text)
+{
+	char path[700];
+	int fd;
+	bool ok;
+
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	if ((fd = open(path, O_WRONLY)) < 0)
+		return false;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok;
+}
+
+/* A memory cgroup of ours with room for the ring (percpu: C slots per CPU), the box pages
+ * and the snapshot buffers, not for the allocation loop, and no swap: cgroup v2 with the
+ * memory controller at /sys/fs/cgroup, else v1's memory hierarchy at /sys/fs/cgroup/memory
+ * (cgroup names the group; its cgroup.procs takes the child). */
 static bool cgroup_setup(char *why, size_t len)
 {
-	char path[600], buf[256] = "";
+	static const char *const v1 = "/sys/fs/cgroup/memory";
+	char buf[256] = "";
 	int fd = open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	bool v2 = n > 0 && strstr(buf, "memory") != NULL;
+	struct stat st;
 
 	if (fd >= 0)
 		close(fd);
-	if (n <= 0 || strstr(buf, "memory") == NULL) {
-		snprintf(why, len, "no cgroup v2 memory controller at /sys/fs/cgroup");
+	if (!v2 && (stat(v1, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		snprintf(why, len, "no memory cgroup: neither cgroup v2's controller at "
+				   "/sys/fs/cgroup nor v1's %s", v1);
 		return false;
 	}
-	snprintf(cgroup, sizeof cgroup, "/sys/fs/cgroup/ttlog-oom-%d", (int)getpid());
+	snprintf(cgroup, sizeof cgroup, "%s/ttlog-oom-%d", v2 ? "/sys/fs/cgroup" : v1,
+		 (int)getpid());
 	if (mkdir(cgroup, 0755) < 0) {
 		snprintf(why, len, "cannot create %s: %s", cgroup, strerror(errno));
 		return false;
 	}
-	snprintf(path, sizeof path, "%s/memory.max", cgroup);
-	fd = open(path, O_WRONLY);
-	/* room for the ring (percpu: C slots per CPU), the box pages and the snapshot buffers,
-	 * not for the allocation loop */
-	if (fd < 0 || write(fd, "268435456\n", 10) != 10) {
-		snprintf(why, len, "cannot set %s", path);
-		if (fd >= 0)
-			close(fd);
+	if (!put(cgroup, v2 ? "memory.max" : "memory.limit_in_bytes", "268435456\n")) {
+		snprintf(why, len, "cannot set the limit of %s", cgroup);
 		rmdir(cgroup);
 		return false;
 	}
-	close(fd);
-	snprintf(path, sizeof path, "%s/memory.swap.max", cgroup);
-	if ((fd = open(path, O_WRONLY)) >= 0) {
-		ssize_t rc = write(fd, "0\n", 2);
-		(void)rc;
-		close(fd);
-	}
+	/* no swap (absent where there is none) */
+	if (v2)
+		put(cgroup, "memory.swap.max", "0\n");
+	else
+		put(cgroup, "memory.swappiness", "0\n");
 	return true;
 }
 
