@@ -167,8 +167,7 @@ static bool cgroup_setup(char *why, size_t len)
 	if (fd >= 0)
 		close(fd);
 	if (!v2 && (stat(v1, &st) != 0 || !S_ISDIR(st.st_mode))) {
-		snprintf(why, len, "no memory cgroup: neither cgroup v2's controller at "
-				   "/sys/fs/cgroup nor v1's %s", v1);
+		snprintf(why, len, "no memory cgroup (v2 at /sys/fs/cgroup, v1 at %s)", v1);
 		return false;
 	}
 	snprintf(cgroup, sizeof cgroup, "%s/ttlog-oom-%d", v2 ? "/sys/fs/cgroup" : v1,
