@@ -11,9 +11,7 @@
 SHIP_SRC := tools/ttlog-ship.c tools/ship_state.c tools/ship_syslog.c tools/ship_tls.c \
   tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c
 SHIP_HDRS := tools/ship.h tools/ship_tls.h tools/rfc5424.h core/utf8.h tools/sql_schema.h
-# libpq: its headers are in their own directory (Debian: /usr/include/postgresql)
-PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I$$(pg_config --includedir))
-PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+# libpq: PQ_CFLAGS and PQ_LIBS from the root Makefile
 
 $(B)/ttlog-ship: $(SHIP_SRC) $(SHIP_HDRS) $(B)/libttlog.a
 	$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) $(SHIP_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lgnutls \
