@@ -5,8 +5,9 @@
 #   make install         also installs bin/ttlog-ship
 #   make test            also runs, in the mpmc passes (the agent does not depend on the
 #                        variant): tests/ship/test_rfc5424 (the encoder on hostile input),
-#                        tests/ship/test_state (the state file) and tests/ship/test_ship.sh
-#                        (a real rsyslogd on loopback)
+#                        tests/ship/test_state (the state file), tests/ship/test_ship.sh
+#                        (a real rsyslogd on loopback) and tests/ship/test_pg.sh (a real
+#                        PostgreSQL on loopback: ttlog-ship --to and ttlog-view --from)
 
 SHIP_SRC := tools/ttlog-ship.c tools/ship_state.c tools/ship_syslog.c tools/ship_tls.c \
   tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c
@@ -35,8 +36,9 @@ $(B)/tests/ship/gen: tests/ship/gen.c $(B)/libttlog.a
 tools: $(B)/ttlog-ship
 tests: $(B)/ttlog-ship $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state \
   $(B)/tests/ship/gen
-EXTRA_TESTS += $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state tests/ship/test_ship.sh
-VARIANT_FREE += test_rfc5424 test_state test_ship.sh
+EXTRA_TESTS += $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state tests/ship/test_ship.sh \
+  tests/ship/test_pg.sh
+VARIANT_FREE += test_rfc5424 test_state test_ship.sh test_pg.sh
 
 .PHONY: install-ship
 install: install-ship

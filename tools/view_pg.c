@@ -939,7 +939,7 @@ bool vpg_add(const char *url, const struct vopts *o, struct vsource **src, size_
 	PQclear(res);
 	event_conditions(o, &c);
 	if (!v.ok || !load_snapshots(&v))
-		goto out;
+		goto fail;
 	ids = id_array(&v);
 	if (any_event_filter(&c)) {
 		if (!narrow(&v, &c, ids))
