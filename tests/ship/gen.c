@@ -82,7 +82,8 @@ int main(int argc, char **argv)
 	ttlog_config_default(&cfg);
 	cfg.snapshot_dir = argv[1];
 	cfg.service = argv[2];
-	cfg.capacity = 1u << 16;
+	if (getenv("TTLOG_CAPACITY") == NULL) /* measure.sh: bigger snapshots */
+		cfg.capacity = 1u << 16;
 	cfg.level = TTLOG_LEVEL_TRACE;
 	if ((rc = ttlog_init(&cfg)) != 0) {
 		fprintf(stderr, "gen: ttlog_init: %s (%s)\n", ttlog_strerror(rc), ttlog_errmsg());
