@@ -96,8 +96,9 @@ static void result_err(struct pg_dest *d, const char *what, const PGresult *res)
 	char buf[512];
 
 	if (msg == NULL) {
-		set_err(d, what, PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-							       : PQresStatus(PQresultStatus(res)));
+		set_err(d, what,
+			PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+						     : PQresStatus(PQresultStatus(res)));
 		return;
 	}
 	snprintf(buf, sizeof buf, "%s (SQLSTATE %s)", msg, state ? state : "?");
