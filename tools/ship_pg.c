@@ -18,7 +18,8 @@
  * transaction back on the server); the tables are created once per connection when they
  * are missing. Every wait is bounded by --timeout (libpq in non-blocking mode, poll()):
  * a server that stops answering is a failure, never a hang. Server-side, statement_timeout,
- * lock_timeout and idle_in_transaction_session_timeout are set to the same.
+ * lock_timeout and idle_in_transaction_session_timeout are set to the same (the statement
+ * timeout of a delivery grows with its snapshot's events: its COPY is one statement).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -529,6 +530,7 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 {
 	struct pg_dest *d = ctx;
 	const struct tsql_sink sink = {.ctx = d, .snapshot = sink_snapshot, .row = sink_row};
+	char begin[96];
 	int rc;
 
 	sent->messages = sent->bytes = 0;
@@ -538,10 +540,22 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 	d->reject = false;
 	d->copying = TSQL_NTABLES;
 	d->copy.len = 0;
-	if (d->conn == NULL && connect_db(d) < 0)
+	/* the statements' limit grows with the snapshot: the COPY of its events is one
+	 * statement, as long as the events take to stream (a floor of 10,000 a second) */
+	snprintf(begin, sizeof begin, "BEGIN; SET LOCAL statement_timeout = %" PRIu64,
+		 (uint64_t)d->timeout_ms + ttlog_snapshot_event_count(s->snap) / 10);
+	if (d->conn != NULL && exec(d, begin, PGRES_COMMAND_OK, NULL) < 0) {
+		/* a kept connection the server closed meanwhile (a restart, an idle timeout):
+		 * nothing was sent on it for this snapshot, a new one is tried at once */
+		disconnect(d);
+	} else if (d->conn != NULL) {
+		goto walk;
+	}
+	if (connect_db(d) < 0)
 		return SHIP_RETRY;
-	if (exec(d, "BEGIN", PGRES_COMMAND_OK, NULL) < 0)
+	if (exec(d, begin, PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
+walk:
 	rc = tsql_walk(&d->walker, s->snap, s->path, &sink);
 	if (rc == -ERANGE) { /* a number no bigint holds: this snapshot, never */
 		set_err(d, "", d->walker.err);
