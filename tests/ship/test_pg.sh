@@ -354,7 +354,7 @@ lock_held() {
 		AND l.relation = 'ttlog.events'::regclass")" = 1 ]
 }
 wait_for "the lock taken" lock_held
-"$SHIP" --once --timeout 3 --state "$T/sl" --to "$URL" "$T/l" 2>"$T/el" &
+"$SHIP" --once --timeout 6 --state "$T/sl" --to "$URL" "$T/l" 2>"$T/el" &
 AGENT_PID=$!
 waiter() {
 	w=$(pg -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ttlog-ship'
