@@ -994,7 +994,11 @@ bool vpg_add(const char *url, const struct vopts *o, struct vsource **src, size_
 			snap = build(&v, s);
 		if (snap == NULL) {
 			struct vbuf why = {0};
-			vbuf_printf(&why, "ttlog.snapshots id %" PRId64 ": %s", s->id, s->why);
+			if (PQgetisnull(r, s->row, S_FILE))
+				vbuf_printf(&why, "%s", s->why);
+			else
+				vbuf_printf(&why, "ttlog.snapshots id %" PRId64 ": %s", s->id,
+					    s->why);
 			verr_line(path.p, why.p);
 			vbuf_free(&why);
 			vbuf_free(&path);

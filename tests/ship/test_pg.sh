@@ -442,6 +442,64 @@ gaps=$(pg -c "SELECT count(*) FROM (SELECT snapshot_id FROM ttlog.events GROUP B
 [ "$gaps" = 0 ] && ok "every snapshot's events are whole (seq 0..n-1)" ||
 	bad "$gaps snapshots with missing events"
 
+# ---- rows written by something else: hostile, and refused one snapshot at a time ---------
+good=$("$VIEW" --json --from "$VURL" | wc -l)
+hostile() { # N HOW-THE-ROWS-ARE-BAD, then SQL on stdin with :id for the snapshot's id
+	id=$(pg -c "INSERT INTO ttlog.snapshots (hostname, service, pid, reason, created_ns,
+		created, variant, capacity, logged, overwritten, dropped)
+		VALUES ('evil', 'evil', $1, 'x', $1, now(), 'x', 1, 1, 0, 0) RETURNING id")
+	sed "s/:id/$id/g" | pg >/dev/null || bad "hostile rows $1: psql"
+}
+hostile 1 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm {}', 'f', 1, '["a"]', '["u64"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7, '{"a": "text"}');
+SQL
+hostile 2 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a"]', '["u64"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 8, '{"a": 1}');
+SQL
+hostile 3 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '{"a": 1}', '[]');
+SQL
+hostile 4 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a"]', '["str"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7, '{"a": {"b": 1}}');
+SQL
+hostile 5 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 300, 't', 'm', 'f', 1, '[]', '[]');
+SQL
+hostile 6 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a","b"]',
+	'["u64","date"]');
+SQL
+hostile 7 <<'SQL'
+UPDATE ttlog.snapshots SET pid = -7 WHERE id = :id;
+SQL
+# and one that is odd but fine: escapes, a surrogate pair, a control character
+hostile 8 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm {}', 'f', 1, '["a"]', '["str"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7,
+	'{"a": "q\"\\\u0001\ud83d\ude00\u00e9"}');
+SQL
+"$VIEW" --json --from "$VURL" >"$T/hout" 2>"$T/herr"
+rc=$?
+nerr=$(grep -c '^ttlog-view: ttlog.snapshots id [0-9]*: ' "$T/herr")
+want=$((good + 1))
+odd=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o["service"] == "evil":
+        print(o["fields"]["a"] == "q\"\\\x01\U0001F600\u00e9")' "$T/hout")
+if [ $rc = 1 ] && [ "$nerr" = 7 ] && [ "$(wc -l <"$T/herr")" = 7 ] &&
+   [ "$(wc -l <"$T/hout")" = $want ] && [ "$odd" = True ]; then
+	ok "hostile rows: one line per bad snapshot, exit 1, the others shown"
+else
+	bad "hostile rows: exit $rc, $nerr error lines (want 7), $(wc -l <"$T/hout") events" \
+		"(want $want)"
+	sed 's/^/       /' "$T/herr"
+	grep evil "$T/hout" | sed 's/^/       /'
+fi
+
 pg_stop fast
 echo "test_pg: $passed passed, $failed failed"
 [ "$failed" = 0 ]
