@@ -225,13 +225,15 @@ static int finish(struct pg_dest *d, const char *what, ExecStatusType want, PGre
 	return 0;
 }
 
-static int exec(struct pg_dest *d, const char *sql, ExecStatusType want, PGresult **last)
+/* Run sql (what: its name in an error message). */
+static int exec(struct pg_dest *d, const char *what, const char *sql, ExecStatusType want,
+		PGresult **last)
 {
 	if (!PQsendQuery(d->conn, sql)) {
-		conn_err(d, "send");
+		conn_err(d, what);
 		return -1;
 	}
-	return finish(d, sql, want, last);
+	return finish(d, what, want, last);
 }
 
 /* ---- the connection -------------------------------------------------------------- */
@@ -287,11 +289,11 @@ static int connect_db(struct pg_dest *d)
 		 "SET statement_timeout = %d; SET lock_timeout = %d; "
 		 "SET idle_in_transaction_session_timeout = %d",
 		 d->timeout_ms, d->timeout_ms, d->timeout_ms);
-	if (exec(d, sql, PGRES_COMMAND_OK, NULL) < 0)
+	if (exec(d, "SET", sql, PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
 	/* the DDL only when a table is missing: CREATE SCHEMA needs a privilege an agent's
 	 * role may lack, and CREATE INDEX IF NOT EXISTS locks out the other agents' loads */
-	if (exec(d,
+	if (exec(d, "looking for the tables",
 		 "SELECT to_regclass('ttlog.snapshots') IS NULL OR "
 		 "to_regclass('ttlog.callsites') IS NULL OR to_regclass('ttlog.events') IS NULL",
 		 PGRES_TUPLES_OK, &res) < 0)
@@ -305,7 +307,7 @@ static int connect_db(struct pg_dest *d)
 		/* one simple query: one transaction, the lock held to its end */
 		sprintf(ddl, "SELECT pg_advisory_xact_lock(%lld);\n%s", (long long)DDL_LOCK_KEY,
 			tsql_ddl(TSQL_POSTGRES));
-		rc = exec(d, ddl, PGRES_COMMAND_OK, NULL);
+		rc = exec(d, "creating the tables", ddl, PGRES_COMMAND_OK, NULL);
 		free(ddl);
 		if (rc < 0)
 			goto fail;
@@ -544,7 +546,7 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 	 * statement, as long as the events take to stream (a floor of 10,000 a second) */
 	snprintf(begin, sizeof begin, "BEGIN; SET LOCAL statement_timeout = %" PRIu64,
 		 (uint64_t)d->timeout_ms + ttlog_snapshot_event_count(s->snap) / 10);
-	if (d->conn != NULL && exec(d, begin, PGRES_COMMAND_OK, NULL) < 0) {
+	if (d->conn != NULL && exec(d, "BEGIN", begin, PGRES_COMMAND_OK, NULL) < 0) {
 		/* a kept connection the server closed meanwhile (a restart, an idle timeout):
 		 * nothing was sent on it for this snapshot, a new one is tried at once */
 		disconnect(d);
@@ -553,7 +555,7 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 	}
 	if (connect_db(d) < 0)
 		return SHIP_RETRY;
-	if (exec(d, begin, PGRES_COMMAND_OK, NULL) < 0)
+	if (exec(d, "BEGIN", begin, PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
 walk:
 	rc = tsql_walk(&d->walker, s->snap, s->path, &sink);
@@ -567,7 +569,7 @@ walk:
 			set_err(d, "", "out of memory");
 		goto fail;
 	}
-	if (copy_end(d) < 0 || exec(d, "COMMIT", PGRES_COMMAND_OK, NULL) < 0)
+	if (copy_end(d) < 0 || exec(d, "COMMIT", "COMMIT", PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
 	return SHIP_OK;
 fail:
