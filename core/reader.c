@@ -93,7 +93,9 @@ struct ttlog_snapshot_file {
 	struct spill *spill; /* by offset */
 	size_t nspill, spill_cap;
 
-	size_t cursor; /* next event ttlog_snapshot_next() returns */
+	size_t cursor;   /* next event ttlog_snapshot_next() returns */
+	size_t gaps_off; /* where the first "gaps" value is, 0: none (a reader of the gap records
+			  * per event would otherwise walk past every event each time) */
 };
 
 static void *arena_alloc(ttlog_snapshot_file *s, size_t n, size_t align)
@@ -1158,6 +1160,8 @@ static int parse_snapshot(ttlog_snapshot_file *s)
 			seen |= 1u << k;
 			off[k] = r.pos;
 		}
+		if (k < 0 && klen == 4 && memcmp(key, "gaps", 4) == 0 && s->gaps_off == 0)
+			s->gaps_off = r.pos;
 		if ((err = skip(&r, m.depth)) < 0)
 			return err;
 	}
@@ -1816,8 +1820,11 @@ static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint
 	int err;
 
 	*n = 0;
-	if ((err = find_meta(s, "gaps", &r)) <= 0)
-		return err;
+	if (s->gaps_off == 0)
+		return 0;
+	/* the walk only reads, like find_meta's */
+	r = (struct rd){.s = (ttlog_snapshot_file *)s, .p = s->data, .len = s->len,
+			.pos = s->gaps_off, .quiet = true};
 	if ((err = cont_begin(&r, &a, M_ARRAY, 1, "gaps")) < 0)
 		return err;
 	for (uint64_t k = 0; (err = cont_more(&r, &a)) > 0; k++) {
