@@ -5,6 +5,7 @@
  *
  *   distributed_simulator --variant=v [--nodes=8] [--seconds=S] [--rounds=R] [--seed=X]
  *                         [--dir=D] [--capacity=N] [--burst=N] [--tick-ms=MS] [--label=L]
+ *                         [--extra-faults=N]
  *
  * Each node is a process with its own TTLOG_SERVICE_NAME ("node-3") and its own snapshot
  * directory (node-3/ in the round's directory, as each host of a fleet has its disk),
@@ -36,7 +37,8 @@
  * --dir=D: the round's directory is D (one round only), node i's D/node-<i>, created when
  * missing and kept afterwards: stress/fleet_demo.sh starts one ttlog-ship per node
  * directory before the nodes start, and checks what they shipped. Without it, a temporary
- * directory, removed after the round. --label names the row of the reliability table.
+ * directory, removed after the round. --label names the row of the reliability table,
+ * --extra-faults adds the faults a caller injects meanwhile (the destinations it kills).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -687,6 +689,7 @@ int main(int argc, char **argv)
 	st_watchdog((unsigned)(rounds * (seconds * 4 + 300)), "distributed simulation");
 	for (uint64_t r = 0; r < rounds; r++)
 		round_run(seed, seconds, r, &tot);
+	tot.faults += st_arg_u64(argc, argv, "--extra-faults", 0);
 	st_set_what(label, variant);
 	struct st_row row = {label, variant, tot.runs, tot.faults, tot.survived, tot.logged,
 			     tot.kept, tot.overwritten, tot.dropped};

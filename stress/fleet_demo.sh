@@ -8,14 +8,15 @@
 # file lists every snapshot of its node for both destinations, the agents are stopped
 # (SIGTERM) and stress/fleet_check.py checks that every event of every snapshot (ttlog-view
 # --json of the files is the truth) is in both engines exactly once. Then the agents' rate
-# and CPU are measured: one `ttlog-ship --once` per node directory, all at once, into each
-# engine afresh (a new rsyslog file, a new database).
+# and CPU are measured into each engine afresh (a new rsyslog file, a new database): one
+# `ttlog-ship --once` alone on the biggest node directory, then one per node directory, all
+# at once.
 #
 # Run by `make fleet-demo` and, QUICK=1, by `make stress` (scenario "fleet").
-# Environment: TOOLS (the build directory with ttlog-ship and ttlog-view, default
-# build/percpu), SIM (the simulator, default $TOOLS/stress/distributed_simulator), VARIANT
-# (the ring the nodes use, default percpu), QUICK, FLEET_NODES, FLEET_SECONDS, STRESS_SEED,
-# RSYSLOGD, FLEET_KEEP (keep the temporary directory). The PostgreSQL half is skipped, with a message, when ttlog-ship says it does not
+# Environment: FLEET_BIN (the build directory with ttlog-ship and ttlog-view, default
+# build/percpu), FLEET_SIM (the simulator, default $FLEET_BIN/stress/distributed_simulator),
+# VARIANT (the ring the nodes use, default percpu), QUICK, FLEET_NODES, FLEET_SECONDS,
+# STRESS_SEED, RSYSLOGD, FLEET_KEEP (keep the temporary directory). The PostgreSQL half is skipped, with a message, when ttlog-ship says it does not
 # know postgresql://. Exit status 0 when every check passed, 1 otherwise.
 #
 # What "exactly once" means per engine (docs/ship.md): PostgreSQL has one transaction per
@@ -26,14 +27,14 @@
 # messages ("Read is not stored"). The check keeps the first copy per (host, pid, created,
 # seq) and allows these two cases only for the snapshots they can hit, and prints them.
 set -u
-TOOLS=${TOOLS:-build/percpu}
-case $TOOLS in /*) ;; *) TOOLS=$(pwd)/$TOOLS ;; esac
-SIM=${SIM:-$TOOLS/stress/distributed_simulator}
+BIN=${FLEET_BIN:-build/percpu}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+SIM=${FLEET_SIM:-$BIN/stress/distributed_simulator}
 case $SIM in /*) ;; *) SIM=$(pwd)/$SIM ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 VARIANT=${VARIANT:-percpu}
-SHIP=$TOOLS/ttlog-ship
-VIEW=$TOOLS/ttlog-view
+SHIP=$BIN/ttlog-ship
+VIEW=$BIN/ttlog-view
 RSYSLOGD=${RSYSLOGD:-/usr/sbin/rsyslogd}
 SEED=${STRESS_SEED:-$(date +%s)}
 QUICK=${QUICK:-}
@@ -234,6 +235,7 @@ done
 # causal order) run as in the distributed scenario; TTLOG_STRESS_CSV gets its row "fleet"
 setsid "$SIM" --variant="$VARIANT" --nodes="$NODES" --seconds="$RUN_S" --seed="$SEED" \
 	--dir="$T/nodes" --capacity=$CAP --burst=20 --tick-ms=$TICK_MS --label=fleet \
+	--extra-faults=$((1 + ${USE_PG:-0})) \
 	>"$T/sim.log" 2>&1 &
 SIM_PID=$!
 t0=$(date +%s)
@@ -353,30 +355,37 @@ sed 's/^/  /' "$T/check"
 [ $rc = 0 ] || fail "not exactly once (above)"
 
 # ---- measured: one --once agent per node directory, all at once, into each engine afresh
-measure() { # NAME URL: per agent "node-i wall user sys" in $T/m-NAME
+measure() { # NAME URL [NODE]: per agent "node-i wall user sys" in $T/m-NAME; all nodes or one
 	: >"$T/m-$1"
 	pids=
-	j=0
-	while [ $j -lt "$NODES" ]; do
+	if [ $# -ge 3 ]; then first=$3 end=$(($3 + 1)); else first=0 end=$NODES; fi
+	j=$first
+	while [ $j -lt $end ]; do
 		/usr/bin/time -f '%e %U %S' -o "$T/time-$1-$j" "$SHIP" --once \
 			--state "$T/m-$1-$j.state" --to "$2" "$T/nodes/node-$j" 2>"$T/m-$1-$j.log" &
 		pids="$pids $!"
 		j=$((j + 1))
 	done
-	j=0
+	j=$first
 	for p in $pids; do
 		wait "$p" || { cat "$T/m-$1-$j.log" >&2; fail "measuring $1: agent $j: exit $?"; }
 		echo "node-$j $(tail -1 "$T/time-$1-$j")" >>"$T/m-$1"
 		j=$((j + 1))
 	done
 }
+big=$(sort -k3 -n "$T/counts" | tail -1 | sed 's/^node-\([0-9]*\) .*/\1/')
 RS_PORT=$(pick_port)
-start_rsyslog "$T/bench.jsonl"
+start_rsyslog "$T/bench-1.jsonl"
+measure syslog-alone "syslog://127.0.0.1:$RS_PORT" "$big"
+stop_rsyslog TERM
+start_rsyslog "$T/bench-n.jsonl"
 measure syslog "syslog://127.0.0.1:$RS_PORT"
 stop_rsyslog TERM
 engines=syslog
 if [ -n "$USE_PG" ]; then
-	pg postgres -c "CREATE DATABASE bench" || fail "CREATE DATABASE bench"
+	pg postgres -c "CREATE DATABASE bench1" -c "CREATE DATABASE bench" ||
+		fail "CREATE DATABASE"
+	measure postgresql-alone "postgresql://ttlog@127.0.0.1:$PG_PORT/bench1" "$big"
 	measure postgresql "postgresql://ttlog@127.0.0.1:$PG_PORT/bench"
 	engines="$engines postgresql"
 	pg_ctl_ -m fast stop >/dev/null 2>&1 || fail "pg_ctl stop"
@@ -393,11 +402,15 @@ t = sys.argv[1]
 ev = {l.split()[0]: int(l.split()[2]) for l in open(t + "/counts")}
 total = sum(ev.values())
 for e in sys.argv[2:]:
+    (n, w, u, s), = [l.split() for l in open(t + "/m-" + e + "-alone")]
+    print("  %s, one agent alone: %d events in %.2f s: %.0f events/s; agent CPU %.2f s per "
+          "million events" % (e, ev[n], float(w), ev[n] / max(float(w), 0.01),
+                              (float(u) + float(s)) / (ev[n] / 1e6)))
     m = [l.split() for l in open(t + "/m-" + e)]
     rates = [ev[n] / max(float(w), 0.01) for n, w, u, s in m]
     cpu = sum(float(u) + float(s) for n, w, u, s in m)
     wall = max(float(w) for n, w, u, s in m)
-    print("  %s: %d agents at once, each its node's %d..%d events: %.0f events/s per agent "
+    print("  %s, %d agents at once, each its node's %d..%d events: %.0f events/s per agent "
           "(median; %.0f..%.0f), %.0f events/s together; agent CPU %.2f s per million events"
           % (e, len(m), min(ev.values()), max(ev.values()), statistics.median(rates),
              min(rates), max(rates), total / max(wall, 0.01), cpu / (total / 1e6)))
