@@ -44,7 +44,7 @@ QUICK=${QUICK:-}
 if [ -n "$QUICK" ]; then
 	NODES=${FLEET_NODES:-6} RUN_S=${FLEET_SECONDS:-10} CAP=2048 TICK_MS=1000 DOWN_S=3
 else
-	NODES=${FLEET_NODES:-8} RUN_S=${FLEET_SECONDS:-30} CAP=4096 TICK_MS=500 DOWN_S=5
+	NODES=${FLEET_NODES:-8} RUN_S=${FLEET_SECONDS:-20} CAP=4096 TICK_MS=1000 DOWN_S=5
 fi
 # a hang guard many times what a run needs, not a performance threshold
 DRAIN_LIMIT_S=900
