@@ -88,17 +88,22 @@ fail() {
 	exit 1
 }
 
+# alive PID: the process runs (a child that exited and is not waited for yet is a zombie,
+# which kill -0 still finds)
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+
 # wait_for WHAT CMD...: run CMD every 100 ms until it succeeds; fail after DRAIN_LIMIT_S
 wait_for() {
 	what=$1
 	shift
-	i=0
+	tries=0
 	until "$@"; do
 		for a in $AGENTS; do
-			kill -0 "$a" 2>/dev/null || fail "an agent (pid $a) died waiting for $what"
+			alive "$a" || fail "an agent (pid $a) died waiting for $what"
 		done
-		i=$((i + 1))
-		[ $i -ge $((DRAIN_LIMIT_S * 10)) ] && fail "hung: $what not seen in $DRAIN_LIMIT_S s"
+		tries=$((tries + 1))
+		[ $tries -ge $((DRAIN_LIMIT_S * 10)) ] &&
+			fail "hung: $what not seen in $DRAIN_LIMIT_S s"
 		sleep 0.1
 	done
 }
@@ -133,7 +138,7 @@ EOF
 
 # the listening socket on $RS_PORT belongs to rsyslogd $RS_PID
 rs_listens() {
-	kill -0 "$RS_PID" 2>/dev/null || return 0 # it died: start_rsyslog says so
+	alive "$RS_PID" || return 0 # it died: start_rsyslog says so
 	python3 -c 'import os, sys
 port, pid = int(sys.argv[1]), sys.argv[2]
 inodes = set()
@@ -155,7 +160,7 @@ start_rsyslog() { # OUT
 	"$RSYSLOGD" -n -f "$T/rs/rsyslog.conf" -i "$T/rs/rsyslogd.pid" >>"$T/rs/log" 2>&1 &
 	RS_PID=$!
 	wait_for "rsyslogd listening on $RS_PORT" rs_listens
-	kill -0 "$RS_PID" 2>/dev/null || { sed 's/^/  rs.log: /' "$T/rs/log" >&2
+	alive "$RS_PID" || { sed 's/^/  rs.log: /' "$T/rs/log" >&2
 		fail "rsyslogd could not listen on $RS_PORT"; }
 }
 
@@ -245,7 +250,7 @@ rs_has_lines() { [ "$(rs_lines "$T/out.jsonl")" -gt 0 ]; }
 wait_for "rsyslog storing messages" rs_has_lines
 [ -n "$USE_PG" ] && wait_for "PostgreSQL storing snapshots" pg_has_rows
 while [ $(($(date +%s) - t0)) -lt $((RUN_S / 3)) ]; do sleep 0.2; done
-kill -0 "$SIM_PID" 2>/dev/null || fail "the nodes were done before the outage (see sim.log)"
+alive "$SIM_PID" || fail "the nodes were done before the outage (see sim.log)"
 # aim at a delivery in flight (its connection torn): the output growing between two looks
 out_size() { stat -c %s "$T/out.jsonl" 2>/dev/null || echo 0; }
 k=0
