@@ -70,9 +70,15 @@ cleanup() {
 	for a in $AGENTS; do kill -KILL "$a" 2>/dev/null; done
 	for a in $AGENTS; do wait "$a" 2>/dev/null; done
 	# the simulator runs in a session of its own: its nodes go with it
-	[ -n "$SIM_PID" ] && kill -KILL -- "-$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+	[ -n "$SIM_PID" ] && kill -KILL "-$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
 	[ -n "$RS_PID" ] && kill -KILL "$RS_PID" 2>/dev/null && wait "$RS_PID" 2>/dev/null
-	[ -n "$PG_UP" ] && pg_ctl_ -m immediate stop >/dev/null 2>&1
+	# PG_UP is set before pg_ctl start returns: a start interrupted here has its server
+	# stopped too, through its pid file (when it is that server's) if pg_ctl fails
+	if [ -n "$PG_UP" ] && ! pg_ctl_ -m immediate stop >/dev/null 2>&1; then
+		pm=$(head -1 "$PGD/data/postmaster.pid" 2>/dev/null)
+		[ -n "$pm" ] && grep -qa "$PGD/data" "/proc/$pm/cmdline" 2>/dev/null &&
+			kill -QUIT "$pm"
+	fi
 	if [ -n "${FLEET_KEEP:-}" ]; then echo "fleet: kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -198,10 +204,10 @@ if [ -n "$USE_PG" ]; then
 fi
 
 pg_start() {
+	PG_UP=1
 	pg_ctl_ -o "-k $PGD -p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=on" \
 		-l "$PGD/log" -w -t 300 start >/dev/null 2>&1 ||
 		{ tail -5 "$PGD/log" >&2; fail "PostgreSQL did not start on $PG_PORT"; }
-	PG_UP=1
 }
 pg() { # DB ARGS...: psql over the socket directory
 	db=$1
