@@ -18,7 +18,8 @@
  * transaction back on the server); the tables are created once per connection when they
  * are missing. Every wait is bounded by --timeout (libpq in non-blocking mode, poll()):
  * a server that stops answering is a failure, never a hang. Server-side, statement_timeout,
- * lock_timeout and idle_in_transaction_session_timeout are set to the same.
+ * lock_timeout and idle_in_transaction_session_timeout are set to the same (the statement
+ * timeout of a delivery grows with its snapshot's events: its COPY is one statement).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -96,8 +97,9 @@ static void result_err(struct pg_dest *d, const char *what, const PGresult *res)
 	char buf[512];
 
 	if (msg == NULL) {
-		set_err(d, what, PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-							       : PQresStatus(PQresultStatus(res)));
+		set_err(d, what,
+			PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+						     : PQresStatus(PQresultStatus(res)));
 		return;
 	}
 	snprintf(buf, sizeof buf, "%s (SQLSTATE %s)", msg, state ? state : "?");
@@ -223,13 +225,15 @@ static int finish(struct pg_dest *d, const char *what, ExecStatusType want, PGre
 	return 0;
 }
 
-static int exec(struct pg_dest *d, const char *sql, ExecStatusType want, PGresult **last)
+/* Run sql (what: its name in an error message). */
+static int exec(struct pg_dest *d, const char *what, const char *sql, ExecStatusType want,
+		PGresult **last)
 {
 	if (!PQsendQuery(d->conn, sql)) {
-		conn_err(d, "send");
+		conn_err(d, what);
 		return -1;
 	}
-	return finish(d, sql, want, last);
+	return finish(d, what, want, last);
 }
 
 /* ---- the connection -------------------------------------------------------------- */
@@ -285,11 +289,11 @@ static int connect_db(struct pg_dest *d)
 		 "SET statement_timeout = %d; SET lock_timeout = %d; "
 		 "SET idle_in_transaction_session_timeout = %d",
 		 d->timeout_ms, d->timeout_ms, d->timeout_ms);
-	if (exec(d, sql, PGRES_COMMAND_OK, NULL) < 0)
+	if (exec(d, "SET", sql, PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
 	/* the DDL only when a table is missing: CREATE SCHEMA needs a privilege an agent's
 	 * role may lack, and CREATE INDEX IF NOT EXISTS locks out the other agents' loads */
-	if (exec(d,
+	if (exec(d, "looking for the tables",
 		 "SELECT to_regclass('ttlog.snapshots') IS NULL OR "
 		 "to_regclass('ttlog.callsites') IS NULL OR to_regclass('ttlog.events') IS NULL",
 		 PGRES_TUPLES_OK, &res) < 0)
@@ -303,7 +307,7 @@ static int connect_db(struct pg_dest *d)
 		/* one simple query: one transaction, the lock held to its end */
 		sprintf(ddl, "SELECT pg_advisory_xact_lock(%lld);\n%s", (long long)DDL_LOCK_KEY,
 			tsql_ddl(TSQL_POSTGRES));
-		rc = exec(d, ddl, PGRES_COMMAND_OK, NULL);
+		rc = exec(d, "creating the tables", ddl, PGRES_COMMAND_OK, NULL);
 		free(ddl);
 		if (rc < 0)
 			goto fail;
@@ -528,6 +532,7 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 {
 	struct pg_dest *d = ctx;
 	const struct tsql_sink sink = {.ctx = d, .snapshot = sink_snapshot, .row = sink_row};
+	char begin[96];
 	int rc;
 
 	sent->messages = sent->bytes = 0;
@@ -537,10 +542,22 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 	d->reject = false;
 	d->copying = TSQL_NTABLES;
 	d->copy.len = 0;
-	if (d->conn == NULL && connect_db(d) < 0)
+	/* the statements' limit grows with the snapshot: the COPY of its events is one
+	 * statement, as long as the events take to stream (a floor of 10,000 a second) */
+	snprintf(begin, sizeof begin, "BEGIN; SET LOCAL statement_timeout = %" PRIu64,
+		 (uint64_t)d->timeout_ms + ttlog_snapshot_event_count(s->snap) / 10);
+	if (d->conn != NULL && exec(d, "BEGIN", begin, PGRES_COMMAND_OK, NULL) < 0) {
+		/* a kept connection the server closed meanwhile (a restart, an idle timeout):
+		 * nothing was sent on it for this snapshot, a new one is tried at once */
+		disconnect(d);
+	} else if (d->conn != NULL) {
+		goto walk;
+	}
+	if (connect_db(d) < 0)
 		return SHIP_RETRY;
-	if (exec(d, "BEGIN", PGRES_COMMAND_OK, NULL) < 0)
+	if (exec(d, "BEGIN", begin, PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
+walk:
 	rc = tsql_walk(&d->walker, s->snap, s->path, &sink);
 	if (rc == -ERANGE) { /* a number no bigint holds: this snapshot, never */
 		set_err(d, "", d->walker.err);
@@ -552,7 +569,7 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 			set_err(d, "", "out of memory");
 		goto fail;
 	}
-	if (copy_end(d) < 0 || exec(d, "COMMIT", PGRES_COMMAND_OK, NULL) < 0)
+	if (copy_end(d) < 0 || exec(d, "COMMIT", "COMMIT", PGRES_COMMAND_OK, NULL) < 0)
 		goto fail;
 	return SHIP_OK;
 fail:

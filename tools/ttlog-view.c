@@ -507,7 +507,7 @@ int main(int argc, char **argv)
 		free_opts(&o);
 		return 2;
 	}
-	for (size_t f = 0; f < o.nfrom; f++) /* opened already */
+	for (size_t f = 0; f < o.nfrom; f++) /* the database's snapshots, opened in memory */
 		if (!vpg_add(o.from[f], &o, &src, &nsrc, &cap))
 			status = 1;
 	for (int a = first; a < argc; a++)

@@ -60,7 +60,7 @@ struct vopts {
 	uint64_t since_ns, until_ns; /* inclusive */
 	bool has_last;
 	size_t last;
-	const char *sql; /* --sql QUERY */
+	const char *sql;   /* --sql QUERY */
 	const char **from; /* --from URL: PostgreSQL databases to read */
 	size_t nfrom;
 };

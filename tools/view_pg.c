@@ -42,8 +42,11 @@ static void cb_head(struct vbuf *b, int major, uint64_t v)
 	unsigned char h[9];
 	int n = v < 24 ? 0 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
 
-	h[0] = (unsigned char)(major << 5 | (n == 0 ? (int)v : n == 1 ? 24 : n == 2 ? 25
-							  : n == 4 ? 26 : 27));
+	h[0] = (unsigned char)(major << 5 | (n == 0   ? (int)v
+					     : n == 1 ? 24
+					     : n == 2 ? 25
+					     : n == 4 ? 26
+						      : 27));
 	for (int i = 0; i < n; i++)
 		h[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
 	vbuf_put(b, (const char *)h, (size_t)n + 1);
@@ -291,9 +294,29 @@ static const char snap_cols[] =
 	"id, hostname, service, pid, parent_pid, reason, created_ns, variant, push_path, "
 	"capacity, logged, kept, overwritten, dropped, truncated, clipped, in_flight, torn, "
 	"clipped_before_ns, file";
-enum { S_ID, S_HOST, S_SERVICE, S_PID, S_PPID, S_REASON, S_CREATED, S_VARIANT, S_PUSH,
-       S_CAPACITY, S_LOGGED, S_KEPT, S_OVERWRITTEN, S_DROPPED, S_TRUNCATED, S_CLIPPED,
-       S_IN_FLIGHT, S_TORN, S_CLIPPED_BEFORE, S_FILE, S_NCOLS };
+enum {
+	S_ID,
+	S_HOST,
+	S_SERVICE,
+	S_PID,
+	S_PPID,
+	S_REASON,
+	S_CREATED,
+	S_VARIANT,
+	S_PUSH,
+	S_CAPACITY,
+	S_LOGGED,
+	S_KEPT,
+	S_OVERWRITTEN,
+	S_DROPPED,
+	S_TRUNCATED,
+	S_CLIPPED,
+	S_IN_FLIGHT,
+	S_TORN,
+	S_CLIPPED_BEFORE,
+	S_FILE,
+	S_NCOLS
+};
 
 struct pgcs {
 	uint32_t id;
@@ -304,9 +327,9 @@ struct pgcs {
 
 struct pgsnap {
 	int64_t id;
-	int row;    /* in the snapshots result */
-	bool want;  /* passes the snapshot filters (and has events that may pass) */
-	char *why;  /* why it cannot be shown (NULL: it can) */
+	int row;   /* in the snapshots result */
+	bool want; /* passes the snapshot filters (and has events that may pass) */
+	char *why; /* why it cannot be shown (NULL: it can) */
 	struct pgcs *cs;
 	size_t ncs;
 	struct vbuf cbor_cs, cbor_ev, cbor_tr; /* callsites, events, truncated: their items */
@@ -492,8 +515,10 @@ static bool narrow(struct pgview *v, struct econd *c, const char *ids)
 	PGresult *res;
 	int64_t id;
 
-	vbuf_printf(&q, "SELECT DISTINCT snapshot_id FROM ttlog.events "
-			"WHERE snapshot_id = ANY($1::bigint[])%s", c->sql.p);
+	vbuf_printf(&q,
+		    "SELECT DISTINCT snapshot_id FROM ttlog.events "
+		    "WHERE snapshot_id = ANY($1::bigint[])%s",
+		    c->sql.p);
 	c->vals[0] = ids;
 	res = PQexecParams(v->conn, q.p, c->n, NULL, c->vals, NULL, NULL, 0);
 	vbuf_free(&q);
@@ -517,8 +542,8 @@ static bool narrow(struct pgview *v, struct econd *c, const char *ids)
 static int type_of(const char *name)
 {
 	static const char *const names[] = {"u64", "i64", "f64", "bool", "str"};
-	static const int types[] = {TTLOG_TYPE_U64, TTLOG_TYPE_I64, TTLOG_TYPE_F64,
-				    TTLOG_TYPE_BOOL, TTLOG_TYPE_STR};
+	static const int types[] = {TTLOG_TYPE_U64, TTLOG_TYPE_I64, TTLOG_TYPE_F64, TTLOG_TYPE_BOOL,
+				    TTLOG_TYPE_STR};
 
 	for (size_t i = 0; i < 5; i++)
 		if (strcmp(name, names[i]) == 0)
@@ -728,8 +753,8 @@ static ttlog_snapshot_file *build(struct pgview *v, struct pgsnap *s)
 	int r = s->row;
 	struct vbuf b = {0};
 	int64_t x[S_NCOLS];
-	static const int ints[] = {S_PID, S_CREATED, S_CAPACITY, S_LOGGED, S_OVERWRITTEN,
-				   S_DROPPED};
+	static const int ints[] = {S_PID,    S_CREATED,     S_CAPACITY,
+				   S_LOGGED, S_OVERWRITTEN, S_DROPPED};
 	static const int opt_counters[] = {S_KEPT, S_TRUNCATED, S_CLIPPED, S_IN_FLIGHT, S_TORN};
 	static const char *const opt_names[] = {"kept", "truncated", "clipped", "in_flight",
 						"torn"};
@@ -853,11 +878,12 @@ static bool load_callsites(struct pgview *v, const char *ids)
 	PGresult *res;
 	int64_t id;
 
-	res = PQexecParams(v->conn,
-			   "SELECT snapshot_id, callsite_id, level_num, target, message, file, "
-			   "line, fields, types FROM ttlog.callsites "
-			   "WHERE snapshot_id = ANY($1::bigint[]) ORDER BY snapshot_id, callsite_id",
-			   1, NULL, vals, NULL, NULL, 0);
+	res = PQexecParams(
+		v->conn,
+		"SELECT snapshot_id, callsite_id, level_num, target, message, file, "
+		"line, fields, types FROM ttlog.callsites "
+		"WHERE snapshot_id = ANY($1::bigint[]) ORDER BY snapshot_id, callsite_id",
+		1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		res_error("ttlog.callsites", res);
 		PQclear(res);
@@ -883,9 +909,11 @@ static bool load_events(struct pgview *v, struct econd *c, const char *ids)
 	int64_t id;
 	bool ok = true;
 
-	vbuf_printf(&q, "SELECT snapshot_id, time_ns, thread, callsite_id, fields, truncated "
-			"FROM ttlog.events WHERE snapshot_id = ANY($1::bigint[])%s "
-			"ORDER BY snapshot_id, seq", c->sql.p);
+	vbuf_printf(&q,
+		    "SELECT snapshot_id, time_ns, thread, callsite_id, fields, truncated "
+		    "FROM ttlog.events WHERE snapshot_id = ANY($1::bigint[])%s "
+		    "ORDER BY snapshot_id, seq",
+		    c->sql.p);
 	c->vals[0] = ids;
 	if (!PQsendQueryParams(v->conn, q.p, c->n, NULL, c->vals, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(v->conn)) {
@@ -966,7 +994,11 @@ bool vpg_add(const char *url, const struct vopts *o, struct vsource **src, size_
 			snap = build(&v, s);
 		if (snap == NULL) {
 			struct vbuf why = {0};
-			vbuf_printf(&why, "ttlog.snapshots id %" PRId64 ": %s", s->id, s->why);
+			if (PQgetisnull(r, s->row, S_FILE))
+				vbuf_printf(&why, "%s", s->why);
+			else
+				vbuf_printf(&why, "ttlog.snapshots id %" PRId64 ": %s", s->id,
+					    s->why);
 			verr_line(path.p, why.p);
 			vbuf_free(&why);
 			vbuf_free(&path);
@@ -974,8 +1006,8 @@ bool vpg_add(const char *url, const struct vopts *o, struct vsource **src, size_
 		}
 		if (*nsrc == *cap)
 			*src = vxrealloc(*src, (*cap = *cap * 2 + 8) * sizeof **src);
-		(*src)[(*nsrc)++] = (struct vsource){.path = path.p, .owned_path = path.p,
-						     .snap = snap};
+		(*src)[(*nsrc)++] =
+			(struct vsource){.path = path.p, .owned_path = path.p, .snap = snap};
 	}
 	goto out;
 fail:

@@ -52,7 +52,8 @@ postgresql)
 	mkdir "$T/pg"
 	[ -z "$as" ] || chown postgres "$T/pg"
 	$as initdb -D "$T/pg/data" -A trust -U ttlog -E UTF8 --locale=C >"$T/pg/initdb.log"
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
 	# the server as a fleet's would run it: fsync on (a COMMIT is durable)
 	$as pg_ctl -D "$T/pg/data" -l "$T/pg/log" -w \
 		-o "-p $port -k $T/pg -c listen_addresses=127.0.0.1" start >/dev/null

@@ -16,7 +16,8 @@
 #   - shipping again with a fresh state file adds no row; the password is not in the state
 #   - the server stopped (immediate shutdown: a crash) while the agent watches, and again
 #     in the middle of a large delivery: the backlog arrives after the restart, once
-#   - a server that stops answering (SIGSTOP): the agent gives up after --timeout
+#   - a server that stops answering (SIGSTOP), at the connection and in the middle of a
+#     transaction: the agent gives up after --timeout
 #   - the agent killed (SIGKILL) at random points of deliveries, started again: once
 # Run by `make test` in the mpmc passes with TTLOG_BIN=build/<variant>[-san] (skipped under
 # sanitizers, as test_sql.sh's PostgreSQL part, and where initdb, pg_ctl or psql is
@@ -337,6 +338,48 @@ kill -CONT "$pm"
 	ok "a server that does not answer: down after --timeout, exit 1" ||
 	{ bad "SIGSTOPped server: exit $rc"; sed 's/^/       /' "$T/eh"; }
 
+# ---- a server process that stops answering in the middle of a transaction ----------------
+# The agent's COPY waits for a lock another session holds; its server process is then
+# stopped (SIGSTOP), so that nothing on the server can end the wait: only the agent's own
+# timeout. (Should the server's lock_timeout, also --timeout, fire before the stop lands,
+# the delivery fails that way: bounded as well.)
+mkdir "$T/l" && "$GEN" "$T/l" locked 9 1 extra || bad "gen l"
+PGAPPNAME=locker psql -h 127.0.0.1 -p "$PORT" -U ttlog -d postgres -qAt -c \
+	"BEGIN; LOCK TABLE ttlog.events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" \
+	>/dev/null 2>&1 &
+locker=$!
+lock_held() {
+	[ "$(pg -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE a.application_name = 'locker' AND l.granted AND l.mode = 'AccessExclusiveLock'
+		AND l.relation = 'ttlog.events'::regclass")" = 1 ]
+}
+wait_for "the lock taken" lock_held
+"$SHIP" --once --timeout 6 --state "$T/sl" --to "$URL" "$T/l" 2>"$T/el" &
+AGENT_PID=$!
+waiter() {
+	w=$(pg -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ttlog-ship'
+		AND wait_event_type = 'Lock'")
+	[ -n "$w" ] || ! kill -0 "$AGENT_PID" 2>/dev/null
+}
+wait_for "the agent's COPY waiting for the lock" waiter
+[ -n "$w" ] && kill -STOP "$w"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=
+[ -n "$w" ] && kill -CONT "$w"
+pg -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'locker'" >/dev/null
+wait "$locker" 2>/dev/null
+if [ $rc = 1 ] && grep -q ': down: .*timed out' "$T/el"; then
+	ok "a server process stopped mid-transaction: down after --timeout, exit 1"
+elif [ $rc = 1 ] && grep -q ': down: .*lock timeout' "$T/el"; then
+	ok "a server process stopped mid-transaction: the server's lock_timeout came first"
+else
+	bad "stopped mid-transaction: exit $rc"
+	sed 's/^/       /' "$T/el"
+fi
+usage "then delivered" 0 "$SHIP" --once --state "$T/sl" --to "$URL" "$T/l"
+
 # ---- the server stopped while the agent watches --------------------------------------------
 V=$T/v
 mkdir "$V"
@@ -371,7 +414,7 @@ AGENT_PID=
 echo "       $(grep -c ': down: ' "$T/agent.log") down lines:" \
 	"$(grep ': down: ' "$T/agent.log" | sed 's/.*: down: //' | cut -c1-60 | tr '\n' '|')"
 # shellcheck disable=SC2086
-once "the server crashed twice while the agent watched" $FILES $RFINE "$V"/*.bin
+once "the server crashed twice while the agent watched" $FILES $RFINE "$T"/l/*.bin "$V"/*.bin
 
 # ---- the agent killed at random points of its deliveries ------------------------------------
 K=$T/k
@@ -391,13 +434,71 @@ echo "       killed 6 times; $mid kills left a snapshot unrecorded"
 usage "the agent started again after the kills" 0 "$SHIP" --once --state "$T/kstate" \
 	--to "$URL" "$K"
 # shellcheck disable=SC2086
-once "the agent killed 6 times" $FILES $RFINE "$V"/*.bin "$K"/*.bin
+once "the agent killed 6 times" $FILES $RFINE "$T"/l/*.bin "$V"/*.bin "$K"/*.bin
 # and what a transaction rolled back left: nothing (no event without its snapshot's
 # others): every snapshot's seq runs 0..n-1
 gaps=$(pg -c "SELECT count(*) FROM (SELECT snapshot_id FROM ttlog.events GROUP BY 1
 	HAVING max(seq) + 1 <> count(*) OR min(seq) <> 0) x")
 [ "$gaps" = 0 ] && ok "every snapshot's events are whole (seq 0..n-1)" ||
 	bad "$gaps snapshots with missing events"
+
+# ---- rows written by something else: hostile, and refused one snapshot at a time ---------
+good=$("$VIEW" --json --from "$VURL" | wc -l)
+hostile() { # N HOW-THE-ROWS-ARE-BAD, then SQL on stdin with :id for the snapshot's id
+	id=$(pg -c "INSERT INTO ttlog.snapshots (hostname, service, pid, reason, created_ns,
+		created, variant, capacity, logged, overwritten, dropped)
+		VALUES ('evil', 'evil', $1, 'x', $1, now(), 'x', 1, 1, 0, 0) RETURNING id")
+	sed "s/:id/$id/g" | pg >/dev/null || bad "hostile rows $1: psql"
+}
+hostile 1 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm {}', 'f', 1, '["a"]', '["u64"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7, '{"a": "text"}');
+SQL
+hostile 2 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a"]', '["u64"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 8, '{"a": 1}');
+SQL
+hostile 3 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '{"a": 1}', '[]');
+SQL
+hostile 4 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a"]', '["str"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7, '{"a": {"b": 1}}');
+SQL
+hostile 5 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 300, 't', 'm', 'f', 1, '[]', '[]');
+SQL
+hostile 6 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm', 'f', 1, '["a","b"]',
+	'["u64","date"]');
+SQL
+hostile 7 <<'SQL'
+UPDATE ttlog.snapshots SET pid = -7 WHERE id = :id;
+SQL
+# and one that is odd but fine: escapes, a surrogate pair, a control character
+hostile 8 <<'SQL'
+INSERT INTO ttlog.callsites VALUES (:id, 7, 'INFO', 2, 't', 'm {}', 'f', 1, '["a"]', '["str"]');
+INSERT INTO ttlog.events VALUES (:id, 0, 5, now(), 'INFO', 2, 't', 'm', 1, 7,
+	'{"a": "q\"\\\u0001\ud83d\ude00\u00e9"}');
+SQL
+"$VIEW" --json --from "$VURL" >"$T/hout" 2>"$T/herr"
+rc=$?
+nerr=$(grep -c '^ttlog-view: ttlog.snapshots id [0-9]*: ' "$T/herr")
+want=$((good + 1))
+odd=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o["service"] == "evil":
+        print(o["fields"]["a"] == "q\"\\\x01\U0001F600\u00e9")' "$T/hout")
+if [ $rc = 1 ] && [ "$nerr" = 7 ] && [ "$(wc -l <"$T/herr")" = 7 ] &&
+   [ "$(wc -l <"$T/hout")" = $want ] && [ "$odd" = True ]; then
+	ok "hostile rows: one line per bad snapshot, exit 1, the others shown"
+else
+	bad "hostile rows: exit $rc, $nerr error lines (want 7), $(wc -l <"$T/hout") events" \
+		"(want $want)"
+	sed 's/^/       /' "$T/herr"
+	grep evil "$T/hout" | sed 's/^/       /'
+fi
 
 pg_stop fast
 echo "test_pg: $passed passed, $failed failed"
