@@ -16,16 +16,18 @@
 # Environment: FLEET_BIN (the build directory with ttlog-ship and ttlog-view, default
 # build/percpu), FLEET_SIM (the simulator, default $FLEET_BIN/stress/distributed_simulator),
 # VARIANT (the ring the nodes use, default percpu), QUICK, FLEET_NODES, FLEET_SECONDS,
-# STRESS_SEED, RSYSLOGD, FLEET_KEEP (keep the temporary directory). The PostgreSQL half is skipped, with a message, when ttlog-ship says it does not
-# know postgresql://. Exit status 0 when every check passed, 1 otherwise.
+# STRESS_SEED, RSYSLOGD, FLEET_KEEP (keep the temporary directory). The PostgreSQL half is
+# skipped, with a message, when ttlog-ship says it does not know postgresql://. Exit status
+# 0 when every check passed, 1 otherwise.
 #
 # What "exactly once" means per engine (docs/ship.md): PostgreSQL has one transaction per
 # snapshot, keyed by its identity: every event once, nothing else, strictly. TCP syslog has
 # no acknowledgement: a connection torn by the kill makes the first part of that one
 # snapshot arrive twice (byte for byte; the agent names it in its "down" line), and
 # rsyslogd killed right after acknowledging a snapshot may not have written its last
-# messages ("Read is not stored"). The check keeps the first copy per (host, pid, created,
-# seq) and allows these two cases only for the snapshots they can hit, and prints them.
+# messages ("Read is not stored"). The check allows these two cases only for the snapshots
+# they can hit (the agents' "down" lines; the last one each had acknowledged at the kill),
+# a second copy only byte for byte the same, and prints what it allowed.
 set -u
 BIN=${FLEET_BIN:-build/percpu}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
