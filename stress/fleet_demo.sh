@@ -65,6 +65,10 @@ PG_UP=
 AS=
 PGD=$T/pg
 export LC_ALL=C.UTF-8 TZ=UTC PGCLIENTENCODING=UTF8
+# the nodes' black boxes (the simulator kills some) go with the run, not to /dev/shm
+if [ -z "${TTLOG_BLACKBOX_DIR:-}" ]; then
+	mkdir -m 700 "$T/boxes" && export TTLOG_BLACKBOX_DIR="$T/boxes"
+fi
 
 pg_ctl_() { $AS pg_ctl -D "$PGD/data" "$@"; }
 
