@@ -124,6 +124,14 @@ tests: $(TESTS) $(TOOLS)
 VIEW_SRC += tools/view_sql.c tools/sql_schema.c
 $(B)/ttlog-view: tools/view_sql.c tools/sql_schema.c tools/sql_schema.h
 $(B)/ttlog-view: LIBS += -lsqlite3
+# --from postgresql://: libpq (its headers have their own directory: Debian
+# /usr/include/postgresql); ttlog-ship uses it too (tools/ship.mk)
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I$$(pg_config --includedir))
+PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+VIEW_SRC += tools/view_pg.c
+$(B)/ttlog-view: tools/view_pg.c
+$(B)/ttlog-view: ALL_CFLAGS += $(PQ_CFLAGS)
+$(B)/ttlog-view: LIBS += $(PQ_LIBS)
 
 # run every test of this build; TTLOG_TEST_QUICK shortens the long ones (sanitizers).
 # ASan must leave the crash signals to ttlog's handler, which the crash tests check.

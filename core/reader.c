@@ -94,6 +94,14 @@ struct ttlog_snapshot_file {
 	size_t nspill, spill_cap;
 
 	size_t cursor; /* next event ttlog_snapshot_next() returns */
+
+	/* the gap records, read at the first call that wants them (a walk finds "gaps" by
+	 * skipping the keys before it, events included: once, not once per event) */
+	bool gaps_read;
+	int gaps_err;     /* the walk's error (the records before the bad one are in gaps) */
+	size_t ngaps;     /* records in gaps */
+	size_t gaps_seen; /* the array's length as far as the walk went */
+	ttlog_gap *gaps;
 };
 
 static void *arena_alloc(ttlog_snapshot_file *s, size_t n, size_t align)
@@ -1486,6 +1494,7 @@ TTLOG_API void ttlog_snapshot_close(ttlog_snapshot_file *s)
 	free(s->ev_off);
 	free(s->trunc);
 	free(s->spill);
+	free(s->gaps);
 	free(s);
 }
 
@@ -1806,8 +1815,10 @@ static const char *gap_kind(const char *k, size_t len)
 }
 
 /* Walk the "gaps" array to element i (i = UINT64_MAX: only count): 1 with *g filled, 0
- * past the end or no gaps, a negative errno on a malformed array. *n: its length. */
-static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint64_t *n)
+ * past the end or no gaps, a negative errno on a malformed array. *n: its length. With
+ * all, each record is also stored there (all[k]), *filled counting them. */
+static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint64_t *n,
+		    ttlog_gap *all, size_t *filled)
 {
 	static const char *const keys[] = {"kind",  "count",     "index",   "shard",
 					   "tid",   "before_ns", "after_ns"};
@@ -1869,6 +1880,8 @@ static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint
 			return err;
 		if (x.index > s->nev)
 			x.index = s->nev; /* a hostile index: at the end */
+		if (all != NULL)
+			all[(*filled)++] = x;
 		if (k == i) {
 			*g = x;
 			return 1;
@@ -1877,22 +1890,47 @@ static int gap_walk(const ttlog_snapshot_file *s, uint64_t i, ttlog_gap *g, uint
 	return err < 0 ? err : 0;
 }
 
+/* Read the gap records into the handle, once: a count, then the records. */
+static void gaps_read(const ttlog_snapshot_file *cs)
+{
+	ttlog_snapshot_file *s = (ttlog_snapshot_file *)cs; /* a cache: one thread per handle */
+	uint64_t n = 0;
+	int err;
+
+	if (s->gaps_read)
+		return;
+	s->gaps_read = true;
+	err = gap_walk(s, UINT64_MAX, NULL, &n, NULL, NULL);
+	s->gaps_seen = (size_t)n;
+	if (n == 0) {
+		s->gaps_err = err < 0 ? err : 0;
+		return;
+	}
+	if ((s->gaps = malloc((size_t)n * sizeof *s->gaps)) == NULL) {
+		s->gaps_err = -ENOMEM;
+		s->gaps_seen = 0;
+		return;
+	}
+	err = gap_walk(s, UINT64_MAX, NULL, &n, s->gaps, &s->ngaps);
+	s->gaps_err = err < 0 ? err : 0;
+}
+
 TTLOG_API size_t ttlog_snapshot_gap_count(const ttlog_snapshot_file *s)
 {
-	uint64_t n = 0;
-
-	if (s == NULL || gap_walk(s, UINT64_MAX, NULL, &n) < 0)
+	if (s == NULL)
 		return 0;
-	return (size_t)n;
+	gaps_read(s);
+	return s->gaps_err < 0 ? 0 : s->gaps_seen;
 }
 
 TTLOG_API int ttlog_snapshot_gap(const ttlog_snapshot_file *s, size_t i, ttlog_gap *g)
 {
-	uint64_t n;
-	int err;
-
 	if (s == NULL || g == NULL)
 		return -EINVAL;
-	err = gap_walk(s, i, g, &n);
-	return err < 0 ? err : err == 1 ? 0 : -ERANGE;
+	gaps_read(s);
+	if (i < s->ngaps) {
+		*g = s->gaps[i];
+		return 0;
+	}
+	return s->gaps_err < 0 ? s->gaps_err : -ERANGE;
 }

@@ -13,6 +13,8 @@ librust-crossbeam-queue-dev liblttng-ust-dev lttng-tools"
 # ttlog-view --sql links libsqlite3; its test (tests/view/test_sql.sh) reads JSON with jq
 # and loads the same tables into a throwaway PostgreSQL server
 core="$core libsqlite3-dev jq postgresql libpq-dev"
+# the fleet scenario of make stress (stress/fleet_demo.sh) times its agents with /usr/bin/time
+core="$core time"
 
 case "${1:-core}" in
 core) want=$core ;;

@@ -4,9 +4,14 @@
  * killed mid-run; afterwards the snapshots of all nodes are merged and checked.
  *
  *   distributed_simulator --variant=v [--nodes=8] [--seconds=S] [--rounds=R] [--seed=X]
+ *                         [--dir=D] [--capacity=N] [--burst=N] [--tick-ms=MS] [--label=L]
+ *                         [--extra-faults=N]
  *
- * Each node is a process with its own TTLOG_SERVICE_NAME ("node-3"), interval snapshots
- * every second and snapshot requests of its own, a background thread logging work events,
+ * Each node is a process with its own TTLOG_SERVICE_NAME ("node-3") and its own snapshot
+ * directory (node-3/ in the round's directory, as each host of a fleet has its disk),
+ * interval snapshots every second and snapshot requests of its own (--tick-ms, default
+ * every 250 ms, 0 none), a background thread logging work events (bursts of up to --burst,
+ * default 200, each millisecond) into a ring of --capacity events (default 16384),
  * and a main loop that originates requests (request_id = node << 40 | n, a random number
  * of hops) and forwards the ones it receives, logging "send" before each sendto() and
  * "recv" after each recvfrom(), with the request id and hop. Per round, with the seed:
@@ -28,6 +33,12 @@
  *     timestamp) orders each request causally: the send of hop h before its receive,
  *     the receive of hop h before the send of hop h + 1.
  * Any failure: a message naming the round, the node and the request, and exit status 1.
+ *
+ * --dir=D: the round's directory is D (one round only), node i's D/node-<i>, created when
+ * missing and kept afterwards: stress/fleet_demo.sh starts one ttlog-ship per node
+ * directory before the nodes start, and checks what they shipped. Without it, a temporary
+ * directory, removed after the round. --label names the row of the reliability table,
+ * --extra-faults adds the faults a caller injects meanwhile (the destinations it kills).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,7 +75,12 @@ struct node {
 static struct node *nodes;
 static unsigned nnodes;
 static const char *variant;
-static char dir[4096];
+static char dir[4096];              /* the round's directory */
+static char ndir[MAXN][4160];       /* node i's snapshot directory: dir/node-<i> */
+static bool keep_dir;               /* --dir: the caller's, kept */
+static size_t capacity = 1 << 14;   /* --capacity */
+static uint64_t burst_max = 200;    /* --burst */
+static uint64_t tick_ns = 250000000; /* --tick-ms; 0: no snapshot requests of its own */
 static int socks[MAXN];
 static struct sockaddr_in addrs[MAXN];
 
@@ -92,7 +108,7 @@ static void *bg_main(void *arg)
 			sched_yield();
 			continue;
 		}
-		uint64_t burst = 1 + st_rand(&rng) % 200;
+		uint64_t burst = 1 + st_rand(&rng) % burst_max;
 		for (uint64_t i = 0; i < burst; i++) {
 			TTLOG_DEBUG("work", "background step {} of node {}", TTLOG_U64("seq", s),
 				    TTLOG_U64("node", my_id));
@@ -149,13 +165,13 @@ static void node_main(unsigned id, uint64_t seed)
 			close(socks[i]);
 	snprintf(svc, sizeof svc, "node-%u", id);
 	setenv("TTLOG_SERVICE_NAME", svc, 1);
-	st_config(&cfg, variant, NULL, dir, 1 << 14); /* the service: from the environment */
+	st_config(&cfg, variant, NULL, ndir[id], capacity); /* the service: from the environment */
 	cfg.snapshot_interval_s = 1;
 	cfg.final_snapshot = true;
 	/* not quiet: ttlog reports only failures, and a failed crash snapshot (then missing
 	 * in check_round) says why on stderr */
 	cfg.quiet = false;
-	ttlog__test_no_tmpfile = id & 1; /* both temporary file paths in one directory */
+	ttlog__test_no_tmpfile = id & 1; /* both temporary file paths in one round */
 	st_start(&cfg);
 	ST_CHECK(ttlog_install_crash_handler() == 0, "node %u: crash handler", id);
 	pthread_create(&bg, NULL, bg_main, NULL);
@@ -204,7 +220,7 @@ static void node_main(unsigned id, uint64_t seed)
 			send_to(other(&rng), &m);
 			last_req_ns = now;
 		}
-		if (now - last_tick_ns > 250000000) { /* and a snapshot of our own */
+		if (tick_ns > 0 && now - last_tick_ns > tick_ns) { /* and a snapshot of our own */
 			ttlog_request_snapshot("tick");
 			last_tick_ns = now;
 		}
@@ -275,25 +291,24 @@ static int node_of_pid(uint64_t pid)
 	return -1;
 }
 
-static void check_round(struct totals *tot)
+/* The snapshots in node in's directory: each one is that node's, decodes and balances. */
+static void check_dir(unsigned in, struct totals *tot, bool crash_seen[], bool shutdown_seen[])
 {
 	size_t n;
-	char **names = st_list_snapshots(dir, &n);
-	bool crash_seen[MAXN] = {0}, shutdown_seen[MAXN] = {0};
-	uint64_t max_copy_skew = 0;
+	char **names = st_list_snapshots(ndir[in], &n);
 
-	nev = 0;
 	for (size_t f = 0; f < n; f++) {
 		char path[4500];
 		ttlog_snapshot_file *s;
 		ttlog_snapshot_counters c;
 		ttlog_event e;
-		snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+		snprintf(path, sizeof path, "%s/%s", ndir[in], names[f]);
 		int rc = ttlog_snapshot_open(path, &s);
 		ST_CHECK(rc == 0, "%s does not decode (a partial file?): %s", path,
 			 ttlog_reader_errmsg());
 		int id = node_of_pid(ttlog_snapshot_pid(s));
-		ST_CHECK(id >= 0, "%s: pid %" PRIu64 " is no node", path, ttlog_snapshot_pid(s));
+		ST_CHECK(id == (int)in, "%s: pid %" PRIu64 " is not node %u's", path,
+			 ttlog_snapshot_pid(s), in);
 		char svc[32];
 		snprintf(svc, sizeof svc, "node-%d", id);
 		ST_CHECK(strcmp(ttlog_snapshot_service(s), svc) == 0, "%s: service '%s', want '%s'",
@@ -370,13 +385,12 @@ static void check_round(struct totals *tot)
 		ttlog_snapshot_close(s);
 	}
 	st_free_list(names);
-	for (unsigned i = 0; i < nnodes; i++) {
-		if (nodes[i].fate == CRASH_SEGV || nodes[i].fate == CRASH_ABRT)
-			ST_CHECK(crash_seen[i], "node %u (%s): no crash snapshot", i,
-				 fate_name[nodes[i].fate]);
-		if (nodes[i].fate == SURVIVE)
-			ST_CHECK(shutdown_seen[i], "node %u: no shutdown snapshot", i);
-	}
+}
+
+/* The merged timeline of every node's events: each request in causal order. */
+static void check_timeline(struct totals *tot)
+{
+	uint64_t max_copy_skew = 0;
 
 	/* one copy of each event (the newest snapshot's), then each request in time order */
 	qsort(evs, nev, sizeof *evs, by_identity);
@@ -432,6 +446,23 @@ static void check_round(struct totals *tot)
 		nev, pairs, max_copy_skew);
 }
 
+static void check_round(struct totals *tot)
+{
+	bool crash_seen[MAXN] = {0}, shutdown_seen[MAXN] = {0};
+
+	nev = 0;
+	for (unsigned i = 0; i < nnodes; i++)
+		check_dir(i, tot, crash_seen, shutdown_seen);
+	for (unsigned i = 0; i < nnodes; i++) {
+		if (nodes[i].fate == CRASH_SEGV || nodes[i].fate == CRASH_ABRT)
+			ST_CHECK(crash_seen[i], "node %u (%s): no crash snapshot", i,
+				 fate_name[nodes[i].fate]);
+		if (nodes[i].fate == SURVIVE)
+			ST_CHECK(shutdown_seen[i], "node %u: no shutdown snapshot", i);
+	}
+	check_timeline(tot);
+}
+
 static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct totals *tot)
 {
 	uint64_t rng = st_seed_mix(seed, round);
@@ -439,7 +470,13 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 
 	snprintf(what, sizeof what, "distributed-round%" PRIu64, round);
 	st_set_what(what, variant);
-	st_mkdtemp(dir, sizeof dir, "dist");
+	if (!keep_dir)
+		st_mkdtemp(dir, sizeof dir, "dist");
+	for (unsigned i = 0; i < nnodes; i++) {
+		snprintf(ndir[i], sizeof ndir[i], "%s/node-%u", dir, i);
+		ST_CHECK(mkdir(ndir[i], 0700) == 0 || errno == EEXIST, "mkdir %s: %s", ndir[i],
+			 strerror(errno));
+	}
 	memset(nodes, 0, sizeof *nodes * nnodes);
 	/* fates: one SIGSEGV, one abort, one SIGKILL (when there are enough nodes) */
 	for (unsigned i = 0; i < nnodes; i++)
@@ -502,7 +539,7 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 				 * there, then killed, it must leave no partial ttlog-*.bin */
 				struct st_writing *w = &nodes[i].killed_in;
 				siginfo_t si;
-				for (int k = 0; k < 20000 && st_writing(nodes[i].pid, dir, w) <= 0;
+				for (int k = 0; k < 20000 && st_writing(nodes[i].pid, ndir[i], w) <= 0;
 				     k++)
 					st_sleep_us(100);
 				kill(nodes[i].pid, SIGSTOP);
@@ -512,7 +549,7 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 						WSTOPPED | WEXITED | WNOWAIT) == 0,
 					 "waitid: %s", strerror(errno));
 				if (si.si_code != CLD_STOPPED ||
-				    st_writing(nodes[i].pid, dir, w) < 0)
+				    st_writing(nodes[i].pid, ndir[i], w) < 0)
 					memset(w, 0, sizeof *w);
 				kill(nodes[i].pid, SIGKILL);
 			} else
@@ -555,20 +592,22 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 	check_round(tot);
 	/* what a killed node left half-written: its named temporary file (its lock went with
 	 * it), or nothing from an O_TMPFILE one; no other node leaves one */
-	int tmps = st_count(dir, ".ttlog-tmp-"), want_tmps = 0;
+	int tmps = 0, want_tmps = 0;
 	char killed[160] = "";
+	for (unsigned i = 0; i < nnodes; i++)
+		tmps += st_count(ndir[i], ".ttlog-tmp-");
 	for (unsigned i = 0; i < nnodes; i++) {
 		const struct st_writing *w = &nodes[i].killed_in;
 		char prefix[64];
 		if (nodes[i].fate != KILLED)
 			continue;
 		snprintf(prefix, sizeof prefix, ".ttlog-tmp-%d-", (int)nodes[i].pid);
-		ST_CHECK(st_count(dir, prefix) == w->named,
+		ST_CHECK(st_count(ndir[i], prefix) == w->named,
 			 "node %u (SIGKILL), killed while writing %d O_TMPFILE and %d named "
 			 "temporary files, left %d %s* files", i, w->anon, w->named,
-			 st_count(dir, prefix), prefix);
+			 st_count(ndir[i], prefix), prefix);
 		/* even nodes: O_TMPFILE, unless the directory does not take it */
-		bool anon = !(i & 1) && st_dir_has_tmpfile(dir);
+		bool anon = !(i & 1) && st_dir_has_tmpfile(ndir[i]);
 		ST_CHECK(w->anon + w->named == 0 || (w->anon == 1 && w->named == 0) == anon,
 			 "node %u (SIGKILL) wrote through %d O_TMPFILE and %d named temporary "
 			 "files, want the %s path", i, w->anon, w->named,
@@ -581,14 +620,17 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 	}
 	ST_CHECK(tmps == want_tmps, "%d temporary files in %s after the round, want %d", tmps, dir,
 		 want_tmps);
-	/* the next start on the directory removes them at once */
-	ttlog_config cfg;
-	st_config(&cfg, variant, NULL, dir, 16);
-	cfg.quiet = true;
-	st_start(&cfg);
-	ST_CHECK(st_count(dir, ".ttlog-tmp-") == 0, "%d stale temporary files survived ttlog_init",
-		 st_count(dir, ".ttlog-tmp-"));
-	ttlog_shutdown();
+	/* the next start on a directory removes them at once */
+	for (unsigned i = 0; i < nnodes; i++) {
+		ttlog_config cfg;
+		st_config(&cfg, variant, NULL, ndir[i], 16);
+		cfg.quiet = true;
+		st_start(&cfg);
+		ST_CHECK(st_count(ndir[i], ".ttlog-tmp-") == 0,
+			 "%d stale temporary files survived ttlog_init in %s",
+			 st_count(ndir[i], ".ttlog-tmp-"), ndir[i]);
+		ttlog_shutdown();
+	}
 	uint64_t sent = 0, received = 0;
 	for (unsigned i = 0; i < nnodes; i++) {
 		sent += nodes[i].sent;
@@ -604,13 +646,18 @@ static void round_run(uint64_t seed, uint64_t seconds, uint64_t round, struct to
 	tot->runs += nnodes;
 	tot->faults += nnodes >= 4 ? 3 : nnodes - 1;
 	tot->survived += nnodes;
-	st_rmdir(dir);
+	if (!keep_dir) {
+		for (unsigned i = 0; i < nnodes; i++)
+			st_rmdir(ndir[i]);
+		st_rmdir(dir);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct totals tot = {0};
-	uint64_t seconds, rounds, seed;
+	uint64_t seconds, rounds, seed, tick_ms;
+	const char *d, *label;
 
 	variant = st_arg(argc, argv, "--variant");
 	if (variant == NULL)
@@ -619,14 +666,32 @@ int main(int argc, char **argv)
 	seconds = st_arg_u64(argc, argv, "--seconds", st_quick() ? 6 : 60);
 	rounds = st_arg_u64(argc, argv, "--rounds", 1);
 	seed = st_arg_u64(argc, argv, "--seed", (uint64_t)time(NULL));
-	st_set_what("distributed", variant);
+	capacity = (size_t)st_arg_u64(argc, argv, "--capacity", capacity);
+	burst_max = st_arg_u64(argc, argv, "--burst", burst_max);
+	tick_ms = st_arg_u64(argc, argv, "--tick-ms", tick_ns / 1000000);
+	d = st_arg(argc, argv, "--dir");
+	label = st_arg(argc, argv, "--label"); /* scenario name in the table */
+	if (label == NULL)
+		label = "distributed";
+	st_set_what(label, variant);
 	ST_CHECK(nnodes >= 2 && nnodes <= MAXN, "--nodes: 2..%d", MAXN);
+	ST_CHECK(burst_max >= 1, "--burst: at least 1");
+	ST_CHECK(tick_ms <= 3600000, "--tick-ms: at most an hour");
+	tick_ns = tick_ms * 1000000;
+	if (d != NULL) {
+		/* the node directories stay for the caller: a second round would mix with them */
+		ST_CHECK(rounds == 1, "--dir takes one round");
+		ST_CHECK(strlen(d) < 4000, "--dir: too long");
+		snprintf(dir, sizeof dir, "%s", d);
+		keep_dir = true;
+	}
 	nodes = st_shared(sizeof *nodes * nnodes);
 	st_watchdog((unsigned)(rounds * (seconds * 4 + 300)), "distributed simulation");
 	for (uint64_t r = 0; r < rounds; r++)
 		round_run(seed, seconds, r, &tot);
-	st_set_what("distributed", variant);
-	struct st_row row = {"distributed", variant, tot.runs, tot.faults, tot.survived, tot.logged,
+	tot.faults += st_arg_u64(argc, argv, "--extra-faults", 0);
+	st_set_what(label, variant);
+	struct st_row row = {label, variant, tot.runs, tot.faults, tot.survived, tot.logged,
 			     tot.kept, tot.overwritten, tot.dropped};
 	st_row_write(&row);
 	free(evs);

@@ -3,9 +3,10 @@
 # Called by `make stress` (QUICK=1: the short CI version) and `make bench-stress` (FULL=1).
 #
 # Environment: VARIANTS (e.g. "mpmc spsc numa"), BIN (plain programs), ASAN_BIN and
-# TSAN_BIN (sanitized heavy_stress_test), STRESS_OUT (default benchmark_reports), QUICK,
-# FULL, STRESS_ONLY (a space-separated subset of: heavy sanitizers distributed crash
-# faults blackbox), STRESS_SEED (repeat a run).
+# TSAN_BIN (sanitized heavy_stress_test), FLEET_BIN (ttlog-ship and ttlog-view for the
+# fleet scenario), STRESS_OUT (default benchmark_reports), QUICK, FULL, STRESS_ONLY (a
+# space-separated subset of: heavy sanitizers distributed crash faults blackbox fleet),
+# STRESS_SEED (repeat a run).
 #
 # Every scenario runs even when one fails; each failure is named on stderr and in the
 # table, and the exit status is 1. A scenario that hangs is killed by `timeout` (a hang
@@ -18,7 +19,7 @@ TSAN_BIN=${TSAN_BIN:-}
 OUT=${STRESS_OUT:-benchmark_reports}
 QUICK=${QUICK:-}
 FULL=${FULL:-}
-ONLY=${STRESS_ONLY:-heavy sanitizers distributed crash faults blackbox}
+ONLY=${STRESS_ONLY:-heavy sanitizers distributed crash faults blackbox fleet}
 SEED=${STRESS_SEED:-$(date +%s)}
 export QUICK
 
@@ -154,6 +155,16 @@ if want distributed; then
 			"$BIN/distributed_simulator" --variant="$v" --nodes=8 --seconds="$DIST_S" \
 			--rounds="$DIST_ROUNDS" --seed="$SEED"
 	done
+fi
+
+if want fleet; then
+	# the fleet on one machine (stress/fleet_demo.sh): the simulator's nodes on one variant
+	# (percpu, the default one, when it is in the list), one ttlog-ship each, a real
+	# rsyslogd and PostgreSQL killed mid-run, every event exactly once in both
+	fv=$(echo $VARIANTS | tr ' ' '\n' | grep -x percpu || echo "${VARIANTS%% *}")
+	run fleet "$fv" 1800 env FLEET_BIN="${FLEET_BIN:-$(dirname "$BIN")}" \
+		FLEET_SIM="$BIN/distributed_simulator" VARIANT="$fv" STRESS_SEED="$SEED" \
+		stress/fleet_demo.sh
 fi
 
 # ---- the table -------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 #
 # Programs (stress/*.c) link the multi-variant library and run every variant of
 # $(VARIANTS) from one binary; the sanitizer runs use copies built with SAN=asan / SAN=tsan
-# (build/mpmc-asan/, build/mpmc-tsan/). stress/run.sh runs the scenarios and writes the
+# (build/mpmc-asan/, build/mpmc-tsan/); the fleet scenario also needs build/mpmc's
+# ttlog-ship and ttlog-view. stress/run.sh runs the scenarios and writes the
 # reliability table: $(STRESS_OUT)/reliability.csv and reliability.txt. Any failed check
 # stops the run with a message naming the scenario and a non-zero status.
 
@@ -27,7 +28,7 @@ stress-bins: $(STRESS_PROGS:%=$(STRESS_B)/%)
 # the sanitizer runs only need the thread stress program
 stress-san-bins: $(STRESS_B)/heavy_stress_test
 
-STRESS_BUILD = $(MAKE) --no-print-directory VARIANT=mpmc stress-bins && \
+STRESS_BUILD = $(MAKE) --no-print-directory VARIANT=mpmc stress-bins fleet-bins && \
   $(MAKE) --no-print-directory VARIANT=mpmc SAN=asan stress-san-bins && \
   $(MAKE) --no-print-directory VARIANT=mpmc SAN=tsan stress-san-bins
 
@@ -35,10 +36,21 @@ stress: $(DEPS_STAMP)
 	@$(STRESS_BUILD)
 	@VARIANTS="$(VARIANTS)" QUICK="$(QUICK)" STRESS_OUT="$(STRESS_OUT)" \
 	  BIN=build/mpmc/stress ASAN_BIN=build/mpmc-asan/stress TSAN_BIN=build/mpmc-tsan/stress \
-	  stress/run.sh
+	  FLEET_BIN=build/mpmc stress/run.sh
 
 bench-stress: $(DEPS_STAMP)
 	@$(STRESS_BUILD)
 	@VARIANTS="$(VARIANTS)" QUICK= FULL=1 STRESS_OUT="$(STRESS_OUT)" \
 	  BIN=build/mpmc/stress ASAN_BIN=build/mpmc-asan/stress TSAN_BIN=build/mpmc-tsan/stress \
-	  stress/run.sh
+	  FLEET_BIN=build/mpmc stress/run.sh
+
+# ---- the fleet on one machine (issue 15): stress/fleet_demo.sh ----------------------------
+# A real rsyslogd and PostgreSQL on loopback, the distributed simulator's nodes with one
+# ttlog-ship each, both destinations killed mid-run, every event checked exactly once in
+# both, the agents' rate and CPU measured. `make fleet-demo` (QUICK=1: the short run that
+# `make stress` also does, scenario "fleet").
+.PHONY: fleet-demo fleet-bins
+fleet-bins: $(STRESS_B)/distributed_simulator $(B)/ttlog-ship $(B)/ttlog-view
+fleet-demo: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory fleet-bins
+	@FLEET_BIN=$(B) VARIANT=$(VARIANT) QUICK="$(QUICK)" stress/fleet_demo.sh

@@ -3,7 +3,9 @@
  * its access to keys it has no accessor for (ttlog_snapshot_meta_u64/_text()), which
  * ttlog-view --sql and ttlog-ship read parent_pid, push_path and counters.torn with:
  * values, absence, wrong types, a buffer too small, NUL bytes, chunked strings and
- * indefinite-length maps, and the thread's error message left alone.
+ * indefinite-length maps, and the thread's error message left alone; and the gap records
+ * (ttlog_snapshot_gap_count/_gap) found after the events, under a chunked key, the first
+ * of two "gaps" keys.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -178,6 +180,59 @@ static void test_errmsg_kept(void **state)
 	ttlog_snapshot_close(s);
 }
 
+/* The "gaps" array after the events (where the writer puts it), its key in two chunks, a
+ * second "gaps" key after it that the reader ignores: what a lookup by key always found. */
+static void test_gaps_after_events(void **state)
+{
+	struct cbf o = {0}, frame;
+	ttlog_snapshot_file *s = NULL;
+	ttlog_gap g;
+
+	(void)state;
+	cbf_indef(&o, CBF_MAP);
+	cbf_str(&o, "format"); cbf_str(&o, "ttlog");
+	cbf_str(&o, "version"); cbf_u(&o, 1);
+	cbf_str(&o, "counters"); cbf_map(&o, 3);
+	cbf_str(&o, "logged"); cbf_u(&o, 9);
+	cbf_str(&o, "overwritten"); cbf_u(&o, 5);
+	cbf_str(&o, "dropped"); cbf_u(&o, 2);
+	cbf_str(&o, "callsites"); cbf_arr(&o, 1);
+	callsite(&o, 1, 2, "t", 0, NULL, NULL);
+	cbf_str(&o, "events"); cbf_arr(&o, 2);
+	cbf_arr(&o, 3); cbf_u(&o, BASE_NS); cbf_u(&o, 1); cbf_u(&o, 1);
+	cbf_arr(&o, 3); cbf_u(&o, BASE_NS + 1); cbf_u(&o, 1); cbf_u(&o, 1);
+	cbf_indef(&o, CBF_TEXT);
+	cbf_textn(&o, "ga", 2); cbf_textn(&o, "ps", 2);
+	cbf_break(&o);
+	cbf_arr(&o, 2);
+	cbf_map(&o, 3);
+	cbf_str(&o, "kind"); cbf_str(&o, "overwritten");
+	cbf_str(&o, "count"); cbf_u(&o, 5);
+	cbf_str(&o, "index"); cbf_u(&o, 0);
+	cbf_map(&o, 4);
+	cbf_str(&o, "kind"); cbf_str(&o, "dropped");
+	cbf_str(&o, "count"); cbf_u(&o, 2);
+	cbf_str(&o, "index"); cbf_u(&o, 1);
+	cbf_str(&o, "tid"); cbf_u(&o, 42);
+	cbf_str(&o, "gaps"); cbf_arr(&o, 0);
+	cbf_break(&o);
+	assert_int_equal(cbf_lz4(o.p, o.len, NULL, &frame), 0);
+	assert_int_equal(ttlog_snapshot_open_mem(frame.p, frame.len, &s), 0);
+	assert_int_equal(ttlog_snapshot_gap_count(s), 2);
+	assert_int_equal(ttlog_snapshot_gap(s, 1, &g), 0);
+	assert_string_equal(g.kind, "dropped");
+	assert_int_equal(g.count, 2);
+	assert_int_equal(g.index, 1);
+	assert_int_equal(g.tid, 42);
+	assert_int_equal(ttlog_snapshot_gap(s, 0, &g), 0);
+	assert_string_equal(g.kind, "overwritten");
+	assert_int_equal(g.count, 5);
+	assert_int_equal(ttlog_snapshot_gap(s, 2, &g), -ERANGE);
+	ttlog_snapshot_close(s);
+	cbf_free(&o);
+	cbf_free(&frame);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_meta_u64),
 		cmocka_unit_test(test_meta_text),
 		cmocka_unit_test(test_errmsg_kept),
+		cmocka_unit_test(test_gaps_after_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * ship.h - what the parts of ttlog-ship share: the snapshot identity, the state file
  * (ship_state.c), the destination interface that each kind of destination implements
- * (ship_syslog.c: syslog:// and syslog+tls://; a PostgreSQL one plugs in the same way) and
+ * (ship_syslog.c: syslog:// and syslog+tls://; ship_pg.c: postgresql:// and postgres://) and
  * the log lines. ttlog-ship.c is the program: options, the watched directories, the
  * per-destination backlog and backoff. One thread.
  */
@@ -95,7 +95,7 @@ enum ship_result {
 };
 
 struct ship_dest_ops {
-	/* URL scheme ("syslog", "syslog+tls") */
+	/* URL scheme ("syslog", "syslog+tls", "postgresql", "postgres") */
 	const char *scheme;
 	/* Parse url (a URL of this scheme) into *ctx; nothing connects yet. 0, or -errno with
 	 * err filled (a bad URL: a usage error). */
@@ -109,11 +109,13 @@ struct ship_dest_ops {
 };
 
 extern const struct ship_dest_ops ship_syslog_ops, ship_syslog_tls_ops;
+extern const struct ship_dest_ops ship_pg_ops, ship_postgres_ops; /* ship_pg.c */
 
 /* The ops of url's scheme, or NULL. */
 const struct ship_dest_ops *ship_dest_lookup(const char *url);
 /* The destination's name in the state file and in log lines: the URL without a password
- * ("scheme://user:pw@host" -> "scheme://user@host"). Caller frees. NULL: no memory. */
+ * ("scheme://user:pw@host" -> "scheme://user@host", and a "password=" query parameter
+ * left out). Caller frees. NULL: no memory. */
 char *ship_dest_key(const char *url);
 
 #endif /* TTLOG_SHIP_H */

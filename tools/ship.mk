@@ -5,15 +5,18 @@
 #   make install         also installs bin/ttlog-ship
 #   make test            also runs, in the mpmc passes (the agent does not depend on the
 #                        variant): tests/ship/test_rfc5424 (the encoder on hostile input),
-#                        tests/ship/test_state (the state file) and tests/ship/test_ship.sh
-#                        (a real rsyslogd on loopback)
+#                        tests/ship/test_state (the state file), tests/ship/test_ship.sh
+#                        (a real rsyslogd on loopback) and tests/ship/test_pg.sh (a real
+#                        PostgreSQL on loopback: ttlog-ship --to and ttlog-view --from)
 
 SHIP_SRC := tools/ttlog-ship.c tools/ship_state.c tools/ship_syslog.c tools/ship_tls.c \
-  tools/rfc5424.c
-SHIP_HDRS := tools/ship.h tools/ship_tls.h tools/rfc5424.h core/utf8.h
+  tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c
+SHIP_HDRS := tools/ship.h tools/ship_tls.h tools/rfc5424.h core/utf8.h tools/sql_schema.h
+# libpq: PQ_CFLAGS and PQ_LIBS from the root Makefile
 
 $(B)/ttlog-ship: $(SHIP_SRC) $(SHIP_HDRS) $(B)/libttlog.a
-	$(CC) $(ALL_CFLAGS) $(SHIP_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lgnutls
+	$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) $(SHIP_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lgnutls \
+	  $(PQ_LIBS) -lm
 
 $(B)/tests/ship/test_rfc5424: tests/ship/test_rfc5424.c tools/rfc5424.c $(SHIP_HDRS) \
   $(B)/libttlog.a
@@ -33,8 +36,9 @@ $(B)/tests/ship/gen: tests/ship/gen.c $(B)/libttlog.a
 tools: $(B)/ttlog-ship
 tests: $(B)/ttlog-ship $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state \
   $(B)/tests/ship/gen
-EXTRA_TESTS += $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state tests/ship/test_ship.sh
-VARIANT_FREE += test_rfc5424 test_state test_ship.sh
+EXTRA_TESTS += $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state tests/ship/test_ship.sh \
+  tests/ship/test_pg.sh
+VARIANT_FREE += test_rfc5424 test_state test_ship.sh test_pg.sh
 
 .PHONY: install-ship
 install: install-ship

@@ -2,8 +2,8 @@
  * ttlog-ship - ship ttlog snapshots to a fleet's log pipeline: every complete snapshot
  * (a regular file named ttlog-*.bin) in the watched directories goes to each destination
  * exactly once, recorded in a state file only once the destination acknowledged it.
- * Destinations: syslog://HOST:PORT, syslog+tls://HOST:PORT (ship_syslog.c). The manual
- * is docs/ship.md.
+ * Destinations: syslog://HOST:PORT, syslog+tls://HOST:PORT (ship_syslog.c),
+ * postgresql://... (ship_pg.c). The manual is docs/ship.md.
  *
  * This file is the program: options, the directories (inotify), the per-destination
  * backlog with its backoff, the state. One thread: a destination that is down waits for
@@ -40,6 +40,9 @@ static const char usage_text[] =
 	"  -t, --to URL          a destination (repeatable):\n"
 	"                          syslog://HOST[:PORT]      RFC 5424 over TCP (port 514)\n"
 	"                          syslog+tls://HOST[:PORT]  the same over TLS (port 6514)\n"
+	"                          postgresql://[USER@]HOST[:PORT]/DB[?PARAM=...]  (or\n"
+	"                            postgres://) the tables of docs/sql.md, schema ttlog,\n"
+	"                            one transaction per snapshot (a libpq connection URI)\n"
 	"  -1, --once            ship what is there now, then exit\n"
 	"  -s, --state FILE      what was delivered where (default: DIR/.ttlog-ship.state\n"
 	"                        of the first DIR); one ttlog-ship per state file\n"
@@ -48,7 +51,8 @@ static const char usage_text[] =
 	"                        or 0..23\n"
 	"      --ca-file FILE    syslog+tls: the CA certificates (PEM) to verify the server\n"
 	"                        with (default: the system's)\n"
-	"      --timeout S       connect, each write and the wait for the receiver (30)\n"
+	"      --timeout S       connect, each write and the wait for the receiver (30);\n"
+	"                        PostgreSQL: also its statement and lock timeouts\n"
 	"      --backoff-max S   longest wait between tries of a destination that is down\n"
 	"                        (60; the wait starts at 0.5 s and doubles)\n"
 	"  -h, --help            this text\n"
@@ -93,7 +97,8 @@ static uint64_t now_ms(void)
 
 const struct ship_dest_ops *ship_dest_lookup(const char *url)
 {
-	static const struct ship_dest_ops *const all[] = {&ship_syslog_ops, &ship_syslog_tls_ops};
+	static const struct ship_dest_ops *const all[] = {&ship_syslog_ops, &ship_syslog_tls_ops,
+							  &ship_pg_ops, &ship_postgres_ops};
 	size_t n;
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -102,6 +107,34 @@ const struct ship_dest_ops *ship_dest_lookup(const char *url)
 			return all[i];
 	}
 	return NULL;
+}
+
+/* Leave out of k (a URL) its query parameters named password (libpq's URIs take one). */
+static void drop_password_param(char *k)
+{
+	char *q = strchr(k, '?'), *p, *next;
+
+	if (q == NULL)
+		return;
+	for (p = q + 1; *p != '\0' && *p != '#'; p = next) {
+		next = p + strcspn(p, "&#");
+		if (strncmp(p, "password=", 9) != 0) {
+			if (*next == '&')
+				next++;
+			continue;
+		}
+		if (*next == '&')
+			next++;
+		memmove(p, next, strlen(next) + 1);
+		next = p;
+	}
+	/* "?" or "&" left dangling at the end of the query */
+	if ((p = strchr(q, '#')) == NULL)
+		p = q + strlen(q);
+	while (p > q && (p[-1] == '&' || p[-1] == '?')) {
+		memmove(p - 1, p, strlen(p) + 1);
+		p--;
+	}
 }
 
 char *ship_dest_key(const char *url)
@@ -115,12 +148,13 @@ char *ship_dest_key(const char *url)
 	end = auth + strcspn(auth, "/?#");
 	at = memchr(auth, '@', (size_t)(end - auth));
 	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (colon == NULL)
-		return strdup(url);
-	if ((k = malloc(strlen(url) + 1)) == NULL)
+	if ((k = strdup(url)) == NULL)
 		return NULL;
-	memcpy(k, url, (size_t)(colon - url));
-	strcpy(k + (colon - url), at);
+	if (colon != NULL) {
+		memcpy(k, url, (size_t)(colon - url));
+		strcpy(k + (colon - url), at);
+	}
+	drop_password_param(k);
 	return k;
 }
 
@@ -683,7 +717,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nurls; i++) {
 		struct dest *d = &g.dests[g.ndests];
 		if ((d->ops = ship_dest_lookup(urls[i])) == NULL)
-			return usage_error("%s: not a destination URL (syslog://, syslog+tls://)",
+			return usage_error("%s: not a destination URL (syslog://, syslog+tls://, "
+					   "postgresql://)",
 					   urls[i]);
 		if ((d->key = ship_dest_key(urls[i])) == NULL)
 			return 1;

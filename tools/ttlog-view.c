@@ -34,6 +34,7 @@
 
 static const char usage_text[] =
 	"usage: ttlog-view [OPTION]... FILE|DIR...\n"
+	"       ttlog-view [OPTION]... --from postgresql://... [FILE|DIR...]\n"
 	"Show the events of ttlog snapshot files, oldest first. Several files, and the\n"
 	"ttlog-*.bin files of a directory, merge into one timeline.\n"
 	"\n"
@@ -48,6 +49,10 @@ static const char usage_text[] =
 	"                        snapshots, callsites, events: docs/sql.md) and print the\n"
 	"                        result of one read-only statement (SELECT ...): a table,\n"
 	"                        or --json / --csv; a file given twice is loaded once\n"
+	"      --from URL        the snapshots ttlog-ship loaded into PostgreSQL (a libpq\n"
+	"                        URI: postgresql://[USER@]HOST[:PORT]/DB[?...]), merged with\n"
+	"                        the FILEs given; --service, --since, --until, --level and\n"
+	"                        --field run in the database; repeatable\n"
 	"      --local           times in local time (default UTC)\n"
 	"      --color[=WHEN]    colours: auto (default), always, never; --no-color\n"
 	"\n"
@@ -266,12 +271,13 @@ static void free_opts(struct vopts *o)
 	free(o->targets);
 	free(o->services);
 	free(o->threads);
+	free(o->from);
 	if (o->has_grep)
 		regfree(&o->grep);
 }
 
 enum { OPT_CSV = 256, OPT_SERVICE, OPT_SINCE, OPT_UNTIL, OPT_LOCAL, OPT_COLOR, OPT_NO_COLOR,
-       OPT_SQL };
+       OPT_SQL, OPT_FROM };
 
 static const struct option long_opts[] = {
 	{"help", no_argument, NULL, 'h'},
@@ -294,6 +300,7 @@ static const struct option long_opts[] = {
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"last", required_argument, NULL, 'n'},
 	{"sql", required_argument, NULL, OPT_SQL},
+	{"from", required_argument, NULL, OPT_FROM},
 	{NULL, 0, NULL, 0},
 };
 
@@ -369,6 +376,14 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 		case OPT_SINCE: since = optarg; break;
 		case OPT_UNTIL: until = optarg; break;
 		case OPT_SQL: o->sql = optarg; break;
+		case OPT_FROM:
+			if (strncmp(optarg, "postgresql://", 13) != 0 &&
+			    strncmp(optarg, "postgres://", 11) != 0)
+				return usage_error("--from: want a postgresql:// URL, not '%s'",
+						   optarg);
+			o->from = vxrealloc(o->from, (o->nfrom + 1) * sizeof *o->from);
+			o->from[o->nfrom++] = optarg;
+			break;
 		case 'n': {
 			unsigned long long v;
 			errno = 0;
@@ -394,6 +409,9 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 	if (o->interactive && (json || csv || o->header || o->stats))
 		return usage_error("--interactive shows a terminal UI: no --json, --csv, "
 				   "--header or --stats with it");
+	if (o->sql != NULL && o->nfrom > 0)
+		return usage_error("--sql loads files into SQLite; for PostgreSQL use its own "
+				   "client (psql) on the same tables");
 	if (o->sql != NULL &&
 	    (o->header || o->stats || o->interactive || o->local || o->has_last ||
 	     o->min_level != 0 || o->ntargets || o->nservices || o->nthreads || o->nfields ||
@@ -406,7 +424,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_arg)
 		return usage_error("--until: cannot read the time '%s'", until);
 	o->has_since = since != NULL;
 	o->has_until = until != NULL;
-	if (optind >= argc)
+	if (optind >= argc && o->nfrom == 0)
 		return usage_error("no snapshot file or directory given");
 	{
 		const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
@@ -489,12 +507,17 @@ int main(int argc, char **argv)
 		free_opts(&o);
 		return 2;
 	}
+	for (size_t f = 0; f < o.nfrom; f++) /* the database's snapshots, opened in memory */
+		if (!vpg_add(o.from[f], &o, &src, &nsrc, &cap))
+			status = 1;
 	for (int a = first; a < argc; a++)
 		if (!vadd_input(argv[a], &src, &nsrc, &cap))
 			status = 1;
 	for (i = 0; i < nsrc; i++) {
 		const char *msg = NULL;
-		if (strcmp(src[i].path, "-") == 0)
+		if (src[i].snap != NULL)
+			err = 0;
+		else if (strcmp(src[i].path, "-") == 0)
 			err = open_stdin(&src[i].snap, &msg);
 		else
 			err = ttlog_snapshot_open(src[i].path, &src[i].snap);

@@ -60,7 +60,9 @@ struct vopts {
 	uint64_t since_ns, until_ns; /* inclusive */
 	bool has_last;
 	size_t last;
-	const char *sql; /* --sql QUERY */
+	const char *sql;   /* --sql QUERY */
+	const char **from; /* --from URL: PostgreSQL databases to read */
+	size_t nfrom;
 };
 
 /* Some events may be left out (a filter, --last): gap records are then not shown in
@@ -163,5 +165,17 @@ struct vsql *vsql_prepare(const char *query, const struct vopts *o);
 bool vsql_load(struct vsql *q, struct vsource *src);
 int vsql_finish(struct vsql *q);
 void vsql_free(struct vsql *q);
+
+/*
+ * --from URL (view_pg.c): the snapshots ttlog-ship loaded into the PostgreSQL database at
+ * url (a libpq connection URI) added to *src as open sources (path: the file they were
+ * shipped from), with the events that pass o's --service, --since, --until, --level and
+ * --field keys (the rest of the filters is the viewer's, as for files); a snapshot with
+ * no such event is left out when one of those event filters is given. Returns false after
+ * a message on stderr (the database could not be read; or a snapshot could not be
+ * rebuilt, one line each, the others added).
+ */
+bool vpg_add(const char *url, const struct vopts *o, struct vsource **src, size_t *nsrc,
+	     size_t *cap);
 
 #endif

@@ -3,15 +3,20 @@
  * (ttlog_init, log calls, ttlog_snapshot), events of every level and field type with
  * hostile text in every place an escape rule applies.
  *
- * usage: gen DIR SERVICE EVENTS SNAPSHOTS
+ * usage: gen DIR SERVICE EVENTS SNAPSHOTS [extra]
  * Logs EVENTS events, takes a snapshot, SNAPSHOTS times (each snapshot holds what the ring
  * holds, so later snapshots repeat earlier events: each is its own set of messages).
+ * extra (tests/ship/test_pg.sh): every ninth event is followed by one with a string cut to
+ * fit its record and non-finite floats.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ttlog/ttlog.h>
+
+static int extra;
 
 static void one(unsigned long i)
 {
@@ -43,7 +48,15 @@ static void one(unsigned long i)
 		ttlog_builder_str(&b, "", "empty name");
 		ttlog_builder_commit(&b);
 		break;
-	case 7: TTLOG_INFO("-", "no fields, target a dash"); break;
+	case 7:
+		TTLOG_INFO("-", "no fields, target a dash");
+		if (extra)
+			TTLOG_WARN("cut", "long {}",
+				   TTLOG_STR("s", "0123456789abcdefghijklmnopqrstuvwxyz"
+						  "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "0123456789abcdefghijklmnopqrstuvwxyz"),
+				   TTLOG_F64("nan", NAN), TTLOG_F64("inf", -INFINITY));
+		break;
 	default:
 		TTLOG_ERROR("db", "{} {} {}", TTLOG_F64("pi", 3.141592653589793),
 			    TTLOG_I64("min", -9223372036854775807LL - 1),
@@ -59,16 +72,18 @@ int main(int argc, char **argv)
 	char path[4096];
 	int rc;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: gen DIR SERVICE EVENTS SNAPSHOTS\n");
+	if (argc != 5 && !(argc == 6 && strcmp(argv[5], "extra") == 0)) {
+		fprintf(stderr, "usage: gen DIR SERVICE EVENTS SNAPSHOTS [extra]\n");
 		return 2;
 	}
+	extra = argc == 6;
 	events = strtoul(argv[3], NULL, 10);
 	snaps = strtoul(argv[4], NULL, 10);
 	ttlog_config_default(&cfg);
 	cfg.snapshot_dir = argv[1];
 	cfg.service = argv[2];
-	cfg.capacity = 1u << 16;
+	if (getenv("TTLOG_CAPACITY") == NULL) /* measure.sh: bigger snapshots */
+		cfg.capacity = 1u << 16;
 	cfg.level = TTLOG_LEVEL_TRACE;
 	if ((rc = ttlog_init(&cfg)) != 0) {
 		fprintf(stderr, "gen: ttlog_init: %s (%s)\n", ttlog_strerror(rc), ttlog_errmsg());
