@@ -92,8 +92,8 @@ $(B)/ttlog.pc: FORCE
 	  'Version: $(VERSION)' 'Requires.private: liblz4 libcbor' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lttlog' 'Libs.private: -lhwloc -pthread' > $@
 
-VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c
-$(B)/ttlog-view: $(VIEW_SRC) tools/view.h $(B)/libttlog.a
+VIEW_SRC := tools/ttlog-view.c tools/view.c tools/view_out.c tools/view_tui.c tools/cli.c
+$(B)/ttlog-view: $(VIEW_SRC) tools/view.h tools/cli.h $(B)/libttlog.a
 	$(CC) $(ALL_CFLAGS) $(VIEW_SRC) -o $@ $(B)/libttlog.a $(LIBS) -lncursesw
 $(B)/ttlog-recover: tools/ttlog-recover.c $(B)/libttlog.a
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libttlog.a $(LIBS)

@@ -10,8 +10,9 @@
 #                        PostgreSQL on loopback: ttlog-ship --to and ttlog-view --from)
 
 SHIP_SRC := tools/ttlog-ship.c tools/ship_state.c tools/ship_syslog.c tools/ship_tls.c \
-  tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c
-SHIP_HDRS := tools/ship.h tools/ship_tls.h tools/rfc5424.h core/utf8.h tools/sql_schema.h
+  tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c tools/cli.c
+SHIP_HDRS := tools/ship.h tools/ship_tls.h tools/rfc5424.h core/utf8.h tools/sql_schema.h \
+  tools/cli.h
 # libpq: PQ_CFLAGS and PQ_LIBS from the root Makefile
 
 $(B)/ttlog-ship: $(SHIP_SRC) $(SHIP_HDRS) $(B)/libttlog.a

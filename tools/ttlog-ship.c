@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "ship.h"
 
 static const char usage_text[] =
@@ -72,18 +73,7 @@ void ship_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'ttlog-ship --help' for more information.\n", stderr);
-	return 2;
-}
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
 
 static uint64_t now_ms(void)
 {

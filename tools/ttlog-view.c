@@ -15,7 +15,6 @@
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "view.h"
 
 /* One thread writes the output: the stdio calls without their per-call lock (a third of
@@ -75,18 +75,7 @@ static const char usage_text[] =
 
 /* ---- options --------------------------------------------------------------------- */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'ttlog-view --help' for more information.\n", stderr);
-	return 2;
-}
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
 
 static int parse_level(const char *s, int *out)
 {
