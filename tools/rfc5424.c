@@ -386,12 +386,12 @@ void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *
 }
 
 void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s, const ttlog_snapshot_counters *c,
-		      uint64_t events)
+		      uint64_t torn, uint64_t events)
 {
 	struct rbuf meta = {0};
 	const char *reason = s->reason ? s->reason : "";
 	const char *variant = s->variant ? s->variant : "";
-	bool loss = c->overwritten || c->dropped || c->truncated || c->clipped;
+	bool loss = c->overwritten || c->dropped || c->truncated || c->clipped || torn;
 
 	rbuf_addf(&meta, "[" RFC5424_SDID_META " created=\"%" PRIu64 "\" seq=\"0\"", s->created_ns);
 	header(out, s, loss ? 4 : 6, s->created_ns, RFC5424_MSGID_COUNTERS, &meta);
@@ -408,6 +408,7 @@ void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s, const ttlog_snap
 	param_u64(out, "truncated", c->truncated);
 	param_u64(out, "in_flight", c->in_flight);
 	param_u64(out, "clipped", c->clipped);
+	param_u64(out, "torn", torn);
 	rbuf_addc(out, ']');
 	rbuf_add(out, meta.p, meta.len);
 	if (meta.oom)

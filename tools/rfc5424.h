@@ -74,10 +74,11 @@ void rfc5424_snap_free(struct rfc5424_snap *s);
 
 /* Append the message of event ev (seq: its position in the snapshot, from 1) to out. */
 void rfc5424_event(struct rbuf *out, struct rfc5424_snap *s, const ttlog_event *ev, uint64_t seq);
-/* Append the snapshot's counters message (MSGID ttlog.counters, seq 0): events is the
+/* Append the snapshot's counters message (MSGID ttlog.counters, seq 0): torn is
+ * ttlog_snapshot_torn() (a recovered box's records cut by the death); events is the
  * number of event messages of the snapshot, so a receiver can tell it has them all. */
 void rfc5424_counters(struct rbuf *out, struct rfc5424_snap *s, const ttlog_snapshot_counters *c,
-		      uint64_t events);
+		      uint64_t torn, uint64_t events);
 
 /* The pieces, for the tests. */
 int rfc5424_severity(int level);

@@ -339,7 +339,8 @@ static enum ship_result deliver(void *ctx, const struct ship_snap *s, struct shi
 	if (conn_open(&c, d, err, errlen) < 0)
 		return SHIP_RETRY;
 	ttlog_snapshot_get_counters(s->snap, &k);
-	rfc5424_counters(&msg, &rs, &k, ttlog_snapshot_event_count(s->snap));
+	rfc5424_counters(&msg, &rs, &k, ttlog_snapshot_torn(s->snap),
+			 ttlog_snapshot_event_count(s->snap));
 	if (frame(&c, &batch, &msg, sent, err, errlen) < 0)
 		goto out;
 	ttlog_snapshot_rewind(s->snap);

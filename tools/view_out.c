@@ -529,11 +529,13 @@ static void header_json(struct ctx *c, const struct vsource *s)
 	fprintf(f, ",\"capacity\":%" PRIu64 ",\"events\":%zu,\"counters\":{"
 		"\"logged\":%" PRIu64 ",\"kept\":%" PRIu64 ",\"overwritten\":%" PRIu64
 		",\"dropped\":%" PRIu64 ",\"clipped\":%" PRIu64
-		",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64
-		"},\"clipped_before_ns\":%" PRIu64,
+		",\"truncated\":%" PRIu64 ",\"in_flight\":%" PRIu64,
 		ttlog_snapshot_capacity(s->snap), ttlog_snapshot_event_count(s->snap),
 		k.logged, k.kept, k.overwritten, k.dropped, k.clipped, k.truncated,
-		k.in_flight, clip_ns);
+		k.in_flight);
+	if (ttlog_snapshot_torn(s->snap) != 0) /* a recovered box's: records cut by the death */
+		fprintf(f, ",\"torn\":%" PRIu64, ttlog_snapshot_torn(s->snap));
+	fprintf(f, "},\"clipped_before_ns\":%" PRIu64, clip_ns);
 	struct trig t;
 	if (trigger_of(s, &t))
 		fprintf(f, ",\"trigger\":{\"at_ns\":%" PRIu64 ",\"window_start_ns\":%" PRIu64

@@ -141,11 +141,12 @@ def messages(viewbin, path, facility):
     meta, M = meta_common(0, "ttlog.counters")
     meta += ' reason="%s" variant="%s" events="%d"]' % (
         text(h["reason"], True), text(h["variant"], True), len(events))
-    loss = cnt["overwritten"] or cnt["dropped"] or cnt["truncated"] or cnt.get("clipped", 0)
+    loss = (cnt["overwritten"] or cnt["dropped"] or cnt["truncated"] or cnt.get("clipped", 0)
+            or cnt.get("torn", 0))
     sd = "[ttlog@32473" + "".join(
         ' %s="%d"' % (k, cnt.get(k, 0))
         for k in ("logged", "kept", "overwritten", "dropped", "truncated", "in_flight",
-                  "clipped")) + "]" + meta
+                  "clipped", "torn")) + "]" + meta
     body = "snapshot %s: %d events, %d overwritten, %d dropped, %d truncated" % (
         h["reason"], len(events), cnt["overwritten"], cnt["dropped"], cnt["truncated"])
     out.append(((host, pid, created, 0), msg(4 if loss else 6, timestamp(created),

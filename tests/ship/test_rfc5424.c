@@ -238,11 +238,11 @@ static void test_counters(void **state)
 	struct rbuf b = {0};
 
 	(void)state;
-	rfc5424_counters(&b, &s, &c, 7);
+	rfc5424_counters(&b, &s, &c, 0, 7);
 	EXPECT(&b,
 	       "<12>1 2024-05-01T12:00:00.999999Z web-1 check%20out 4242 ttlog.counters "
 	       "[ttlog@32473 logged=\"10\" kept=\"7\" overwritten=\"2\" dropped=\"1\" "
-	       "truncated=\"0\" in_flight=\"0\" clipped=\"0\"]"
+	       "truncated=\"0\" in_flight=\"0\" clipped=\"0\" torn=\"0\"]"
 	       "[ttlog.meta@32473 created=\"1714564800999999999\" seq=\"0\" service=\"check out\" "
 	       "reason=\"crash \\\"x\\\"\" variant=\"mpmc\" events=\"7\"] "
 	       "\xef\xbb\xbfsnapshot crash \"x\": 7 events, 2 overwritten, 1 dropped, 0 truncated",
@@ -250,8 +250,12 @@ static void test_counters(void **state)
 	/* no loss: severity info */
 	memset(&c, 0, sizeof c);
 	b.len = 0;
-	rfc5424_counters(&b, &s, &c, 0);
+	rfc5424_counters(&b, &s, &c, 0, 0);
 	assert_memory_equal(b.p, "<14>1 ", 6);
+	/* a recovered box's torn records are a loss too */
+	b.len = 0;
+	rfc5424_counters(&b, &s, &c, 1, 0);
+	assert_memory_equal(b.p, "<12>1 ", 6);
 	rfc5424_snap_free(&s);
 	rbuf_free(&b);
 }
