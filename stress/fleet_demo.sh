@@ -120,21 +120,7 @@ wait_for() {
 	done
 }
 
-# A free port below the kernel's ephemeral range: while a destination is down, no other
-# program's bind(0) or connect() takes it (test_ship.sh has the same reasoning).
-pick_port() {
-	python3 -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randrange(10000, min(low, 32768))
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+. "$HERE/../tests/ship/net.sh" # pick_port, listens
 
 # ---- rsyslogd: one JSON object per message with its raw text ----------------------------
 write_rs_conf() { # PORT OUT
@@ -151,20 +137,7 @@ EOF
 # the listening socket on $RS_PORT belongs to rsyslogd $RS_PID
 rs_listens() {
 	alive "$RS_PID" || return 0 # it died: start_rsyslog says so
-	python3 -c 'import os, sys
-port, pid = int(sys.argv[1]), sys.argv[2]
-inodes = set()
-for l in open("/proc/net/tcp").read().splitlines()[1:]:
-    f = l.split()
-    if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
-        inodes.add("socket:[%s]" % f[9])
-for fd in os.listdir("/proc/%s/fd" % pid):
-    try:
-        if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
-            sys.exit(0)
-    except OSError:
-        pass
-sys.exit(1)' "$RS_PORT" "$RS_PID" 2>/dev/null
+	listens "$RS_PORT" "$RS_PID"
 }
 
 start_rsyslog() { # OUT

@@ -91,19 +91,7 @@ then
 	tail -5 "$PGD/initdb.log"
 	exit 1
 fi
-free_port() {
-	python3 -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randrange(10000, min(low, 32768))
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+. "$(cd "$(dirname "$0")" && pwd)/net.sh" # pick_port
 pg_start() {
 	$as pg_ctl -D "$PGD/data" -l "$PGD/log" -w -t 120 \
 		-o "-p $PORT -k $PGD -c listen_addresses=127.0.0.1 -c fsync=off" \
@@ -114,7 +102,7 @@ pg_stop() { # MODE
 	PG_UP=
 }
 tries=0
-PORT=$(free_port)
+PORT=$(pick_port)
 until pg_start; do # the port may have been taken meanwhile
 	tries=$((tries + 1))
 	if [ $tries -ge 5 ]; then
@@ -122,7 +110,7 @@ until pg_start; do # the port may have been taken meanwhile
 		tail -5 "$PGD/log"
 		exit 1
 	fi
-	PORT=$(free_port)
+	PORT=$(pick_port)
 done
 # a password in the URL (trust ignores it): it must stay out of the state and the lines
 URL="postgresql://ttlog:s3cret@127.0.0.1:$PORT/postgres?password=s3cret&application_name=t"

@@ -106,43 +106,10 @@ write_conf() { # PORT [tls]
 	} >"$T/rs/rsyslog.conf"
 }
 
-# Ports: a fixed one, below the kernel's ephemeral range, so that while rsyslogd is down
-# no other program's bind(0) or connect() can take it (a receiver there would read the
-# agent's messages and close cleanly: an acknowledgement from the wrong receiver).
-pick_port() {
-	python3 -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randrange(10000, min(low, 32768))
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
-
-# the listening socket on $PORT belongs to rsyslogd $RS_PID
-ours() {
-	python3 -c 'import os, sys
-port, pid = int(sys.argv[1]), sys.argv[2]
-inodes = set()
-for l in open("/proc/net/tcp").read().splitlines()[1:]:
-    f = l.split()
-    if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
-        inodes.add("socket:[%s]" % f[9])
-for fd in os.listdir("/proc/%s/fd" % pid):
-    try:
-        if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
-            sys.exit(0)
-    except OSError:
-        pass
-sys.exit(1)' "$PORT" "$RS_PID" 2>/dev/null
-}
+. "$HERE/net.sh" # pick_port, listens
 
 rs_alive() { kill -0 "$RS_PID" 2>/dev/null; }
-rs_up() { ! rs_alive || ours; }
+rs_up() { ! rs_alive || listens "$PORT" "$RS_PID"; }
 
 start_rsyslog() { # PORT [tls]  (0: pick a free one, then $PORT is it)
 	tries=0
