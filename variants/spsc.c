@@ -133,6 +133,12 @@ struct spsc_slot {
 _Static_assert(sizeof(struct spsc_slot) == TTLOG_RECORD_SIZE, "slot is one record size");
 
 struct spsc_shard {
+	/* read-only after creation, on a line of their own: consumers read them on every pop,
+	 * and on the owner's line each such read would take that line from the owner */
+	uint64_t mask;
+	int drop;       /* the ring's policy is TTLOG_POLICY_DROP */
+	uint32_t index;
+	size_t bytes;
 	/* written by the owning thread only; tail read by consumers and snapshots */
 	_Alignas(64) _Atomic uint64_t tail;
 	/* pushes the owner dropped (drop policy, full): owner only, load + store. Records
@@ -141,8 +147,6 @@ struct spsc_shard {
 	/* a push is in progress: read and written by the owning thread and its signal handlers
 	 * only (relaxed, with signal fences); reset by the next owner */
 	_Atomic uint32_t busy;
-	uint64_t mask; /* read-only after creation */
-	int drop;      /* read-only after creation: the ring's policy is TTLOG_POLICY_DROP */
 	/* owner only (relaxed: any value head ever had will do, a new owner may read an old
 	 * one): head only grows, so t - head_seen <= mask means room without reading head,
 	 * the consumers' line */
@@ -155,8 +159,6 @@ struct spsc_shard {
 	_Atomic uint64_t popped;
 	/* the owner's token: CAS by a thread taking a retired shard over, read on lookup */
 	_Alignas(64) _Atomic uint64_t owner;
-	uint32_t index; /* read-only */
-	size_t bytes;   /* read-only */
 	_Alignas(64) struct spsc_slot slots[];
 };
 
