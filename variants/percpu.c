@@ -567,7 +567,8 @@ static void pop_cache_put(const struct ttlog_ring *r, unsigned ci, uint64_t t)
 
 /* Pop from ring ci: 0, or -EAGAIN when it is empty or its oldest record is in flight. *tp: a
  * tail of that ring this thread read with A6 (0: none), updated when read again. */
-static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out, uint64_t *tp)
+static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out, uint64_t *tp,
+		    int *lost)
 {
 	struct percpu_cpu *c = &r->cpu[ci];
 	struct percpu_slot *ring = r->slots + ((size_t)ci << r->shift);
@@ -614,8 +615,10 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out,
 		/* relaxed: the CAS only claims the position; the record is ordered by A3 */
 		if (!atomic_compare_exchange_strong_explicit(&c->head, &h, h + 1,
 							     memory_order_relaxed,
-							     memory_order_relaxed))
+							     memory_order_relaxed)) {
+			*lost = 1; /* another consumer popped h */
 			continue;
+		}
 		for (size_t i = 0; i < PERCPU_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], PERCPU_W_LOAD);
 		/* F2: acquire fence, pairs with F1 / the busy mark's store order: a word from
@@ -645,10 +648,17 @@ int percpu_pop(struct ttlog_ring *r, struct ttlog_record *out)
 	}
 	for (unsigned k = 0; k < r->n; k++) {
 		unsigned i = first + k < r->n ? first + k : first + k - r->n;
+		int lost = 0;
 		if (k > 0)
 			t = 0;
-		if (pop_ring(r, i, out, &t) == 0) {
-			pop_cache_put(r, i, t);
+		if (pop_ring(r, i, out, &t, &lost) == 0) {
+			/* a consumer that lost a race on this ring's head starts its next pop on
+			 * the next ring: consumers sharing a ring pass its head's line back and
+			 * forth on every pop, so they spread out over the rings instead */
+			if (lost && r->n > 1)
+				pop_cache_put(r, i + 1 < r->n ? i + 1 : 0, 0);
+			else
+				pop_cache_put(r, i, t);
 			return 0;
 		}
 	}

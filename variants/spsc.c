@@ -631,7 +631,7 @@ static uint64_t shard_popped(const struct spsc_shard *sh, uint64_t h)
 					       memory_order_relaxed);
 }
 
-static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *out)
+static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *out, int *lost)
 {
 	uint64_t *w = (uint64_t *)out, cap = sh->mask + 1;
 	/* relaxed: a guess, the CAS decides */
@@ -675,6 +675,7 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 									  memory_order_relaxed);
 					return 0;
 				}
+				*lost = 1; /* another consumer popped h */
 				continue;
 			}
 		}
@@ -699,6 +700,7 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 {
 	unsigned n = r->nshards + 1, i = 0;
+	int lost = 0;
 
 	if (!tl.pop_seeded) {
 		/* relaxed: spreads consumers over the shards, nothing to order */
@@ -714,12 +716,15 @@ int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 			continue;
 		}
 		struct spsc_shard *sh = atomic_load_explicit(&r->shards[i], memory_order_acquire);
-		if (sh != NULL && shard_pop(sh, r->id << 10 | i, out) == 0)
+		if (sh != NULL && shard_pop(sh, r->id << 10 | i, out, &lost) == 0)
 			goto got;
 	}
 	return -EAGAIN;
 got:
-	tl.pop_next = i; /* stay on a shard while it has records */
+	/* stay on a shard while it has records, unless another consumer is there too (a
+	 * race on its head was lost): consumers sharing a shard pass its head's line back
+	 * and forth on every pop, so they spread out over the shards instead */
+	tl.pop_next = lost ? (i + 1 < n ? i + 1 : 0) : i;
 	return 0;
 }
 
