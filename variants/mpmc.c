@@ -43,17 +43,17 @@ _Static_assert(sizeof(struct mpmc_slot) == TTLOG_RECORD_SIZE, "slot is one recor
 
 struct ttlog_ring {
 	/* written by producers (CAS), read by everyone */
-	_Alignas(64) _Atomic uint64_t tail;
+	_Alignas(128) _Atomic uint64_t tail;
 	/* written by consumers and evicting producers (CAS), read by everyone */
-	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(128) _Atomic uint64_t head;
 	/* written by consumers only, in overwrite mode: records removed by pop (head - popped =
 	 * evicted). In drop mode only pops move head, so popped is head (mpmc_popped) and a
 	 * pop executes one locked instruction, its CAS, as in Vyukov's queue. */
-	_Alignas(64) _Atomic uint64_t popped;
+	_Alignas(128) _Atomic uint64_t popped;
 	/* written by producers that drop, rarely */
-	_Alignas(64) _Atomic uint64_t dropped;
+	_Alignas(128) _Atomic uint64_t dropped;
 	/* read-only after create */
-	_Alignas(64) uint64_t mask;
+	_Alignas(128) uint64_t mask;
 	int policy;
 	uint64_t batch; /* most records one eviction removes (mpmc_evict) */
 	size_t bytes;
@@ -126,7 +126,15 @@ void mpmc_destroy(struct ttlog_ring *r)
 
 /* Remove the record at head == expect, copying it to out when out != NULL.
  * 0 removed; -EAGAIN when head is not expect (someone else moved it) or its record is
- * not published yet. Internal. */
+ * not published yet. Internal.
+ *
+ * The copy is made before the CAS that claims the position, not after: the slot holds the
+ * record of expect until whoever claims expect frees it (R2), so if our CAS is the one that
+ * claims it, nothing wrote the slot since A2 and the copy is that record; if the CAS fails
+ * the copy is thrown away. That leaves only the CAS and R2 between a consumer's claim and
+ * the slot's release: a consumer preempted in between makes every producer that laps the
+ * ring to this slot drop until it runs again (the slot is not free), which with more
+ * threads than CPUs happens often enough to cost a queue most of its throughput. */
 static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record *out)
 {
 	struct mpmc_slot *s = &r->slots[expect & r->mask];
@@ -137,15 +145,17 @@ static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record 
 	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 	if (seq != pos + 1)
 		return -EAGAIN;
-	/* relaxed: the CAS only claims the position; the record is ordered by A2 */
-	if (!atomic_compare_exchange_strong_explicit(&r->head, &pos, pos + 1,
-						     memory_order_relaxed, memory_order_relaxed))
-		return -EAGAIN;
 	if (out != NULL) {
 		uint64_t *w = (uint64_t *)out;
 		for (i = 0; i < MPMC_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
 	}
+	/* acquire on success: the copy above is ordered before the slot's release (R2)
+	 * below, which is what lets the next lap's producer write it (the loads are also
+	 * before the CAS in program order, and cannot see a later lap: see above) */
+	if (!atomic_compare_exchange_strong_explicit(&r->head, &pos, pos + 1,
+						     memory_order_acquire, memory_order_relaxed))
+		return -EAGAIN;
 	/* R2: release, pairs with A1 in mpmc_push(): the slot is free for the next lap,
 	 * and our reads of it are done. */
 	atomic_store_explicit(&s->seq, expect + r->mask + 1, memory_order_release);
@@ -207,12 +217,15 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 			/* full: the slot still holds the record of pos - capacity */
 			if (r->policy == TTLOG_POLICY_DROP ||
 			    (n = mpmc_evict(r, pos - r->mask - 1)) < 0) {
-				uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
 				/* ... or head moved but nobody made progress since: the
 				 * evictor (or consumer) between its head CAS and R2 may be the
-				 * push this signal handler interrupted; do not wait forever */
-				if (r->policy == TTLOG_POLICY_DROP || h == pos - r->mask - 1 ||
-				    waits > MPMC_WAITS) {
+				 * push this signal handler interrupted; do not wait forever.
+				 * Drop mode does not read head: the consumers CAS it on every
+				 * pop, and a full ring's producers reading it on every push
+				 * would take its line from them */
+				if (r->policy == TTLOG_POLICY_DROP || waits > MPMC_WAITS ||
+				    atomic_load_explicit(&r->head, memory_order_relaxed) ==
+					    pos - r->mask - 1) {
 					/* relaxed: a counter, read for statistics only */
 					atomic_fetch_add_explicit(&r->dropped, 1,
 								  memory_order_relaxed);
