@@ -81,8 +81,12 @@ static inline unsigned char *ttlog__put_str(unsigned char *p, const char *s, siz
 
 	if (s == NULL)
 		s = "(null)";
-	while (n <= max && s[n] != '\0')
-		n++;
+	/* a string literal's length is known where the call is compiled: no loop then */
+	if (__builtin_constant_p(__builtin_strlen(s)) && __builtin_strlen(s) <= max)
+		n = __builtin_strlen(s);
+	else
+		while (n <= max && s[n] != '\0')
+			n++;
 	if (n > max) {
 		n = max;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
