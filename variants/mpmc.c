@@ -147,6 +147,7 @@ static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record 
 		return -EAGAIN;
 	if (out != NULL) {
 		uint64_t *w = (uint64_t *)out;
+		TTLOG_UNROLL_WORDS /* a pop's copy: 7 loads, no loop */
 		for (i = 0; i < MPMC_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
 	}
@@ -256,6 +257,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 	 * these words also sees the seq change that made this slot ours, so it never keeps a
 	 * record mixed from two laps. */
 	atomic_thread_fence(memory_order_release);
+	TTLOG_UNROLL_WORDS /* the copy into the slot: 7 stores, no loop */
 	for (i = 0; i < MPMC_WORDS; i++)
 		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
 	/* R1: release, pairs with A2 in mpmc_take() and A3 in mpmc_snapshot(). */

@@ -152,6 +152,7 @@ struct ttlog_ring {
 	unsigned n;     /* rings: possible CPUs */
 	int policy;
 	int rseq;       /* 1: pushes are rseq sequences; 0: sched_getcpu() + CAS */
+	int rseq_overwrite; /* rseq and the overwrite policy: percpu_push's fast path */
 	uint64_t cap;   /* C, slots per ring; also the first position */
 	uint64_t mask;
 	unsigned shift; /* log2 C */
@@ -339,6 +340,25 @@ full:
 	return 2;
 }
 
+/* Overwrite: one attempt on CPU ring cpu (< r->n); what push returns, or -1 aborted. */
+static inline int push_overwrite_once(struct ttlog_ring *r, uint32_t cpu,
+				      const struct ttlog_record *rec)
+{
+	struct percpu_cpu *c = &r->cpu[cpu];
+	uint64_t t;
+
+	if (__builtin_expect(rseq_push_overwrite(c, r->mask, cpu, rec, &t) != 0, 0))
+		return -1;
+	/* the slot PERCPU_PREFETCH pushes ahead, for writing: in a ring larger than the
+	 * cache it was last written a lap ago and is cold; a hint, so a migration since
+	 * costs nothing but it */
+	if (PERCPU_PREFETCH > 0)
+		__builtin_prefetch(&c->ring[(t + PERCPU_PREFETCH - 1) & r->mask], 1, 3);
+	/* relaxed: only the return value (whether the record of t - 1 - C had been popped)
+	 * reads it; head only grows */
+	return atomic_load_explicit(&c->head, memory_order_relaxed) + r->cap <= t - 1;
+}
+
 static int push_rseq(struct ttlog_ring *r, const struct ttlog_record *rec)
 {
 	int ret;
@@ -352,20 +372,8 @@ static int push_rseq(struct ttlog_ring *r, const struct ttlog_record *rec)
 			return -ENOBUFS;
 		}
 		if (r->policy == TTLOG_POLICY_OVERWRITE) {
-			struct percpu_cpu *c = &r->cpu[cpu];
-			uint64_t t;
-			if (__builtin_expect(rseq_push_overwrite(c, r->mask, cpu, rec, &t) == 0, 1)) {
-				/* the slot PERCPU_PREFETCH pushes ahead, for writing: in a ring
-				 * larger than the cache it was last written a lap ago and is
-				 * cold; a hint, so a migration since costs nothing but it */
-				if (PERCPU_PREFETCH > 0)
-					__builtin_prefetch(&c->ring[(t + PERCPU_PREFETCH - 1) & r->mask],
-							   1, 3);
-				/* relaxed: only the return value (whether the record of t - 1 - C
-				 * had been popped) reads it; head only grows */
-				return atomic_load_explicit(&c->head, memory_order_relaxed) + r->cap <=
-				       t - 1;
-			}
+			if (__builtin_expect((ret = push_overwrite_once(r, cpu, rec)) >= 0, 1))
+				return ret;
 		} else if ((ret = rseq_push_drop(r, cpu, rec)) != 1) {
 			if (ret == 0)
 				return 0;
@@ -437,6 +445,7 @@ static int push_fallback(struct ttlog_ring *r, const struct ttlog_record *rec)
 	/* F1: release fence, pairs with F2 in the snapshot and pop: a reader that sees any
 	 * of the words below also sees the busy mark, so it rejects a mixed record. */
 	PERCPU_FENCE(memory_order_release);
+	TTLOG_UNROLL_WORDS /* the copy into the slot: 7 stores, no loop */
 	for (i = 0; i < PERCPU_WORDS; i++)
 		atomic_store_explicit(&s->w[i], w[i], PERCPU_W_STORE);
 	/* R2: release, pairs with A1/A2 in percpu_snapshot(), A3 in percpu_pop(), A5. */
@@ -444,11 +453,31 @@ static int push_fallback(struct ttlog_ring *r, const struct ttlog_record *rec)
 	return head + r->cap <= pos;
 }
 
-int percpu_push(struct ttlog_ring *r, const struct ttlog_record *rec)
+/* Everything but the first attempt of an rseq push under overwrite: out of line, so that
+ * the common case below needs no callee-saved register (no stack frame at all). */
+static int __attribute__((noinline)) push_slow(struct ttlog_ring *r,
+						const struct ttlog_record *rec)
 {
 	if (__builtin_expect(r->rseq, 1))
 		return push_rseq(r, rec);
 	return push_fallback(r, rec);
+}
+
+int percpu_push(struct ttlog_ring *r, const struct ttlog_record *rec)
+{
+#if PERCPU_RSEQ
+	if (__builtin_expect(r->rseq_overwrite, 1)) {
+		uint32_t cpu = (uint32_t)rseq_cpu_id();
+		int ret;
+		/* cpu >= n: this thread has no rseq area (push_rseq counts the drop) */
+		if (__builtin_expect(cpu < r->n, 1)) {
+			if (__builtin_expect((ret = push_overwrite_once(r, cpu, rec)) >= 0, 1))
+				return ret;
+			tl_restarts++; /* aborted: push_rseq() starts again */
+		}
+	}
+#endif
+	return push_slow(r, rec);
 }
 
 const char *percpu_path(const struct ttlog_ring *r)
@@ -476,6 +505,7 @@ int percpu_create(struct ttlog_ring **out, const struct ttlog_ring_config *cfg)
 	r->n = possible_cpus();
 	r->policy = cfg->policy;
 	r->rseq = rseq_usable();
+	r->rseq_overwrite = r->rseq && cfg->policy == TTLOG_POLICY_OVERWRITE;
 	r->cap = cap;
 	r->mask = cap - 1;
 	r->shift = shift;
@@ -619,6 +649,7 @@ static int pop_ring(struct ttlog_ring *r, unsigned ci, struct ttlog_record *out,
 			*lost = 1; /* another consumer popped h */
 			continue;
 		}
+		TTLOG_UNROLL_WORDS /* a pop's copy: 7 loads, no loop */
 		for (size_t i = 0; i < PERCPU_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], PERCPU_W_LOAD);
 		/* F2: acquire fence, pairs with F1 / the busy mark's store order: a word from

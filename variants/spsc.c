@@ -557,6 +557,7 @@ static int shard_push(struct ttlog_ring *r, struct spsc_shard *sh, const struct 
 	 * that reads any of the words below also sees the mark above, so it never keeps a
 	 * record mixed from two laps */
 	atomic_thread_fence(memory_order_release);
+	TTLOG_UNROLL_WORDS /* the copy into the slot: 7 stores, no loop */
 	for (size_t i = 0; i < SPSC_WORDS; i++)
 		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
 	/* R1: release, pairs with A3 in run_prev() and A8 in shard_pop(): the record of t
@@ -657,6 +658,7 @@ static int shard_pop(struct spsc_shard *sh, uint64_t key, struct ttlog_record *o
 			 * sees that lap's mark (run_prev's fence F2 does the same for a whole
 			 * copy; here GCC's -fsanitize=thread rejects a fence, and the loads are
 			 * plain movs on x86-64 either way) */
+			TTLOG_UNROLL_WORDS /* a pop's copy: 7 loads, no loop */
 			for (size_t i = 0; i < SPSC_WORDS; i++)
 				w[i] = atomic_load_explicit(&s->w[i], memory_order_acquire);
 			/* relaxed: ordered by A9 */
