@@ -244,18 +244,28 @@ void numa_destroy(struct ttlog_ring *r)
 	free(r);
 }
 
-int numa_push(struct ttlog_ring *r, const struct ttlog_record *rec)
+/* More than one node: the ring of the node this thread runs on. Out of line, so that the
+ * one-node case of numa_push and numa_pop (most machines) is a tail call with no frame. */
+static int __attribute__((noinline)) push_here(struct ttlog_ring *r,
+						const struct ttlog_record *rec)
 {
-	/* one node (most machines): no lookup of where this thread runs */
-	unsigned node = r->n > 1 ? numa_here() : 0;
+	unsigned node = numa_here();
 
 	return mpmc_push(r->node[node < r->n ? node : 0].ring, rec);
 }
 
-/* The local node's ring first, then the others. */
-int numa_pop(struct ttlog_ring *r, struct ttlog_record *out)
+int numa_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 {
-	unsigned n = r->n, i = n > 1 ? numa_here() : 0;
+	/* one node: no lookup of where this thread runs */
+	if (__builtin_expect(r->n == 1, 1))
+		return mpmc_push(r->node[0].ring, rec);
+	return push_here(r, rec);
+}
+
+/* The local node's ring first, then the others. */
+static int __attribute__((noinline)) pop_here(struct ttlog_ring *r, struct ttlog_record *out)
+{
+	unsigned n = r->n, i = numa_here();
 
 	if (i >= n)
 		i = 0;
@@ -266,6 +276,13 @@ int numa_pop(struct ttlog_ring *r, struct ttlog_record *out)
 			i = 0;
 	}
 	return -EAGAIN;
+}
+
+int numa_pop(struct ttlog_ring *r, struct ttlog_record *out)
+{
+	if (__builtin_expect(r->n == 1, 1))
+		return mpmc_pop(r->node[0].ring, out);
+	return pop_here(r, out);
 }
 
 /* Node i's window, before its records are counted into it. */
