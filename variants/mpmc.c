@@ -19,6 +19,10 @@
  * preempted, or interrupted by the signal handler now logging), the new record is dropped
  * and counted instead.
  *
+ * Contention: a thread that loses a CAS on head or tail backs off (pause 1, 2, 4, ... 64
+ * times) before it tries again, as crossbeam's ArrayQueue does; a pop copies the record
+ * before its claiming CAS (mpmc_take); drop mode never reads head on a full ring.
+ *
  * Progress: push and pop are lock-free with respect to each other except for Vyukov's
  * known window (a producer stalled between its CAS and its publish delays the consumers
  * of that slot); push never waits for it (it drops), pop reports empty. Snapshot is
@@ -29,6 +33,24 @@
 #include <stdlib.h>
 
 #include "ring.h"
+
+#define MPMC_MAX_SPINS 64 /* pauses of the longest back-off after a lost race */
+
+/* After a lost race on head or tail: pause 1, 2, 4, ... up to MPMC_MAX_SPINS times before
+ * trying again, as crossbeam's Backoff::spin does, so that threads contending for one line
+ * let the winner get on instead of taking the line from it again at once. */
+static inline void backoff(unsigned *spins)
+{
+	for (unsigned k = 0; k < *spins; k++) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#else
+		atomic_signal_fence(memory_order_seq_cst);
+#endif
+	}
+	if (*spins < MPMC_MAX_SPINS)
+		*spins <<= 1;
+}
 
 #define MPMC_WORDS (sizeof(struct ttlog_record) / 8)
 #define MPMC_WAITS 64 /* full-ring retries without progress before a push drops */
@@ -198,7 +220,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 	struct mpmc_slot *s;
 	uint64_t pos, seq;
 	int evicted = 0, n;
-	unsigned waits = 0;
+	unsigned waits = 0, spins = 1;
 	size_t i;
 
 	/* relaxed: only a guess at the position; the CAS below decides */
@@ -214,6 +236,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 								  memory_order_relaxed,
 								  memory_order_relaxed))
 				break;
+			backoff(&spins);
 		} else if (dif < 0) {
 			/* full: the slot still holds the record of pos - capacity */
 			if (r->policy == TTLOG_POLICY_DROP ||
@@ -276,6 +299,8 @@ static uint64_t mpmc_popped(const struct ttlog_ring *r, uint64_t head)
 
 int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 {
+	unsigned spins = 1;
+
 	for (;;) {
 		/* relaxed: a guess; mpmc_take's CAS decides */
 		uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -290,6 +315,7 @@ int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 		if ((int64_t)(seq - (pos + 1)) < 0 &&
 		    atomic_load_explicit(&r->head, memory_order_relaxed) == pos)
 			return -EAGAIN; /* empty, or the oldest record is still being written */
+		backoff(&spins); /* another consumer took pos */
 	}
 }
 
