@@ -47,8 +47,10 @@
  * it) drops its records, counted: it could use neither path safely.
  *
  * Pop (producer/consumer experiments): the ring the caller last took a record from (else
- * its CPU's ring) first, then the others in index order; FIFO within a ring, not across rings. A consumer claims the head position
- * by CAS, copies, and keeps the record if seq still shows it (else a producer overwrote it
+ * its CPU's ring) first, then the others in index order; FIFO within a ring, not across
+ * rings. A consumer that lost a race on a ring's head starts its next pop on the next ring,
+ * so that consumers spread over the rings. A consumer claims the head position by CAS,
+ * copies, and keeps the record if seq still shows it (else a producer overwrote it
  * meanwhile: it counts as overwritten and the consumer tries the next). Under drop the
  * consumer then marks the slot used, which is what lets producers reuse it; a consumer
  * preempted between its CAS and that mark makes the pushes to that slot drop meanwhile.

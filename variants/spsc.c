@@ -76,6 +76,9 @@
  *   record can be popped while its slot is being reused (validated before the mark):
  *   the push that reused it may then report an eviction of a record that was popped
  *   (there is no cheaper way for the owner to know: it would need a store-load fence).
+ *   A consumer stays on the shard it last popped from while it has records, unless it lost
+ *   a race on that shard's head to another consumer: its next pop starts on the next
+ *   shard, so that consumers spread over the shards instead of sharing one head line.
  *
  * Ordering, labelled at each site: R1 (seq "holds t") with A3 in run_prev() and A8 in
  * shard_pop(); F1 (after the mark) with the fence F2 (run_prev) and the loads A9
