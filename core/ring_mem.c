@@ -45,9 +45,9 @@ static void prefault(void *p, size_t bytes)
 	touch(p, bytes);
 }
 
-/* An anonymous mapping, not touched yet. A ring of 2 MiB or more asks for transparent
- * huge pages (where THP is "madvise", the usual default, it gets none otherwise): a log
- * call writes the next slot of a ring far larger than the TLB covers in 4 KiB pages. */
+/* An anonymous mapping, not touched yet. One of 2 MiB or more asks for transparent huge
+ * pages (where THP is "madvise", the usual default, it gets none otherwise): a log call
+ * writes the next slot of a ring far larger than the TLB covers in 4 KiB pages. */
 static void *anon_map(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -173,11 +173,10 @@ static int mpmc_take(struct ttlog_ring *r, uint64_t expect, struct ttlog_record 
 		for (i = 0; i < MPMC_WORDS; i++)
 			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
 	}
-	/* acquire on success: the copy above is ordered before the slot's release (R2)
-	 * below, which is what lets the next lap's producer write it (the loads are also
-	 * before the CAS in program order, and cannot see a later lap: see above) */
+	/* relaxed: the CAS only claims the position; the copy is ordered by A2 before it and
+	 * by R2 (a release, so after our loads) before the next lap's producer writes */
 	if (!atomic_compare_exchange_strong_explicit(&r->head, &pos, pos + 1,
-						     memory_order_acquire, memory_order_relaxed))
+						     memory_order_relaxed, memory_order_relaxed))
 		return -EAGAIN;
 	/* R2: release, pairs with A1 in mpmc_push(): the slot is free for the next lap,
 	 * and our reads of it are done. */

@@ -715,6 +715,7 @@ int spsc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 	unsigned start = tl.pop_next < n ? tl.pop_next : tl.pop_next % n; /* no division per probe */
 	for (unsigned k = 0; k < n; k++) {
 		i = start + k < n ? start + k : start + k - n;
+		lost = 0; /* a race lost on another shard says nothing about this one */
 		if (i == r->nshards) {
 			if (percpu_pop(r->shared, out) == 0)
 				goto got;
