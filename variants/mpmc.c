@@ -19,9 +19,10 @@
  * preempted, or interrupted by the signal handler now logging), the new record is dropped
  * and counted instead.
  *
- * Contention: a thread that loses a CAS on head or tail backs off (pause 1, 2, 4, ... 64
- * times) before it tries again, as crossbeam's ArrayQueue does; a pop copies the record
- * before its claiming CAS (mpmc_take); drop mode never reads head on a full ring.
+ * Contention: a thread that loses a CAS on head or tail backs off (pause 1, 2, 4, ... times,
+ * up to 64 for a consumer, 4 for a producer) before it tries again, as crossbeam's
+ * ArrayQueue does; a pop copies the record before its claiming CAS (mpmc_take); drop mode
+ * never reads head on a full ring.
  *
  * Progress: push and pop are lock-free with respect to each other except for Vyukov's
  * known window (a producer stalled between its CAS and its publish delays the consumers
@@ -34,12 +35,16 @@
 
 #include "ring.h"
 
-#define MPMC_MAX_SPINS 64 /* pauses of the longest back-off after a lost race */
+/* Pauses of the longest back-off after a lost race: a consumer's, as crossbeam's; a
+ * producer's is short, since a producer that keeps losing tail waits out every pause inside
+ * a log call (the saturated tail: README, Results) */
+#define MPMC_POP_MAX_SPINS 64
+#define MPMC_PUSH_MAX_SPINS 4
 
-/* After a lost race on head or tail: pause 1, 2, 4, ... up to MPMC_MAX_SPINS times before
+/* After a lost race on head or tail: pause 1, 2, 4, ... up to max times before
  * trying again, as crossbeam's Backoff::spin does, so that threads contending for one line
  * let the winner get on instead of taking the line from it again at once. */
-static inline void backoff(unsigned *spins)
+static inline void backoff(unsigned *spins, unsigned max)
 {
 	for (unsigned k = 0; k < *spins; k++) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,7 +53,7 @@ static inline void backoff(unsigned *spins)
 		atomic_signal_fence(memory_order_seq_cst);
 #endif
 	}
-	if (*spins < MPMC_MAX_SPINS)
+	if (*spins < max)
 		*spins <<= 1;
 }
 
@@ -235,7 +240,7 @@ int mpmc_push(struct ttlog_ring *r, const struct ttlog_record *rec)
 								  memory_order_relaxed,
 								  memory_order_relaxed))
 				break;
-			backoff(&spins);
+			backoff(&spins, MPMC_PUSH_MAX_SPINS);
 		} else if (dif < 0) {
 			/* full: the slot still holds the record of pos - capacity */
 			if (r->policy == TTLOG_POLICY_DROP ||
@@ -314,7 +319,7 @@ int mpmc_pop(struct ttlog_ring *r, struct ttlog_record *out)
 		if ((int64_t)(seq - (pos + 1)) < 0 &&
 		    atomic_load_explicit(&r->head, memory_order_relaxed) == pos)
 			return -EAGAIN; /* empty, or the oldest record is still being written */
-		backoff(&spins); /* another consumer took pos */
+		backoff(&spins, MPMC_POP_MAX_SPINS); /* another consumer took pos */
 	}
 }
 
