@@ -267,6 +267,10 @@ void ttlog__crash_after_fork(void);
 /* ---- interner (interner.c) ---- */
 
 int ttlog__interner_init(size_t bytes);
+/* fork(): held by the forking thread across it (pthread_atfork), so that no other thread
+ * holds it in the child, where that thread does not exist */
+void ttlog__interner_fork_lock(void);
+void ttlog__interner_fork_unlock(void);
 /* The callsite for a builder's shape, interned on first use. 0 and *id, or -ENOSPC. */
 int ttlog__interner_callsite(const ttlog_builder *b, uint32_t *id);
 

@@ -43,6 +43,16 @@ int ttlog__interner_init(size_t bytes)
 	return err;
 }
 
+void ttlog__interner_fork_lock(void)
+{
+	pthread_mutex_lock(&in.lock);
+}
+
+void ttlog__interner_fork_unlock(void)
+{
+	pthread_mutex_unlock(&in.lock);
+}
+
 static uint64_t mix(uint64_t h, const char *s)
 {
 	/* FNV-1a, with the terminator so that ("ab","c") and ("a","bc") differ */

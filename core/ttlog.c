@@ -51,6 +51,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
  * creation (posix_spawn and vfork run no fork handlers: nothing). */
 static void after_fork_child(void)
 {
+	ttlog__interner_fork_unlock();
 	ttlog__fork_child(); /* the rings: unsettled until the child uses them */
 	tl_self = 0; /* the child's events carry the child's tid */
 	/* relaxed: the child has one thread */
@@ -68,9 +69,23 @@ static void after_fork_child(void)
 	ttlog__writer_after_fork();
 }
 
+/* the interner's lock is taken before the rings' registry's: nothing holds the registry's
+ * while it waits for the interner's */
+static void before_fork(void)
+{
+	ttlog__interner_fork_lock();
+	ttlog__fork_prepare();
+}
+
+static void after_fork_parent(void)
+{
+	ttlog__fork_parent();
+	ttlog__interner_fork_unlock();
+}
+
 static void register_atfork(void)
 {
-	pthread_atfork(ttlog__fork_prepare, ttlog__fork_parent, after_fork_child);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 /* The log call's rare cases (ring not running, first event of a callsite, a truncated

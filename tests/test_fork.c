@@ -330,12 +330,72 @@ static void test_fork_no_box_while_logging(void **state)
 	tu_rmdir(dir);
 }
 
+/* fork() while another thread holds the interner's lock (it commits a new event shape
+ * through the builder, again and again: once the interner is full every commit searches
+ * the table under the lock). The child commits a shape of its own: it must not wait for a
+ * lock whose owner does not exist in the child. */
+static _Atomic int interning_stop;
+static _Atomic uint64_t interned;
+
+static void *interning(void *arg)
+{
+	char msg[64];
+
+	(void)arg;
+	for (uint64_t i = 0; !atomic_load(&interning_stop); i++) {
+		ttlog_builder b;
+		snprintf(msg, sizeof msg, "shape %llu", (unsigned long long)i);
+		ttlog_builder_begin(&b, TTLOG_LEVEL_INFO, "fork", msg);
+		ttlog_builder_u64(&b, "i", i);
+		(void)ttlog_builder_commit(&b);
+		atomic_fetch_add(&interned, 1);
+	}
+	return NULL;
+}
+
+static void test_fork_while_interning(void **state)
+{
+	pthread_t th;
+
+	(void)state;
+	tu_mkdir(dir, sizeof dir);
+	tu_start(dir, 1024, TTLOG_POLICY_OVERWRITE);
+	atomic_store(&interning_stop, 0);
+	assert_int_equal(pthread_create(&th, NULL, interning, NULL), 0);
+	for (int k = 0; k < 20; k++) {
+		uint64_t seen = atomic_load(&interned);
+		int status, rc;
+		pid_t pid;
+		tu_wait_for(atomic_load(&interned) > seen + 100, "the thread committing shapes");
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			ttlog_builder b;
+			signal(SIGALRM, SIG_DFL);
+			alarm(60);
+			ttlog_builder_begin(&b, TTLOG_LEVEL_INFO, "fork", "the child's own shape");
+			rc = ttlog_builder_commit(&b);
+			_exit(rc == 0 || rc == -ENOSPC ? 0 : 20);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("fork %d: child status %#x (signal 14: it waited for the interner's "
+				 "lock; exit 20: the commit failed)",
+				 k, status);
+	}
+	atomic_store(&interning_stop, 1);
+	pthread_join(th, NULL);
+	ttlog_shutdown();
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_during_snapshot),
 		cmocka_unit_test(test_fork_lineage_child_crash),
 		cmocka_unit_test(test_fork_no_box_while_logging),
+		cmocka_unit_test(test_fork_while_interning),
 	};
 	if (strcmp(tu_san(), "tsan") == 0) {
 		/* the child's writer is a thread created after a multi-threaded fork: TSan
