@@ -9,6 +9,7 @@
  */
 #include "testutil.h"
 
+#include <execinfo.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -57,8 +58,31 @@ static int wait_for_file(pid_t pid, const char *reason)
 	return 0;
 }
 
+/* What the child is doing, and where it was, when its alarm goes off: a hang says so */
+static const char *volatile child_stage = "starting";
+
+static void say(const char *m)
+{
+	ssize_t rc = write(2, m, strlen(m));
+	(void)rc;
+}
+
+static void child_alarm(int sig)
+{
+	void *pcs[64];
+	int n = backtrace(pcs, 64);
+
+	(void)sig;
+	say("child: 120 s alarm while ");
+	say(child_stage);
+	say("; its stack:\n");
+	backtrace_symbols_fd(pcs, n, 2);
+	signal(SIGALRM, SIG_DFL);
+	raise(SIGALRM);
+}
+
 /* The forked child: exits 0, or prints what failed and exits non-zero. A hang in
- * ttlog_snapshot() (the inherited claim) ends by SIGALRM. */
+ * ttlog_snapshot() (the inherited claim) ends by SIGALRM, its stage and stack printed. */
 static void child(void)
 {
 	uint32_t me = (uint32_t)syscall(SYS_gettid);
@@ -67,14 +91,20 @@ static void child(void)
 	ttlog_event ev;
 	int rc, found = 0;
 
-	signal(SIGALRM, SIG_DFL);
+	void *pc;
+
+	backtrace(&pc, 1); /* loads libgcc now: the alarm's handler must not */
+	signal(SIGALRM, child_alarm);
 	alarm(120); /* beyond the 60 s wait for the request below */
+	child_stage = "logging";
 	TTLOG_INFO("fork", "in the child {}", TTLOG_U64("tid", me));
+	child_stage = "in ttlog_snapshot";
 	rc = ttlog_snapshot("child", path, sizeof path);
 	if (rc != 0) {
 		fprintf(stderr, "child: ttlog_snapshot: %d %s\n", rc, ttlog_strerror(rc));
 		_exit(10);
 	}
+	child_stage = "reading its snapshot";
 	if ((rc = ttlog_snapshot_open(path, &s)) != 0) {
 		fprintf(stderr, "child: %s: %s\n", path, ttlog_reader_errmsg());
 		_exit(11);
@@ -94,10 +124,12 @@ static void child(void)
 		fprintf(stderr, "child: its event is not in its snapshot\n");
 		_exit(13);
 	}
+	child_stage = "requesting a snapshot";
 	if ((rc = ttlog_request_snapshot("childreq")) != 0) {
 		fprintf(stderr, "child: ttlog_request_snapshot: %d %s\n", rc, ttlog_strerror(rc));
 		_exit(14);
 	}
+	child_stage = "waiting for the requested snapshot";
 	if (!wait_for_file(getpid(), "childreq")) {
 		fprintf(stderr, "child: no snapshot 60 s after ttlog_request_snapshot()\n");
 		_exit(15);
@@ -139,7 +171,8 @@ static void test_fork_during_snapshot(void **state)
 	assert_int_equal(pthread_join(th, NULL), 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child status %#x, want exit 0 (see its message above; signal 14: it "
-			 "hung in ttlog_snapshot)", status);
+			 "hung, its stage and stack are above)",
+			 status);
 	assert_int_equal(held_rc, 0);
 	assert_int_equal(tu_count(dir, "ttlog-", "-held.bin"), 1);
 	/* the parent's writer still serves the parent */
@@ -389,13 +422,21 @@ static void test_fork_while_interning(void **state)
 	tu_rmdir(dir);
 }
 
+/* a test that failed left ttlog running: the next one starts from nothing */
+static int stop_ttlog(void **state)
+{
+	(void)state;
+	ttlog_shutdown();
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fork_during_snapshot),
-		cmocka_unit_test(test_fork_lineage_child_crash),
-		cmocka_unit_test(test_fork_no_box_while_logging),
-		cmocka_unit_test(test_fork_while_interning),
+		cmocka_unit_test_teardown(test_fork_during_snapshot, stop_ttlog),
+		cmocka_unit_test_teardown(test_fork_lineage_child_crash, stop_ttlog),
+		cmocka_unit_test_teardown(test_fork_no_box_while_logging, stop_ttlog),
+		cmocka_unit_test_teardown(test_fork_while_interning, stop_ttlog),
 	};
 	if (strcmp(tu_san(), "tsan") == 0) {
 		/* the child's writer is a thread created after a multi-threaded fork: TSan
