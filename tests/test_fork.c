@@ -90,7 +90,6 @@ static void child(void)
 	char path[4200];
 	ttlog_event ev;
 	int rc, found = 0;
-
 	void *pc;
 
 	backtrace(&pc, 1); /* loads libgcc now: the alarm's handler must not */
@@ -412,8 +411,8 @@ static void test_fork_while_interning(void **state)
 		}
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			fail_msg("fork %d: child status %#x (signal 14: it waited for the interner's "
-				 "lock; exit 20: the commit failed)",
+			fail_msg("fork %d: child status %#x (signal 14: it waited for the "
+				 "interner's lock; exit 20: the commit failed)",
 				 k, status);
 	}
 	atomic_store(&interning_stop, 1);
