@@ -2,8 +2,9 @@
 """fleet_check.py - every event of every snapshot exactly once in rsyslog and in PostgreSQL
 (stress/fleet_demo.sh).
 
-usage: fleet_check.py --view VIEW --rsyslog OUT.jsonl [--pg SNAPSHOTS.csv EVENTS.csv]
-                      [--counts FILE] [--dup-ok SNAPSHOT]... [--tail-ok SNAPSHOT]... NODEDIR...
+usage: fleet_check.py --view VIEW --rsyslog OUT.jsonl [--rsyslog-torn LINE]
+                      [--pg SNAPSHOTS.csv EVENTS.csv] [--counts FILE]
+                      [--dup-ok SNAPSHOT]... [--tail-ok SNAPSHOT]... NODEDIR...
 
 The truth is each snapshot file of each NODEDIR as ttlog-view --json reads it (header and
 events; gap records are not events).
@@ -21,6 +22,10 @@ the agent's encoder). Each message exactly once, no other message, except:
   --tail-ok S  the snapshot an agent had acknowledged last when rsyslogd was killed: the
                last messages it had read but not written may be missing (docs/ship.md,
                "Read is not stored"). Such a loss is printed.
+  --rsyslog-torn N  line N of OUT.jsonl is where rsyslogd's file ended when it was
+               killed: rsyslogd may have been inside its write(), so the line may be cut
+               short (at any byte, inside a UTF-8 sequence too); if so it is skipped and
+               its message counts as not stored (the --tail-ok or the resend rules).
 
 PostgreSQL (two CSV dumps, see fleet_demo.sh): one row per snapshot identity (hostname,
 pid, created_ns) with the file's service, reason, kept and event count; one row per event
@@ -125,14 +130,32 @@ def got_parse(hdr, sd):
             meta.get("created"), meta.get("seq"), meta.get("level"), meta.get("thread"))
 
 
-def read_rsyslog(path):
-    """identity -> [copies, hash of raw, hash of the parse, whether copies differ]"""
+def json_line(line):
+    try:
+        return json.loads(line)["raw"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+
+
+def read_rsyslog(path, torn_line):
+    """identity -> [copies, hash of raw, hash of the parse, whether copies differ]; the
+    number of lines; whether line torn_line was torn (rsyslogd killed inside its write)"""
     got = {}
     n = 0
+    torn = False
     with open(path, "rb") as f:
         for line in f:
             n += 1
-            raw = json.loads(line)["raw"]
+            raw = json_line(line)
+            if raw is None and n == torn_line:
+                torn = True
+                print("rsyslog: line %d, %d bytes, was cut short by rsyslogd's kill (allowed; "
+                      "its message counts as not stored)" % (n, len(line)))
+                continue
+            if raw is None:
+                bad("unparsed", "rsyslog: line %d is not a JSON object with \"raw\": %r" %
+                    (n, line[:300]))
+                continue
             p = parse(raw)
             meta = dict(p[1].get("ttlog.meta@32473", [])) if p else {}
             if p is None or "created" not in meta or "seq" not in meta:
@@ -147,12 +170,12 @@ def read_rsyslog(path):
             else:
                 g[0] += 1
                 g[3] |= g[1] != hash(raw)
-    return got, n
+    return got, n, torn
 
 
 class Rsyslog:
-    def __init__(self, out, dup_ok, tail_ok):
-        self.got, self.nlines = read_rsyslog(out)
+    def __init__(self, out, torn_line, dup_ok, tail_ok):
+        self.got, self.nlines, self.torn = read_rsyslog(out, torn_line)
         self.dup_ok, self.tail_ok = dup_ok, tail_ok
         self.expected = self.dups = self.allowed = self.lost = 0
 
@@ -269,7 +292,7 @@ class Postgres:
 
 def main():
     a = sys.argv[1:]
-    viewbin = rsyslog = counts = None
+    viewbin = rsyslog = counts = torn_line = None
     pg = None
     dup_ok, tail_ok, dirs = set(), set(), []
     i = 0
@@ -285,6 +308,8 @@ def main():
         elif a[i] == "--dup-ok":
             dup_ok.add(a[i + 1])
             i += 2
+        elif a[i] == "--rsyslog-torn":
+            torn_line, i = int(a[i + 1]), i + 2
         elif a[i] == "--tail-ok":
             tail_ok.add(a[i + 1])
             i += 2
@@ -294,7 +319,7 @@ def main():
     if viewbin is None or rsyslog is None or not dirs:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    rs = Rsyslog(rsyslog, dup_ok, tail_ok)
+    rs = Rsyslog(rsyslog, torn_line, dup_ok, tail_ok)
     pgc = Postgres(*pg) if pg else None
     nsnaps, per_dir = 0, []
     for d in dirs:

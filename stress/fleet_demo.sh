@@ -249,6 +249,13 @@ while [ $k -lt 200 ]; do
 done
 stop_rsyslog KILL
 rs_at_kill=$(rs_lines "$T/out.jsonl")
+# killed inside a write(), rsyslogd leaves its last line cut short: end it, so that the
+# next rsyslogd's first message is a line of its own, and tell the checker which line
+rs_torn=
+if [ -n "$(tail -c 1 "$T/out.jsonl" 2>/dev/null)" ]; then
+	echo >>"$T/out.jsonl"
+	rs_torn="--rsyslog-torn $((rs_at_kill + 1))"
+fi
 [ -n "$USE_PG" ] && { pg_ctl_ -m immediate stop >/dev/null 2>&1 || fail "pg_ctl stop"; PG_UP=; }
 say "+$(($(date +%s) - t0)) s: rsyslogd killed (SIGKILL) after $rs_at_kill messages" \
 	"${USE_PG:+and PostgreSQL stopped (-m immediate) }for $DOWN_S s"
@@ -338,7 +345,7 @@ if [ -n "$USE_PG" ]; then
 	pgargs="--pg $T/pg-snapshots.csv $T/pg-events.csv"
 fi
 # shellcheck disable=SC2086
-python3 "$HERE/fleet_check.py" --view "$VIEW" --rsyslog "$T/out.jsonl" $pgargs \
+python3 "$HERE/fleet_check.py" --view "$VIEW" --rsyslog "$T/out.jsonl" $rs_torn $pgargs \
 	--counts "$T/counts" $dupok "$T"/nodes/node-* >"$T/check" 2>&1
 rc=$?
 sed 's/^/  /' "$T/check"
