@@ -7,7 +7,9 @@
 #                        variant): tests/ship/test_rfc5424 (the encoder on hostile input),
 #                        tests/ship/test_state (the state file), tests/ship/test_ship.sh
 #                        (a real rsyslogd on loopback) and tests/ship/test_pg.sh (a real
-#                        PostgreSQL on loopback: ttlog-ship --to and ttlog-view --from)
+#                        PostgreSQL on loopback: ttlog-ship --to and ttlog-view --from) and
+#                        tests/ship/test_fleet_check.py (the fleet check's reading of
+#                        rsyslogd's file, torn lines included)
 
 SHIP_SRC := tools/ttlog-ship.c tools/ship_state.c tools/ship_syslog.c tools/ship_tls.c \
   tools/rfc5424.c tools/ship_pg.c tools/sql_schema.c tools/cli.c
@@ -38,8 +40,8 @@ tools: $(B)/ttlog-ship
 tests: $(B)/ttlog-ship $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state \
   $(B)/tests/ship/gen
 EXTRA_TESTS += $(B)/tests/ship/test_rfc5424 $(B)/tests/ship/test_state tests/ship/test_ship.sh \
-  tests/ship/test_pg.sh
-VARIANT_FREE += test_rfc5424 test_state test_ship.sh test_pg.sh
+  tests/ship/test_pg.sh tests/ship/test_fleet_check.py
+VARIANT_FREE += test_rfc5424 test_state test_ship.sh test_pg.sh test_fleet_check.py
 
 .PHONY: install-ship
 install: install-ship
