@@ -14,7 +14,9 @@ Standard library only.
 """
 import json
 import os
+import random
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -271,6 +273,42 @@ def fmt_ratio(r):
     return "%.2fx" % r
 
 
+BOOT_N = 1000
+
+
+def ratio_interval(v, b, higher_better):
+    """95% bootstrap interval of ratio() (each side's repetitions resampled on their own,
+    a fixed seed so that a report is reproducible), or None with fewer than 3 of either"""
+    xs, ys = (v or {}).get("values") or [], (b or {}).get("values") or []
+    if len(xs) < 3 or len(ys) < 3:
+        return None
+    rnd = random.Random(12345)
+    med = statistics.median
+    out = []
+    for _ in range(BOOT_N):
+        mv = med(rnd.choices(xs, k=len(xs)))
+        mb = med(rnd.choices(ys, k=len(ys)))
+        if (mb if higher_better else mv) == 0:
+            return None
+        out.append(mv / mb if higher_better else mb / mv)
+    out.sort()
+    return out[int(BOOT_N * 0.025)], out[int(BOOT_N * 0.975) - 1]
+
+
+def fmt_ratio_ci(v, b, higher_better):
+    """ratio, its interval and what it says: '1.08x [0.93-1.25] tie' ('above' when the
+    interval is over 1, 'below' when under it)"""
+    x = ratio(v, b, higher_better)
+    if x is None:
+        return "-"
+    ci = ratio_interval(v, b, higher_better)
+    if ci is None:
+        return fmt_ratio(x)
+    verdict = "above" if ci[0] > 1 else "below" if ci[1] < 1 else "tie"
+    return "%s [%s-%s] %s" % (fmt_ratio(x), fmt_ratio(ci[0])[:-1], fmt_ratio(ci[1])[:-1],
+                              verdict)
+
+
 def sections(run):
     """[(title, description, [(caption, headers, rows)])] for every experiment present."""
     out = []
@@ -312,14 +350,15 @@ def sections(run):
                         for b in bs:
                             gv, gb = run.get(name, v, c, m), run.get(name, b, c, m)
                             hb = gv["higher_better"] if gv else True
-                            x = ratio(gv, gb, hb)
-                            any_r |= x is not None
-                            r.append(fmt_ratio(x))
+                            any_r |= ratio(gv, gb, hb) is not None
+                            r.append(fmt_ratio_ci(gv, gb, hb))
                         if any_r:
                             rrows.append(r)
             tables.append(("each variant against each baseline: > 1x means the variant is "
                            "better (throughput: variant / baseline; latency: baseline / "
-                           "variant)", ["config", "metric", "variant"] +
+                           "variant); the ratio of medians, its 95% bootstrap interval over "
+                           "the repetitions, and 'above', 'below' or 'tie' (the interval "
+                           "holds 1)", ["config", "metric", "variant"] +
                            ["vs " + b for b in bs], rrows))
         elif ratio_metrics and vs:
             tables.append(("no baseline measured in this run for this experiment", [], []))
