@@ -220,11 +220,12 @@ class Rsyslog:
             bad("unexpected", "rsyslog: a message of no snapshot: %r (%d copies)" % (key, g[0]))
         if len(self.got) > 20:
             problems["unexpected"] += len(self.got) - 20
-        print("rsyslog: %d messages expected (%d snapshots: counters + events), %d written; "
-              "%d missing, %d unexpected, %d duplicates; %d copies from torn connections "
-              "(allowed), %d lost from the tail of an acknowledged snapshot (allowed, "
-              "printed)" % (self.expected, nsnaps, self.nlines, problems["missing"],
-                            len(self.got), self.dups, self.allowed, self.lost))
+        print("rsyslog: %d messages expected (%d snapshots: counters + events), %d written "
+              "(%d of them cut short by the kill, allowed); %d missing, %d unexpected, %d "
+              "duplicates; %d copies from torn connections (allowed), %d lost from the tail "
+              "of an acknowledged snapshot (allowed, printed)" % (
+                  self.expected, nsnaps, self.nlines, self.torn, problems["missing"],
+                  len(self.got), self.dups, self.allowed, self.lost))
 
 
 def canon(fields):
