@@ -277,9 +277,10 @@ BOOT_N = 1000
 
 
 def ratio_interval(v, b, higher_better):
-    """95% bootstrap interval of ratio() (each side's repetitions resampled on their own,
-    a fixed seed so that a report is reproducible), or None with fewer than 3 of either"""
-    xs, ys = (v or {}).get("values") or [], (b or {}).get("values") or []
+    """95% bootstrap interval of ratio() of two figures (not None; each side's repetitions
+    resampled on their own, a fixed seed so that a report is reproducible), or None with
+    fewer than 3 of either"""
+    xs, ys = v.get("values") or [], b.get("values") or []
     if len(xs) < 3 or len(ys) < 3:
         return None
     rnd = random.Random(12345)
@@ -350,8 +351,8 @@ def sections(run):
                         for b in bs:
                             gv, gb = run.get(name, v, c, m), run.get(name, b, c, m)
                             hb = gv["higher_better"] if gv else True
-                            any_r |= ratio(gv, gb, hb) is not None
                             r.append(fmt_ratio_ci(gv, gb, hb))
+                            any_r |= r[-1] != "-"
                         if any_r:
                             rrows.append(r)
             tables.append(("each variant against each baseline: > 1x means the variant is "
