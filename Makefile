@@ -146,6 +146,9 @@ VARIANT_FREE := test_reader test_reader_meta test_ring_conformance test_view.sh
 # a level outside TRACE..FATAL must not compile: a script that runs the compilers
 EXTRA_TESTS += tests/test_level_compile.sh
 VARIANT_FREE += test_level_compile.sh
+# the benchmark report's ratios to baselines, with their intervals and verdicts
+EXTRA_TESTS += tests/test_report.py
+VARIANT_FREE += test_report.py
 export TTLOG_TEST_CC = $(CC)
 export TTLOG_TEST_CXX = $(CXX)
 # The black boxes of the test processes (and of the children they kill or _exit) go to a
